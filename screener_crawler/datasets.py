@@ -1,0 +1,169 @@
+"""Every dataset the crawler writes, declared once: columns and types, natural key, partitioning.
+
+The storage contract (DESIGN §3) follows from these declarations: one fixed Arrow schema per
+dataset (same columns, order and types in every file), ``year``/``month`` only in the path,
+``ticker`` and ``downloaded_at`` on every row. Pipelines, the Parquet writer, ``scrapy status``
+and the DataLoader all read from here.
+"""
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
+
+DOWNLOADED_AT = pa.field("downloaded_at", pa.timestamp("us", tz="UTC"), nullable=False)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    schema: pa.Schema
+    natural_key: tuple
+    partition_date: str | None
+    """Date column whose year and month name the Hive partition; None for one file per ticker."""
+    required: tuple = ()
+    """Columns a record must carry to be written at all."""
+
+    @property
+    def columns(self):
+        return tuple(self.schema.names)
+
+
+def _schema(*fields):
+    return pa.schema([*fields, DOWNLOADED_AT])
+
+
+def _statement_dataset(name):
+    identity = [
+        pa.field("ticker", pa.string(), nullable=False),
+        pa.field("cik", pa.string()),
+        pa.field("tickers", pa.list_(pa.string())),
+        pa.field("company_name", pa.string()),
+        pa.field("timeframe", pa.string(), nullable=False),
+        pa.field("fiscal_year", pa.int64()),
+        pa.field("fiscal_quarter", pa.int64()),
+        pa.field("period_start", pa.date32()),
+        pa.field("period_end", pa.date32(), nullable=False),
+        pa.field("filing_date", pa.date32(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("source_filing_url", pa.string()),
+    ]
+    values = [pa.field(column, pa.float64()) for column in statement_line_items(name)]
+    return Dataset(
+        name=name,
+        schema=_schema(*identity, *values),
+        natural_key=("ticker", "timeframe", "period_end", "filing_date"),
+        partition_date="filing_date",
+        required=("ticker", "timeframe", "period_end", "filing_date", "source"),
+    )
+
+
+DATASETS = {
+    **{name: _statement_dataset(name) for name in STATEMENTS},
+    "dividends": Dataset(
+        name="dividends",
+        schema=_schema(
+            pa.field("ticker", pa.string(), nullable=False),
+            pa.field("id", pa.string()),
+            pa.field("cash_amount", pa.float64()),
+            pa.field("split_adjusted_cash_amount", pa.float64()),
+            pa.field("historical_adjustment_factor", pa.float64()),
+            pa.field("currency", pa.string()),
+            pa.field("declaration_date", pa.date32()),
+            pa.field("ex_dividend_date", pa.date32(), nullable=False),
+            pa.field("record_date", pa.date32()),
+            pa.field("pay_date", pa.date32()),
+            pa.field("frequency", pa.int64()),
+            pa.field("distribution_type", pa.string()),
+            pa.field("dividend_type", pa.string()),
+            pa.field("source", pa.string(), nullable=False),
+        ),
+        natural_key=("ticker", "ex_dividend_date", "cash_amount", "pay_date"),
+        partition_date="ex_dividend_date",
+        required=("ticker", "ex_dividend_date", "source"),
+    ),
+    "splits": Dataset(
+        name="splits",
+        schema=_schema(
+            pa.field("ticker", pa.string(), nullable=False),
+            pa.field("id", pa.string()),
+            pa.field("execution_date", pa.date32(), nullable=False),
+            pa.field("split_from", pa.float64()),
+            pa.field("split_to", pa.float64()),
+            pa.field("adjustment_type", pa.string()),
+            pa.field("historical_adjustment_factor", pa.float64()),
+            pa.field("source", pa.string(), nullable=False),
+        ),
+        natural_key=("ticker", "execution_date", "split_from", "split_to"),
+        partition_date="execution_date",
+        required=("ticker", "execution_date", "source"),
+    ),
+    "ticker_events": Dataset(
+        name="ticker_events",
+        schema=_schema(
+            pa.field("ticker", pa.string(), nullable=False),
+            pa.field("date", pa.date32(), nullable=False),
+            pa.field("event_type", pa.string(), nullable=False),
+            pa.field("new_ticker", pa.string()),
+            pa.field("name", pa.string()),
+            pa.field("composite_figi", pa.string()),
+            pa.field("cik", pa.string()),
+        ),
+        natural_key=("ticker", "date", "event_type", "new_ticker"),
+        partition_date="date",
+        required=("ticker", "date", "event_type"),
+    ),
+    "related_tickers": Dataset(
+        name="related_tickers",
+        schema=_schema(
+            pa.field("ticker", pa.string(), nullable=False),
+            pa.field("related_ticker", pa.string(), nullable=False),
+            pa.field("rank", pa.int64()),
+        ),
+        natural_key=("ticker", "related_ticker"),
+        partition_date=None,
+        required=("ticker", "related_ticker"),
+    ),
+    "daily_prices": Dataset(
+        name="daily_prices",
+        schema=_schema(
+            pa.field("ticker", pa.string(), nullable=False),
+            pa.field("date", pa.date32(), nullable=False),
+            pa.field("open", pa.float64()),
+            pa.field("high", pa.float64()),
+            pa.field("low", pa.float64()),
+            pa.field("close", pa.float64()),
+            pa.field("volume", pa.float64()),
+            pa.field("vwap", pa.float64()),
+            pa.field("transactions", pa.int64()),
+            pa.field("adjusted", pa.bool_()),
+        ),
+        natural_key=("ticker", "date"),
+        partition_date="date",
+        required=("ticker", "date"),
+    ),
+}
+"""Per-ticker datasets. The universe is a single market-wide table, declared below."""
+
+UNIVERSE = Dataset(
+    name="universe",
+    schema=_schema(
+        pa.field("ticker", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("active", pa.bool_()),
+        pa.field("market", pa.string()),
+        pa.field("locale", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("primary_exchange", pa.string()),
+        pa.field("currency_name", pa.string()),
+        pa.field("cik", pa.string()),
+        pa.field("composite_figi", pa.string()),
+        pa.field("share_class_figi", pa.string()),
+        pa.field("last_updated_utc", pa.timestamp("us", tz="UTC")),
+        pa.field("delisted_utc", pa.timestamp("us", tz="UTC")),
+    ),
+    natural_key=("ticker", "active"),
+    partition_date=None,
+    required=("ticker",),
+)

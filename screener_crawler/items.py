@@ -1,0 +1,74 @@
+"""What spiders hand to the pipelines.
+
+Record items are typed per dataset, their fields derived from the dataset's schema. The other
+items carry the crawl's bookkeeping through the same pipeline chain, in order: a unit
+(one dataset of one ticker) is written only after its ``UnitComplete`` arrives.
+"""
+
+from dataclasses import dataclass, field
+
+import scrapy
+
+from screener_crawler.datasets import DATASETS, DOWNLOADED_AT
+
+
+class RecordItem(scrapy.Item):
+    """One row of a dataset, as parsed; ``ValidationPipeline`` coerces it to the schema."""
+
+    dataset: str = ""
+
+
+def _record_item_class(dataset, class_name):
+    fields = {
+        column: scrapy.Field()
+        for column in DATASETS[dataset].columns
+        if column != DOWNLOADED_AT.name
+    }
+    return type(class_name, (RecordItem,), {"dataset": dataset, **fields})
+
+
+BalanceSheetItem = _record_item_class("balance_sheets", "BalanceSheetItem")
+IncomeStatementItem = _record_item_class("income_statements", "IncomeStatementItem")
+CashFlowItem = _record_item_class("cash_flow", "CashFlowItem")
+DividendItem = _record_item_class("dividends", "DividendItem")
+SplitItem = _record_item_class("splits", "SplitItem")
+TickerEventItem = _record_item_class("ticker_events", "TickerEventItem")
+RelatedTickerItem = _record_item_class("related_tickers", "RelatedTickerItem")
+DailyPriceItem = _record_item_class("daily_prices", "DailyPriceItem")
+
+RECORD_ITEMS = {cls.dataset: cls for cls in RecordItem.__subclasses__()}
+
+
+@dataclass
+class UnitComplete:
+    """Every page of (dataset, ticker) has been parsed: the unit may be written."""
+
+    dataset: str
+    ticker: str
+
+
+@dataclass
+class UnitFailed:
+    """A request of (dataset, ticker) failed for good: nothing of the unit is written."""
+
+    dataset: str
+    ticker: str
+    reason: str
+
+
+@dataclass
+class DatasetUnit:
+    """All validated records of one (dataset, ticker), ready to be written."""
+
+    dataset: str
+    ticker: str
+    records: list = field(default_factory=list)
+
+
+@dataclass
+class UnitWritten:
+    dataset: str
+    ticker: str
+    rows: int
+    duplicates: int
+    files: int

@@ -1,0 +1,148 @@
+import logging
+import math
+from datetime import date, datetime
+
+import pyarrow as pa
+from scrapy.exceptions import DropItem
+
+from screener_crawler.datasets import DATASETS
+from screener_crawler.items import RecordItem
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidValue(ValueError):
+    pass
+
+
+def _string(value):
+    if isinstance(value, str):
+        return value
+    raise InvalidValue
+
+
+def _float(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise InvalidValue
+
+
+def _int(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise InvalidValue
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    raise InvalidValue
+
+
+def _date(value):
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) in (8, 10):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidValue
+
+
+def _timestamp(value):
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise InvalidValue
+
+
+def _string_list(value):
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise InvalidValue
+
+
+def coercer(arrow_type):
+    """The function that turns a JSON value into a Python value of ``arrow_type``."""
+    if pa.types.is_string(arrow_type):
+        return _string
+    if pa.types.is_float64(arrow_type):
+        return _float
+    if pa.types.is_int64(arrow_type):
+        return _int
+    if pa.types.is_boolean(arrow_type):
+        return _bool
+    if pa.types.is_date32(arrow_type):
+        return _date
+    if pa.types.is_timestamp(arrow_type):
+        return _timestamp
+    if pa.types.is_list(arrow_type) and pa.types.is_string(arrow_type.value_type):
+        return _string_list
+    raise TypeError(f"no coercion for {arrow_type}")
+
+
+COERCERS = {
+    name: {f.name: coercer(f.type) for f in dataset.schema}
+    for name, dataset in DATASETS.items()
+}
+
+
+def validate_record(dataset, record):
+    """The record with every value of its schema's type, or ``InvalidValue`` naming the column."""
+    coercers = COERCERS[dataset]
+    row = {}
+    for column, value in record.items():
+        if value is None:
+            row[column] = None
+            continue
+        try:
+            row[column] = coercers[column](value)
+        except InvalidValue:
+            raise InvalidValue(column) from None
+    for column in DATASETS[dataset].required:
+        if row.get(column) is None:
+            raise InvalidValue(column)
+    return row
+
+
+class ValidationPipeline:
+    """Coerces each record to its dataset's schema; a record that does not fit is dropped
+    and counted (``validation/dropped/<dataset>``), never written half-typed."""
+
+    def __init__(self, stats):
+        self._stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.stats)
+
+    def process_item(self, item):
+        if not isinstance(item, RecordItem):
+            return item
+        try:
+            item.update(validate_record(item.dataset, dict(item)))
+        except InvalidValue as invalid:
+            column = invalid.args[0] if invalid.args else "?"
+            self._stats.inc_value(f"validation/dropped/{item.dataset}")
+            self._stats.inc_value(f"validation/invalid_column/{item.dataset}/{column}")
+            raise DropItem(
+                f"{item.dataset} record of {item.get('ticker')} has an invalid {column}",
+                log_level="DEBUG",
+            )
+        return item
+
+    def close_spider(self):
+        dropped = {
+            key.rsplit("/", 1)[1]: count
+            for key, count in self._stats.get_stats().items()
+            if key.startswith("validation/dropped/")
+        }
+        if dropped:
+            logger.warning("Records dropped by schema validation: %s (see validation/* stats)", dropped)

@@ -1,0 +1,124 @@
+"""Turn Polygon JSON records into dataset rows (plain dicts in our column names).
+
+Pure functions, no Scrapy: the spiders call them and wrap the rows in items. Each parser
+returns ``ParsedRow``s; a field the schema does not know is left out of the row and named in
+``unknown_fields`` so the spider can count it instead of failing on it.
+"""
+
+from dataclasses import dataclass
+
+from screener_crawler.datasets import DATASETS
+from screener_crawler.polygon.fields import (
+    VX_CONCEPTS,
+    VX_STATEMENT_TO_DATASET,
+    VX_TIMEFRAME_TO_V1,
+)
+
+
+@dataclass
+class ParsedRow:
+    dataset: str
+    row: dict
+    unknown_fields: tuple = ()
+
+
+V1_STATEMENT_IDENTITY = {"cik", "tickers", "period_end", "filing_date", "fiscal_year",
+                         "fiscal_quarter", "timeframe"}
+VX_FISCAL_PERIOD_TIMEFRAME = {"Q1": "quarterly", "Q2": "quarterly", "Q3": "quarterly",
+                              "Q4": "quarterly", "FY": "annual", "TTM": "trailing_twelve_months"}
+
+
+def normalise_cik(cik):
+    """CIKs come zero-padded on some endpoints and not on others; store 10 digits."""
+    if isinstance(cik, str) and cik.isdigit():
+        return cik.zfill(10)
+    return cik
+
+
+def v1_statement_rows(dataset, record, wanted_tickers=None):
+    """One row per ticker of the record (a filing can list several share classes).
+
+    ``wanted_tickers`` limits the rows to the tickers this crawl asked for; None keeps all.
+    """
+    columns = DATASETS[dataset].columns
+    row = {"cik": normalise_cik(record.get("cik")), "source": "v1"}
+    unknown = []
+    for key, value in record.items():
+        if key == "cik":
+            continue
+        if key in columns:
+            row[key] = value
+        elif key not in V1_STATEMENT_IDENTITY:
+            unknown.append(key)
+    tickers = record.get("tickers") or []
+    if not isinstance(tickers, list):
+        tickers = []
+    return [
+        ParsedRow(dataset, {**row, "ticker": ticker}, tuple(unknown))
+        for ticker in dict.fromkeys(tickers)
+        if wanted_tickers is None or ticker in wanted_tickers
+    ]
+
+
+def vx_timeframe(record, requested_timeframe=None):
+    """The v1 spelling of a vX record's timeframe.
+
+    Old vX records carry no ``timeframe``; then the filter the request used decides, and
+    failing that the fiscal period (``FY`` is annual, ``Q1``..``Q4`` quarterly).
+    """
+    timeframe = record.get("timeframe") or requested_timeframe
+    if timeframe:
+        return VX_TIMEFRAME_TO_V1.get(timeframe, timeframe)
+    return VX_FISCAL_PERIOD_TIMEFRAME.get(record.get("fiscal_period"))
+
+
+def _vx_fiscal_quarter(fiscal_period):
+    if isinstance(fiscal_period, str) and fiscal_period[:1] == "Q" and fiscal_period[1:].isdigit():
+        return int(fiscal_period[1:])
+    return None
+
+
+def _vx_fiscal_year(fiscal_year):
+    if isinstance(fiscal_year, str) and fiscal_year.isdigit():
+        return int(fiscal_year)
+    return fiscal_year
+
+
+def vx_financials_rows(record, ticker, requested_timeframe=None):
+    """The rows a vX filing record gives: one per statement dataset it has data for."""
+    identity = {
+        "ticker": ticker,
+        "cik": normalise_cik(record.get("cik")),
+        "tickers": record.get("tickers"),
+        "company_name": record.get("company_name"),
+        "timeframe": vx_timeframe(record, requested_timeframe),
+        "fiscal_year": _vx_fiscal_year(record.get("fiscal_year")),
+        "fiscal_quarter": _vx_fiscal_quarter(record.get("fiscal_period")),
+        "period_start": record.get("start_date"),
+        "period_end": record.get("end_date"),
+        "filing_date": record.get("filing_date"),
+        "source": "vX",
+        "source_filing_url": record.get("source_filing_url"),
+    }
+    values = {}
+    unknown = {}
+    for block, data_points in (record.get("financials") or {}).items():
+        dataset = VX_STATEMENT_TO_DATASET.get(block)
+        if dataset is None:
+            unknown.setdefault(None, []).append(block)
+            continue
+        concepts = VX_CONCEPTS[block]
+        statement = values.setdefault(dataset, {})
+        for concept, point in (data_points or {}).items():
+            column = concepts.get(concept)
+            if column is None:
+                unknown.setdefault(dataset, []).append(f"{block}.{concept}")
+            else:
+                statement[column] = point.get("value") if isinstance(point, dict) else point
+    rows = [
+        ParsedRow(dataset, {**identity, **statement}, tuple(unknown.get(dataset, ())))
+        for dataset, statement in values.items()
+    ]
+    if None in unknown and rows:
+        rows[0].unknown_fields += tuple(unknown[None])
+    return rows

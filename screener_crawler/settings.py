@@ -1,0 +1,69 @@
+"""Every default of the crawler, in one place (Scrapy settings; override with ``-s NAME=value``).
+
+The environment is read here and nowhere else.
+"""
+
+import os
+
+BOT_NAME = "screener_crawler"
+SPIDER_MODULES = ["screener_crawler.spiders"]
+NEWSPIDER_MODULE = "screener_crawler.spiders"
+COMMANDS_MODULE = "screener_crawler.commands"
+ADDONS = {"screener_crawler.connection.PolygonConnection": 0}
+
+# --- Polygon connection (DESIGN §5) -------------------------------------------------------
+# No key and no base URL: the embedded synthetic sandbox (see screener_crawler/connection.py).
+POLYGON_API_KEY = os.environ.get("POLYGON_API_KEY", "")
+POLYGON_BASE_URL = os.environ.get("POLYGON_BASE_URL", "")
+# Hard cap in requests/second over the whole crawl; 0 = no cap. Free plan: 5 per minute
+# (0.083); paid plans: stay under 100.
+POLYGON_RATE_LIMIT = float(os.environ.get("POLYGON_RATE_LIMIT", "90"))
+# Tickers per request on endpoints that take a list (v1 statements: tickers.any_of).
+POLYGON_TICKERS_PER_REQUEST = 50
+POLYGON_SANDBOX = False
+
+# --- Storage (DESIGN §3, §4) ---------------------------------------------------------------
+# Empty: data/partitioned_screener, or data/sandbox/partitioned_screener against the sandbox.
+SCREENER_DATA_DIR = os.environ.get("SCREENER_DATA_DIR", "")
+
+# --- HTTP ------------------------------------------------------------------------------------
+ROBOTSTXT_OBEY = False
+USER_AGENT = "screener_crawler (+https://github.com/screener-crawler)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 16
+DOWNLOAD_TIMEOUT = 60
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.05
+AUTOTHROTTLE_MAX_DELAY = 10
+AUTOTHROTTLE_TARGET_CONCURRENCY = 16
+RETRY_ENABLED = True
+RETRY_TIMES = 5
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 408]
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+DOWNLOADER_MIDDLEWARES = {
+    # After RetryMiddleware (550) on the way out, before it on the way back: retried copies
+    # of a request never carry the Authorization header.
+    "screener_crawler.middlewares.entitlement.PlanEntitlementMiddleware": 560,
+    "screener_crawler.middlewares.rate_limit.RateLimitMiddleware": 570,
+    "screener_crawler.middlewares.auth.AuthMiddleware": 595,
+}
+SPIDER_MIDDLEWARES = {
+    "screener_crawler.middlewares.unit_failures.UnitFailureMiddleware": 100,
+}
+
+# --- Items ----------------------------------------------------------------------------------
+# Validation and collection must stay synchronous so a unit's records reach the collector
+# before its UnitComplete (see UnitCollectorPipeline).
+ITEM_PIPELINES = {
+    "screener_crawler.pipelines.validation.ValidationPipeline": 100,
+    "screener_crawler.pipelines.unit_collector.UnitCollectorPipeline": 200,
+    "screener_crawler.pipelines.parquet_writer.ParquetWriterPipeline": 300,
+}
+EXTENSIONS = {
+    "screener_crawler.extensions.field_coverage.DatasetFieldCoverage": 500,
+}
+FIELDSTATS_ENABLED = True
+
+LOG_LEVEL = "INFO"

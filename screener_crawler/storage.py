@@ -1,0 +1,105 @@
+"""The storage contract (DESIGN §3) as functions: where a unit's files go and how they are
+replaced. No Scrapy here; the writer pipeline calls ``write_unit`` from a thread.
+
+Layout: ``<root>/<dataset>/year=YYYY/month=MM/ticker=<T>.parquet``, or
+``<root>/<dataset>/ticker=<T>.parquet`` for a dataset without a partition date.
+"""
+
+import os
+import re
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SAFE_TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")
+
+_unit_locks = defaultdict(threading.Lock)
+_unit_locks_guard = threading.Lock()
+
+
+@dataclass
+class WriteResult:
+    rows: int
+    duplicates: int
+    files: int
+
+
+def ticker_file_name(ticker):
+    if not SAFE_TICKER.match(ticker) or ".." in ticker:
+        raise ValueError(f"refusing to write a file for ticker {ticker!r}")
+    return f"ticker={ticker}.parquet"
+
+
+def ticker_files(root, dataset, ticker):
+    """The files that hold ``ticker``'s rows of ``dataset`` now."""
+    base = Path(root) / dataset.name
+    name = ticker_file_name(ticker)
+    if dataset.partition_date is None:
+        path = base / name
+        return [path] if path.exists() else []
+    return sorted(base.glob(f"year=*/month=*/{name}"))
+
+
+def partition_dir(root, dataset, day):
+    base = Path(root) / dataset.name
+    if dataset.partition_date is None:
+        return base
+    return base / f"year={day.year:04d}" / f"month={day.month:02d}"
+
+
+def deduplicate(dataset, records):
+    """Records with repeated natural keys removed (the first is kept), and how many went."""
+    seen = set()
+    unique = []
+    for record in records:
+        key = tuple(record.get(column) for column in dataset.natural_key)
+        if key not in seen:
+            seen.add(key)
+            unique.append(record)
+    return unique, len(records) - len(unique)
+
+
+def write_atomically(table, path):
+    """Write ``table`` to ``path`` under a hidden temporary name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_unit(root, dataset, ticker, records, downloaded_at):
+    """Replace ``ticker``'s files of ``dataset`` with ``records``.
+
+    New files are renamed into place first; only then are the ticker's files in partitions it
+    no longer has removed, so a crash leaves either the old unit or the new one per partition,
+    never a half-written file. Running it twice with the same records leaves the same rows.
+    """
+    name = ticker_file_name(ticker)
+    with _unit_locks_guard:
+        lock = _unit_locks[(dataset.name, ticker)]
+    with lock:
+        unique, duplicates = deduplicate(dataset, records)
+        groups = defaultdict(list)
+        for record in unique:
+            day = record.get(dataset.partition_date) if dataset.partition_date else None
+            groups[partition_dir(root, dataset, day)].append({**record, "downloaded_at": downloaded_at})
+        sort_keys = [(column, "ascending") for column in dataset.natural_key]
+        written = set()
+        for directory, rows in groups.items():
+            table = pa.Table.from_pylist(rows, schema=dataset.schema).sort_by(sort_keys)
+            path = directory / name
+            write_atomically(table, path)
+            written.add(path)
+        for stale in ticker_files(root, dataset, ticker):
+            if stale not in written:
+                stale.unlink(missing_ok=True)
+        return WriteResult(rows=len(unique), duplicates=duplicates, files=len(written))

@@ -1,0 +1,172 @@
+"""The fundamentals spider's parsing, on real recorded v1 and vX responses."""
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from screener_crawler.items import (
+    BalanceSheetItem, CashFlowItem, IncomeStatementItem, RecordItem, UnitComplete,
+)
+from screener_crawler.pipelines.validation import validate_record
+from screener_crawler.spiders.fundamentals import FundamentalsSpider
+from tests.recorded import recorded_json, recorded_response
+
+BASE = "http://127.0.0.1:1"
+
+
+@pytest.fixture
+def spider():
+    crawler = get_crawler(FundamentalsSpider, {"POLYGON_BASE_URL": BASE})
+    crawler.stats.open_spider()
+    return FundamentalsSpider.from_crawler(crawler, tickers="AAPL,MSFT")
+
+
+def parse(spider, callback, fixture, meta):
+    return list(callback(recorded_response(fixture, meta=meta)))
+
+
+def v1_items(spider, fixture, dataset):
+    meta = {"polygon_units": ((dataset, "AAPL"), (dataset, "MSFT"))}
+    return parse(spider, spider.parse_v1_statements, fixture, meta)
+
+
+def vx_items(spider, fixture, timeframes=("quarterly", "annual", "ttm")):
+    meta = {"polygon_units": tuple((d, "SITE") for d in ("balance_sheets", "income_statements", "cash_flow")),
+            "polygon_timeframes": timeframes}
+    return parse(spider, spider.parse_vx_financials, fixture, meta)
+
+
+def records(items, cls=RecordItem):
+    return [item for item in items if isinstance(item, cls)]
+
+
+@pytest.mark.parametrize("fixture, dataset, cls", [
+    ("balance_sheets_stocks_financials_v1__openapi_example.json", "balance_sheets", BalanceSheetItem),
+    ("income_statements_stocks_financials_v1__openapi_example.json", "income_statements", IncomeStatementItem),
+    ("cash_flow_statements_stocks_financials_v1__openapi_example.json", "cash_flow", CashFlowItem),
+])
+def test_v1_statement_becomes_one_typed_item_per_requested_ticker(spider, fixture, dataset, cls):
+    items = records(v1_items(spider, fixture, dataset))
+    assert [type(item) for item in items] == [cls]
+    assert items[0]["ticker"] == "AAPL"
+
+
+@pytest.mark.parametrize("fixture, dataset", [
+    ("balance_sheets_stocks_financials_v1__openapi_example.json", "balance_sheets"),
+    ("income_statements_stocks_financials_v1__openapi_example.json", "income_statements"),
+    ("cash_flow_statements_stocks_financials_v1__openapi_example.json", "cash_flow"),
+])
+def test_v1_statement_keeps_every_line_item_of_the_response(spider, fixture, dataset):
+    served = recorded_json(fixture)["results"][0]
+    item = records(v1_items(spider, fixture, dataset))[0]
+    identity = {"cik", "tickers", "period_end", "filing_date", "fiscal_year", "fiscal_quarter", "timeframe"}
+    for key, value in served.items():
+        if key not in identity:
+            assert item[key] == value, key
+
+
+def test_v1_balance_sheet_values_and_identity(spider):
+    item = records(v1_items(spider, "balance_sheets_stocks_financials_v1__openapi_example.json", "balance_sheets"))[0]
+    row = validate_record("balance_sheets", dict(item))
+    assert row["total_assets"] == 331495000000.0
+    assert row["period_end"].isoformat() == "2025-06-28"
+    assert row["filing_date"].isoformat() == "2025-08-01"
+    assert (row["fiscal_year"], row["fiscal_quarter"], row["timeframe"]) == (2025, 3, "quarterly")
+    assert row["cik"] == "0000320193"
+    assert row["source"] == "v1"
+
+
+def test_v1_last_page_completes_every_unit_of_the_batch(spider):
+    items = v1_items(spider, "income_statements_stocks_financials_v1__openapi_example.json", "income_statements")
+    done = [(i.dataset, i.ticker) for i in items if isinstance(i, UnitComplete)]
+    assert done == [("income_statements", "AAPL"), ("income_statements", "MSFT")]
+
+
+def test_v1_rows_of_tickers_not_requested_are_left_out(spider):
+    meta = {"polygon_units": (("balance_sheets", "MSFT"),)}
+    items = parse(spider, spider.parse_v1_statements,
+                  "balance_sheets_stocks_financials_v1__openapi_example.json", meta)
+    assert records(items) == []
+    assert [(i.dataset, i.ticker) for i in items] == [("balance_sheets", "MSFT")]
+
+
+def test_vx_filing_feeds_all_three_statement_datasets(spider):
+    items = records(vx_items(spider, "financials_vX_reference_financials__openapi_example.json"))
+    assert sorted(type(item).__name__ for item in items) == ["BalanceSheetItem", "CashFlowItem", "IncomeStatementItem"]
+
+
+def test_vx_concepts_map_onto_v1_columns(spider):
+    served = recorded_json("financials_vX_reference_financials__openapi_example.json")["results"][0]["financials"]
+    items = {type(i).__name__: i for i in records(vx_items(spider, "financials_vX_reference_financials__openapi_example.json"))}
+    assert items["BalanceSheetItem"]["total_assets"] == served["balance_sheet"]["assets"]["value"]
+    assert items["BalanceSheetItem"]["noncontrolling_interest"] == \
+        served["balance_sheet"]["equity_attributable_to_noncontrolling_interest"]["value"]
+    assert items["IncomeStatementItem"]["revenue"] == served["income_statement"]["revenues"]["value"]
+    assert items["IncomeStatementItem"]["basic_earnings_per_share"] == 0.72
+    assert items["CashFlowItem"]["net_cash_from_operating_activities"] == \
+        served["cash_flow_statement"]["net_cash_flow_from_operating_activities"]["value"]
+
+
+def test_vx_concept_without_v1_twin_keeps_its_own_column(spider):
+    served = recorded_json("financials_vX_reference_financials__openapi_example.json")["results"][0]["financials"]
+    items = {type(i).__name__: i for i in records(vx_items(spider, "financials_vX_reference_financials__openapi_example.json"))}
+    assert items["BalanceSheetItem"]["noncurrent_assets"] == served["balance_sheet"]["noncurrent_assets"]["value"]
+    assert items["IncomeStatementItem"]["comprehensive_income_loss"] == \
+        served["comprehensive_income"]["comprehensive_income_loss"]["value"]
+
+
+def test_vx_identity_fields_are_normalised(spider):
+    item = records(vx_items(spider, "financials_vX_reference_financials__py_mock.json"))[0]
+    row = validate_record(item.dataset, dict(item))
+    assert row["fiscal_year"] == 2022 and row["fiscal_quarter"] == 1
+    assert row["period_start"].isoformat() == "2022-01-01"
+    assert row["period_end"].isoformat() == "2022-04-03"
+    assert row["source"] == "vX"
+    assert row["source_filing_url"].endswith("0001413447-22-000014")
+
+
+def test_vx_record_without_timeframe_takes_the_requested_one(spider):
+    assert "timeframe" not in recorded_json("financials_vX_reference_financials__py_mock.json")["results"][0]
+    items = records(vx_items(spider, "financials_vX_reference_financials__py_mock.json", timeframes=("ttm",)))
+    assert {item["timeframe"] for item in items} == {"trailing_twelve_months"}
+
+
+def test_vx_record_without_timeframe_or_filter_falls_back_to_fiscal_period():
+    from screener_crawler.polygon.parsers import vx_timeframe
+    record = recorded_json("financials_vX_reference_financials__py_mock.json")["results"][0]
+    assert vx_timeframe(record) == "quarterly"
+    assert vx_timeframe({**record, "fiscal_period": "FY"}) == "annual"
+
+
+def test_vx_unknown_concept_is_left_out_and_counted(spider):
+    items = records(vx_items(spider, "financials_vX_unknown_concept__derived.json"))
+    balance = next(i for i in items if isinstance(i, BalanceSheetItem))
+    assert "other_than_fixed_noncurrent_assets" not in balance
+    assert validate_record("balance_sheets", dict(balance))["total_assets"] == 2407400000.0
+    stats = spider.crawler.stats.get_stats()
+    assert stats["parser/unknown_field/balance_sheets/balance_sheet.other_than_fixed_noncurrent_assets"] == 1
+
+
+def test_vx_chain_moves_to_the_next_timeframe_then_completes(spider):
+    items = vx_items(spider, "financials_vX_reference_financials__py_mock.json", timeframes=("annual", "ttm"))
+    follow = [i for i in items if hasattr(i, "url")]
+    assert len(follow) == 1 and "timeframe=ttm" in follow[0].url and "ticker=SITE" in follow[0].url
+    last = vx_items(spider, "financials_vX_reference_financials__py_mock.json", timeframes=("ttm",))
+    assert sorted(i.dataset for i in last if isinstance(i, UnitComplete)) == \
+        ["balance_sheets", "cash_flow", "income_statements"]
+
+
+def test_next_url_is_followed_on_the_configured_host_without_key(spider):
+    meta = {"polygon_units": (("balance_sheets", "SITE"),), "polygon_timeframes": ("quarterly",)}
+    items = parse(spider, spider.parse_vx_financials, "financials_vX_reference_financials__openapi_example.json", meta)
+    follow = [i for i in items if hasattr(i, "url")]
+    assert follow and follow[0].url.startswith(BASE + "/vX/reference/financials")
+    assert not any(isinstance(i, UnitComplete) for i in items)
+
+
+def test_record_with_wrong_type_is_rejected():
+    from screener_crawler.pipelines.validation import InvalidValue
+    served = recorded_json("balance_sheets_stocks_financials_v1__openapi_example.json")["results"][0]
+    from screener_crawler.polygon.parsers import v1_statement_rows
+    row = v1_statement_rows("balance_sheets", {**served, "total_assets": "a lot"})[0].row
+    with pytest.raises(InvalidValue, match="total_assets"):
+        validate_record("balance_sheets", row)
