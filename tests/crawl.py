@@ -1,0 +1,39 @@
+"""Run a crawl the way a user does, ``scrapy crawl ...`` in a child process, and read back
+what it wrote."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_crawl(spider, *arguments, env=None, settings=None, timeout=300):
+    command = [sys.executable, "-m", "scrapy", "crawl", spider]
+    for name, value in (arguments or ()):
+        command += ["-a", f"{name}={value}"]
+    for name, value in (settings or {}).items():
+        command += ["-s", f"{name}={value}"]
+    child_env = {k: v for k, v in os.environ.items()
+                 if k not in ("POLYGON_API_KEY", "POLYGON_BASE_URL", "SCREENER_DATA_DIR")}
+    child_env.update(env or {})
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=child_env, capture_output=True,
+                            text=True, timeout=timeout)
+    return result
+
+
+def read_dataset(root, name):
+    """Rows of a dataset as pyarrow reads them with hive partitioning (None when absent)."""
+    path = Path(root) / name
+    if not path.exists():
+        return None
+    return ds.dataset(path, partitioning="hive").to_table()
+
+
+def comparable_rows(table):
+    """Rows without the download timestamp, sorted, for run-to-run comparison."""
+    rows = [{k: v for k, v in row.items() if k != "downloaded_at"} for row in table.to_pylist()]
+    return sorted(rows, key=repr)
