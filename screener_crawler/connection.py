@@ -18,13 +18,12 @@ DEFAULT_BASE_URL = "https://api.polygon.io"
 DEFAULT_DATA_DIR = "data/partitioned_screener"
 SANDBOX_DATA_DIR = "data/sandbox/partitioned_screener"
 
-SANDBOX_BANNER = """
-************************************************************************
-*  No POLYGON_API_KEY and no POLYGON_BASE_URL: this crawl runs against  *
-*  the embedded SYNTHETIC sandbox at %-34s*
-*  Its data are made up. They are written under %-23s*
-*  Set POLYGON_API_KEY to download real data.                          *
-************************************************************************"""
+SANDBOX_BANNER = (
+    "\n!!! SYNTHETIC DATA: no POLYGON_API_KEY and no POLYGON_BASE_URL are set, so this crawl"
+    " runs against the embedded Polygon sandbox at %s."
+    "\n!!! Its data are made up; they are written under %s, apart from real data."
+    "\n!!! Set POLYGON_API_KEY to download real data."
+)
 
 
 def project_path(path):
@@ -65,7 +64,7 @@ class PolygonConnection:
         from screener_crawler.sandbox import SANDBOX_API_KEY
         from screener_crawler.sandbox.process import SandboxProcess
 
-        self._sandbox = SandboxProcess()
+        self._sandbox = SandboxProcess().start()
         _set(settings, "POLYGON_BASE_URL", self._sandbox.url)
         _set(settings, "POLYGON_API_KEY", SANDBOX_API_KEY)
         _set(settings, "POLYGON_SANDBOX", True)

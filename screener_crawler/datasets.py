@@ -38,7 +38,7 @@ def _statement_dataset(name):
     identity = [
         pa.field("ticker", pa.string(), nullable=False),
         pa.field("cik", pa.string()),
-        pa.field("tickers", pa.list_(pa.string())),
+        pa.field("tickers", pa.list_(pa.field("element", pa.string()))),
         pa.field("company_name", pa.string()),
         pa.field("timeframe", pa.string(), nullable=False),
         pa.field("fiscal_year", pa.int64()),

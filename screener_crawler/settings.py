@@ -20,6 +20,8 @@ POLYGON_BASE_URL = os.environ.get("POLYGON_BASE_URL", "")
 POLYGON_RATE_LIMIT = float(os.environ.get("POLYGON_RATE_LIMIT", "90"))
 # Tickers per request on endpoints that take a list (v1 statements: tickers.any_of).
 POLYGON_TICKERS_PER_REQUEST = 50
+# Rows per page; 0 = each endpoint's maximum (what a crawl wants: fewer requests).
+POLYGON_PAGE_SIZE = 0
 POLYGON_SANDBOX = False
 
 # --- Storage (DESIGN §3, §4) ---------------------------------------------------------------

@@ -12,6 +12,7 @@ from screener_crawler.polygon.fields import (
     VX_CONCEPTS,
     VX_STATEMENT_TO_DATASET,
     VX_TIMEFRAME_TO_V1,
+    V1_TIMEFRAMES,
 )
 
 
@@ -85,7 +86,11 @@ def _vx_fiscal_year(fiscal_year):
 
 
 def vx_financials_rows(record, ticker, requested_timeframe=None):
-    """The rows a vX filing record gives: one per statement dataset it has data for."""
+    """The rows a vX filing record gives: one per statement dataset it has data for.
+
+    A dataset takes only the timeframes its v1 endpoint has: a ttm filing's balance sheet
+    repeats the latest quarter's and is left out, as v1 has no ttm balance sheets.
+    """
     identity = {
         "ticker": ticker,
         "cik": normalise_cik(record.get("cik")),
@@ -118,6 +123,7 @@ def vx_financials_rows(record, ticker, requested_timeframe=None):
     rows = [
         ParsedRow(dataset, {**identity, **statement}, tuple(unknown.get(dataset, ())))
         for dataset, statement in values.items()
+        if identity["timeframe"] in V1_TIMEFRAMES[dataset]
     ]
     if None in unknown and rows:
         rows[0].unknown_fields += tuple(unknown[None])

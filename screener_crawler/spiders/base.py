@@ -61,6 +61,11 @@ class PolygonSpider(scrapy.Spider):
         meta = {**kwargs.pop("meta", {}), "polygon_endpoint": endpoint.name}
         return scrapy.Request(self._base_url() + path + query, meta=meta, **kwargs)
 
+    def page_size(self, endpoint):
+        """``POLYGON_PAGE_SIZE`` rows, within the endpoint's maximum."""
+        requested = self.settings.getint("POLYGON_PAGE_SIZE")
+        return min(requested, endpoint.page_limit) if requested > 0 else endpoint.page_limit
+
     def next_page_request(self, response, payload):
         """The request for the next page, or None on the last page.
 

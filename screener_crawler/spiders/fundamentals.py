@@ -20,7 +20,7 @@ class FundamentalsSpider(PolygonSpider):
             for dataset, endpoint in STATEMENT_ENDPOINTS_V1.items():
                 yield self.api_request(
                     endpoint,
-                    {"tickers.any_of": ",".join(batch), "limit": endpoint.page_limit,
+                    {"tickers.any_of": ",".join(batch), "limit": self.page_size(endpoint),
                      "sort": "period_end.asc"},
                     callback=self.parse_v1_statements,
                     errback=self.listing_failed,
@@ -44,7 +44,7 @@ class FundamentalsSpider(PolygonSpider):
         endpoint = ENDPOINTS["financials_vx"]
         return self.api_request(
             endpoint,
-            {"ticker": ticker, "timeframe": timeframes[0], "limit": endpoint.page_limit,
+            {"ticker": ticker, "timeframe": timeframes[0], "limit": self.page_size(endpoint),
              "sort": "filing_date", "order": "asc"},
             callback=self.parse_vx_financials,
             errback=self.listing_failed,

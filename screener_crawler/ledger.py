@@ -1,0 +1,94 @@
+"""The download ledger (DESIGN §4): which (dataset, ticker) units are written, which failed and
+why. It is the source of truth for resuming: a re-run skips what it says is done.
+
+The file keeps the older batch script's top-level keys (``completed``, ``failed``,
+``started_at``, ``last_updated``, ``total_tickers``, ``workers``) and adds ``datasets`` with
+per-unit detail. It is always replaced atomically.
+"""
+
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def utc_now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Ledger:
+    def __init__(self, path, state=None):
+        self.path = Path(path)
+        self._state = state or {}
+        self._state.setdefault("started_at", utc_now())
+        self._state.setdefault("datasets", {})
+        self._state.setdefault("completed", [])
+        self._state.setdefault("failed", {})
+
+    @classmethod
+    def load(cls, path):
+        """The ledger at ``path``; an empty one when the file does not exist yet."""
+        path = Path(path)
+        if not path.exists():
+            return cls(path)
+        with path.open() as handle:
+            state = json.load(handle)
+        if not isinstance(state, dict):
+            raise ValueError(f"{path} is not a download ledger")
+        return cls(path, state)
+
+    def _dataset(self, dataset):
+        return self._state["datasets"].setdefault(dataset, {"done": {}, "failed": {}})
+
+    def is_done(self, dataset, ticker):
+        return ticker in self._dataset(dataset)["done"]
+
+    def done_tickers(self, dataset):
+        return set(self._dataset(dataset)["done"])
+
+    def failures(self, dataset):
+        return dict(self._dataset(dataset)["failed"])
+
+    def mark_done(self, dataset, ticker, rows):
+        entry = self._dataset(dataset)
+        entry["failed"].pop(ticker, None)
+        entry["done"][ticker] = {"rows": rows, "at": utc_now()}
+
+    def mark_failed(self, dataset, ticker, reason):
+        entry = self._dataset(dataset)
+        entry["done"].pop(ticker, None)
+        entry["failed"][ticker] = {"error": reason, "timestamp": utc_now()}
+
+    def forget(self, dataset, ticker):
+        """Make a unit pending again (``force``/``refill``)."""
+        entry = self._dataset(dataset)
+        entry["done"].pop(ticker, None)
+        entry["failed"].pop(ticker, None)
+
+    def summarise(self, tickers, datasets, workers):
+        """Fill the batch script's top-level keys for this crawl's tickers and datasets."""
+        tickers = list(tickers)
+        completed = [t for t in tickers if all(self.is_done(d, t) for d in datasets)]
+        failed = {}
+        for dataset in datasets:
+            for ticker, failure in self._dataset(dataset)["failed"].items():
+                failed.setdefault(ticker, {"error": f"{dataset}: {failure['error']}",
+                                           "timestamp": failure["timestamp"]})
+        self._state.update(completed=completed, failed=failed, total_tickers=len(tickers),
+                           workers=workers)
+
+    def save(self):
+        self._state["last_updated"] = utc_now()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with temporary.open("w") as handle:
+                json.dump(self._state, handle, indent=1, sort_keys=True)
+            os.replace(temporary, self.path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+    def as_dict(self):
+        return self._state

@@ -1,0 +1,187 @@
+"""The sandbox HTTP server: loopback only, HTTP/1.1 keep-alive, auth, rate limit, faults, latency."""
+
+import json
+import random
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from .market import DEFAULT_AS_OF, DEFAULT_DELISTED, DEFAULT_SEED, DEFAULT_SIZE, SyntheticMarket
+from .responses import V1_PLAN_PREFIXES, PolygonApi, request_id
+
+SANDBOX_API_KEY = "sandbox-full-plan"
+SANDBOX_BASIC_KEY = "sandbox-basic-plan"
+HOST = "127.0.0.1"
+
+_NGINX_PAGE = ("<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}"
+               "</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n")
+_GATEWAY_ERRORS = ((502, "Bad Gateway"), (503, "Service Temporarily Unavailable"), (504, "Gateway Time-out"))
+
+
+@dataclass
+class SandboxOptions:
+    """Every knob of the sandbox; the CLI flags and ``SandboxProcess`` kwargs mirror these names."""
+
+    port: int = 0
+    universe_size: int = DEFAULT_SIZE
+    delisted: int = DEFAULT_DELISTED
+    seed: int = DEFAULT_SEED
+    as_of: date = DEFAULT_AS_OF
+    latency_ms: float = 0.0
+    rate_limit: float = 0.0
+    fault_5xx: float = 0.0
+    fault_truncated: float = 0.0
+    fault_reset: float = 0.0
+    fault_stall: float = 0.0
+    stall_seconds: float = 30.0
+    fault_seed: int = 0
+    keys: list = field(default_factory=list)
+    basic_keys: list = field(default_factory=list)
+
+
+class RateLimiter:
+    """At most ``rate`` requests per second per key (sliding one-second window)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self._hits = {}
+        self._lock = threading.Lock()
+
+    def admit(self, key):
+        """None if admitted, else the seconds to wait."""
+        if self.rate <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            hits = [t for t in self._hits.get(key, ()) if now - t < 1.0]
+            if len(hits) >= self.rate:
+                self._hits[key] = hits
+                return max(1, int(1.0 - (now - hits[0])) + 1)
+            hits.append(now)
+            self._hits[key] = hits
+            return None
+
+
+class FaultDice:
+    """Draws at most one fault per request, reproducibly for a given ``fault_seed``."""
+
+    def __init__(self, options):
+        self._rng = random.Random(options.fault_seed)
+        self._lock = threading.Lock()
+        self._table = [("reset", options.fault_reset), ("stall", options.fault_stall),
+                       ("5xx", options.fault_5xx), ("truncated", options.fault_truncated)]
+
+    def draw(self):
+        with self._lock:
+            x = self._rng.random()
+        for name, rate in self._table:
+            if x < rate:
+                return name
+            x -= rate
+        return None
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, options):
+        self.options = options
+        self.market = SyntheticMarket(size=options.universe_size, delisted=options.delisted,
+                                      seed=options.seed, as_of=options.as_of)
+        self.api = PolygonApi(self.market)
+        self.full_keys = {SANDBOX_API_KEY, *options.keys}
+        self.basic_keys = {SANDBOX_BASIC_KEY, *options.basic_keys}
+        self.limiter = RateLimiter(options.rate_limit)
+        self.faults = FaultDice(options)
+        super().__init__((HOST, options.port), SandboxHandler)
+
+    @property
+    def url(self):
+        return f"http://{HOST}:{self.server_address[1]}"
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+
+    def log_message(self, format, *args):
+        """Silent: request lines may carry ``apiKey``, which must never be logged."""
+
+    def do_GET(self):
+        opts = self.server.options
+        if opts.latency_ms:
+            time.sleep(opts.latency_ms / 1000.0)
+        fault = self.server.faults.draw()
+        if fault == "reset":
+            return self._reset()
+        if fault == "stall":
+            time.sleep(opts.stall_seconds)
+            self.close_connection = True
+            return
+        if fault == "5xx":
+            code, reason = random.choice(_GATEWAY_ERRORS)
+            body = _NGINX_PAGE.format(code=code, reason=reason).encode()
+            return self._send(code, body, "text/html")
+
+        parts = urlsplit(self.path)
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        key = params.pop("apiKey", None)
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            key = auth[7:].strip()
+        status, body, headers = self._answer(parts.path, params, key)
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        if fault == "truncated" and status == 200:
+            return self._send(200, payload[: max(1, len(payload) // 2)], "application/json",
+                              declared_length=len(payload) // 2 or 1)
+        self._send(status, payload, "application/json", headers)
+
+    def _answer(self, path, params, key):
+        server = self.server
+        if not key:
+            return 401, {"status": "ERROR", "request_id": request_id(), "error": "API Key was not provided"}, {}
+        if key not in server.full_keys and key not in server.basic_keys:
+            return 401, {"status": "ERROR", "request_id": request_id(), "error": "Unknown API Key"}, {}
+        wait = server.limiter.admit(key)
+        if wait is not None:
+            return 429, {"status": "ERROR", "request_id": request_id(),
+                         "error": "You've exceeded the maximum requests per minute, please wait or upgrade "
+                                  "your subscription to continue. https://polygon.io/pricing"}, \
+                {"Retry-After": str(wait)}
+        if key not in server.full_keys and path.startswith(V1_PLAN_PREFIXES):
+            return 403, {"status": "NOT_AUTHORIZED", "request_id": request_id(),
+                         "message": "You are not entitled to this data. Please upgrade your plan at "
+                                    "https://polygon.io/pricing"}, {}
+        host = self.headers.get("Host") or f"{HOST}:{server.server_address[1]}"
+        status, body = server.api.handle(path, params, f"http://{host}")
+        return status, body, {}
+
+    def _send(self, status, payload, content_type, headers=None, declared_length=None):
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type + ("; charset=utf-8" if "json" in content_type else ""))
+            self.send_header("Content-Length", str(declared_length if declared_length is not None else len(payload)))
+            self.send_header("X-Request-ID", request_id())
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _reset(self):
+        """Abort the connection with a TCP RST (SO_LINGER 0)."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+        self.close_connection = True
