@@ -68,7 +68,7 @@ def v1_run(sandbox, tickers, tmp_path_factory):
 @pytest.fixture(scope="module")
 def vx_run(sandbox, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("vx")
-    return data_dir, crawl(sandbox, data_dir, TICKERS, key=BASIC_KEY)
+    return data_dir, crawl(sandbox, data_dir, TICKERS, key=BASIC_KEY, JOBDIR=data_dir / "jobdir")
 
 
 @pytest.mark.parametrize("dataset", STATEMENTS)
@@ -135,7 +135,8 @@ def test_field_coverage_is_reported_in_the_stats(v1_run):
     assert "'total_assets': '100.0%'" in result.stderr
 
 
-def test_key_never_appears_in_logs_or_files(v1_run, vx_run):
+def test_key_never_appears_in_logs_files_or_jobdir(v1_run, vx_run):
+    assert any((vx_run[0] / "jobdir").rglob("*"))
     for data_dir, result in (v1_run, vx_run):
         key = FULL_KEY if data_dir == v1_run[0] else BASIC_KEY
         assert key not in result.stdout + result.stderr
@@ -181,3 +182,22 @@ def test_fallback_agrees_with_v1_on_annual_statements(v1_run, vx_run):
                 if r["timeframe"] == "annual" and r["ticker"] in TICKERS}
     for column in ("revenue", "consolidated_net_income_loss", "diluted_shares_outstanding"):
         assert annual(vx_run[0], column) == annual(v1_run[0], column)
+
+
+def test_unknown_key_stops_the_crawl_with_one_clear_message(sandbox, tmp_path):
+    result = run_crawl("fundamentals", ("tickers", "AAPL,MSFT"),
+                       env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": "not-a-key-3b9e",
+                            "SCREENER_DATA_DIR": str(tmp_path)})
+    assert result.stderr.count("Polygon rejected the API key") == 1
+    assert "'finish_reason': 'api_key_rejected'" in result.stderr
+    assert "not-a-key-3b9e" not in result.stdout + result.stderr
+    assert not any(tmp_path.rglob("*.parquet"))
+
+
+def test_bad_ticker_argument_is_refused_before_any_request(sandbox, tmp_path):
+    result = run_crawl("fundamentals", ("tickers", "AAPL,../x"),
+                       env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": FULL_KEY,
+                            "SCREENER_DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "not a ticker symbol: '../X'" in result.stderr
+    assert "response_received_count" not in result.stderr
