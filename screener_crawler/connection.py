@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.polygon.io"
 DEFAULT_DATA_DIR = "data/partitioned_screener"
 SANDBOX_DATA_DIR = "data/sandbox/partitioned_screener"
+DEFAULT_PROGRESS_FILE = "data/download_progress.json"
+SANDBOX_PROGRESS_FILE = "data/sandbox/download_progress.json"
 
 SANDBOX_BANNER = (
     "\n!!! SYNTHETIC DATA: no POLYGON_API_KEY and no POLYGON_BASE_URL are set, so this crawl"
@@ -36,8 +38,22 @@ def project_path(path):
     return (Path(cfg).parent if cfg else Path.cwd()) / path
 
 
+def uses_sandbox(settings):
+    """True when the crawl would run against the embedded sandbox: no key and no base URL."""
+    return bool(settings.getbool("POLYGON_SANDBOX")
+                or (not settings.get("POLYGON_API_KEY") and not settings.get("POLYGON_BASE_URL")))
+
+
 def data_root(settings):
-    return project_path(settings.get("SCREENER_DATA_DIR") or DEFAULT_DATA_DIR)
+    """The data root: ``SCREENER_DATA_DIR`` when set, else the real or the sandbox default."""
+    default = SANDBOX_DATA_DIR if uses_sandbox(settings) else DEFAULT_DATA_DIR
+    return project_path(settings.get("SCREENER_DATA_DIR") or default)
+
+
+def progress_file(settings):
+    """The ledger: ``SCREENER_PROGRESS_FILE`` when set, else the real or the sandbox default."""
+    default = SANDBOX_PROGRESS_FILE if uses_sandbox(settings) else DEFAULT_PROGRESS_FILE
+    return project_path(settings.get("SCREENER_PROGRESS_FILE") or default)
 
 
 class PolygonConnection:
@@ -57,8 +73,6 @@ class PolygonConnection:
             self._start_sandbox(settings)
         elif not settings.get("POLYGON_BASE_URL"):
             _set(settings, "POLYGON_BASE_URL", DEFAULT_BASE_URL)
-        if not settings.get("SCREENER_DATA_DIR"):
-            _set(settings, "SCREENER_DATA_DIR", SANDBOX_DATA_DIR if self._sandbox else DEFAULT_DATA_DIR)
 
     def _start_sandbox(self, settings):
         from screener_crawler.sandbox import SANDBOX_API_KEY
@@ -68,8 +82,7 @@ class PolygonConnection:
         _set(settings, "POLYGON_BASE_URL", self._sandbox.url)
         _set(settings, "POLYGON_API_KEY", SANDBOX_API_KEY)
         _set(settings, "POLYGON_SANDBOX", True)
-        data_dir = settings.get("SCREENER_DATA_DIR") or SANDBOX_DATA_DIR
-        logger.warning(SANDBOX_BANNER, self._sandbox.url, data_dir)
+        logger.warning(SANDBOX_BANNER, self._sandbox.url, data_root(settings))
         self._crawler.signals.connect(self._stop_sandbox, signal=signals.engine_stopped)
 
     def _stop_sandbox(self):

@@ -24,6 +24,8 @@ class Dataset:
     """Date column whose year and month name the Hive partition; None for one file per ticker."""
     required: tuple = ()
     """Columns a record must carry to be written at all."""
+    per_ticker: bool = True
+    """Written one unit per ticker; False for a market-wide table in one file (the universe)."""
 
     @property
     def columns(self):
@@ -143,27 +145,28 @@ DATASETS = {
         partition_date="date",
         required=("ticker", "date"),
     ),
-}
-"""Per-ticker datasets. The universe is a single market-wide table, declared below."""
-
-UNIVERSE = Dataset(
-    name="universe",
-    schema=_schema(
-        pa.field("ticker", pa.string(), nullable=False),
-        pa.field("name", pa.string()),
-        pa.field("active", pa.bool_()),
-        pa.field("market", pa.string()),
-        pa.field("locale", pa.string()),
-        pa.field("type", pa.string()),
-        pa.field("primary_exchange", pa.string()),
-        pa.field("currency_name", pa.string()),
-        pa.field("cik", pa.string()),
-        pa.field("composite_figi", pa.string()),
-        pa.field("share_class_figi", pa.string()),
-        pa.field("last_updated_utc", pa.timestamp("us", tz="UTC")),
-        pa.field("delisted_utc", pa.timestamp("us", tz="UTC")),
+    "universe": Dataset(
+        name="universe",
+        schema=_schema(
+            pa.field("ticker", pa.string(), nullable=False),
+            pa.field("name", pa.string()),
+            pa.field("active", pa.bool_()),
+            pa.field("market", pa.string()),
+            pa.field("locale", pa.string()),
+            pa.field("type", pa.string()),
+            pa.field("primary_exchange", pa.string()),
+            pa.field("currency_name", pa.string()),
+            pa.field("cik", pa.string()),
+            pa.field("composite_figi", pa.string()),
+            pa.field("share_class_figi", pa.string()),
+            pa.field("last_updated_utc", pa.timestamp("us", tz="UTC")),
+            pa.field("delisted_utc", pa.timestamp("us", tz="UTC")),
+        ),
+        natural_key=("ticker", "active"),
+        partition_date=None,
+        required=("ticker",),
+        per_ticker=False,
     ),
-    natural_key=("ticker", "active"),
-    partition_date=None,
-    required=("ticker",),
-)
+}
+
+TICKER_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.per_ticker)

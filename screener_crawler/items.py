@@ -35,6 +35,7 @@ SplitItem = _record_item_class("splits", "SplitItem")
 TickerEventItem = _record_item_class("ticker_events", "TickerEventItem")
 RelatedTickerItem = _record_item_class("related_tickers", "RelatedTickerItem")
 DailyPriceItem = _record_item_class("daily_prices", "DailyPriceItem")
+UniverseItem = _record_item_class("universe", "UniverseItem")
 
 RECORD_ITEMS = {cls.dataset: cls for cls in RecordItem.__subclasses__()}
 

@@ -27,6 +27,8 @@ POLYGON_SANDBOX = False
 # --- Storage (DESIGN §3, §4) ---------------------------------------------------------------
 # Empty: data/partitioned_screener, or data/sandbox/partitioned_screener against the sandbox.
 SCREENER_DATA_DIR = os.environ.get("SCREENER_DATA_DIR", "")
+# Empty: data/download_progress.json, or data/sandbox/download_progress.json against the sandbox.
+SCREENER_PROGRESS_FILE = os.environ.get("SCREENER_PROGRESS_FILE", "")
 
 # --- HTTP ------------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = False

@@ -1,8 +1,9 @@
 """The storage contract (DESIGN §3) as functions: where a unit's files go and how they are
 replaced. No Scrapy here; the writer pipeline calls ``write_unit`` from a thread.
 
-Layout: ``<root>/<dataset>/year=YYYY/month=MM/ticker=<T>.parquet``, or
-``<root>/<dataset>/ticker=<T>.parquet`` for a dataset without a partition date.
+Layout: ``<root>/<dataset>/year=YYYY/month=MM/ticker=<T>.parquet``,
+``<root>/<dataset>/ticker=<T>.parquet`` for a dataset without a partition date, and
+``<root>/<dataset>/<dataset>.parquet`` for a market-wide table such as the universe.
 """
 
 import os
@@ -29,16 +30,19 @@ class WriteResult:
     files: int
 
 
-def ticker_file_name(ticker):
-    if not SAFE_TICKER.match(ticker) or ".." in ticker:
+def unit_file_name(dataset, ticker):
+    """File name of a unit: ``ticker=<T>.parquet``, or ``<dataset>.parquet`` for a market table."""
+    if not dataset.per_ticker:
+        return f"{dataset.name}.parquet"
+    if not isinstance(ticker, str) or not SAFE_TICKER.match(ticker) or ".." in ticker:
         raise ValueError(f"refusing to write a file for ticker {ticker!r}")
     return f"ticker={ticker}.parquet"
 
 
-def ticker_files(root, dataset, ticker):
-    """The files that hold ``ticker``'s rows of ``dataset`` now."""
+def unit_files(root, dataset, ticker=None):
+    """The files that hold a unit's rows now (``ticker`` is None for a market table)."""
     base = Path(root) / dataset.name
-    name = ticker_file_name(ticker)
+    name = unit_file_name(dataset, ticker)
     if dataset.partition_date is None:
         path = base / name
         return [path] if path.exists() else []
@@ -77,13 +81,14 @@ def write_atomically(table, path):
 
 
 def write_unit(root, dataset, ticker, records, downloaded_at):
-    """Replace ``ticker``'s files of ``dataset`` with ``records``.
+    """Replace ``ticker``'s files of ``dataset`` (the whole table when not per ticker) with
+    ``records``.
 
     New files are renamed into place first; only then are the ticker's files in partitions it
     no longer has removed, so a crash leaves either the old unit or the new one per partition,
     never a half-written file. Running it twice with the same records leaves the same rows.
     """
-    name = ticker_file_name(ticker)
+    name = unit_file_name(dataset, ticker)
     with _unit_locks_guard:
         lock = _unit_locks[(dataset.name, ticker)]
     with lock:
@@ -99,7 +104,7 @@ def write_unit(root, dataset, ticker, records, downloaded_at):
             path = directory / name
             write_atomically(table, path)
             written.add(path)
-        for stale in ticker_files(root, dataset, ticker):
+        for stale in unit_files(root, dataset, ticker):
             if stale not in written:
                 stale.unlink(missing_ok=True)
         return WriteResult(rows=len(unique), duplicates=duplicates, files=len(written))

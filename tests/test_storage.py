@@ -6,7 +6,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.storage import ticker_files, write_unit
+from screener_crawler.storage import unit_files, write_unit
 
 BALANCE = DATASETS["balance_sheets"]
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -26,7 +26,7 @@ def test_unit_is_written_in_hive_partitions_of_its_filing_date(tmp_path):
         balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3)),
         balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2)),
     ], NOW)
-    files = sorted(p.relative_to(tmp_path).as_posix() for p in ticker_files(tmp_path, BALANCE, "AAPL"))
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in unit_files(tmp_path, BALANCE, "AAPL"))
     assert files == ["balance_sheets/year=2024/month=05/ticker=AAPL.parquet",
                      "balance_sheets/year=2024/month=08/ticker=AAPL.parquet"]
     rows = read(tmp_path)
@@ -90,3 +90,10 @@ def test_dataset_without_partition_date_has_one_file_per_ticker(tmp_path):
     related = DATASETS["related_tickers"]
     write_unit(tmp_path, related, "AAPL", [{"ticker": "AAPL", "related_ticker": "MSFT", "rank": 1}], NOW)
     assert (tmp_path / "related_tickers" / "ticker=AAPL.parquet").exists()
+
+
+def test_market_table_is_one_file_named_after_the_dataset(tmp_path):
+    universe = DATASETS["universe"]
+    write_unit(tmp_path, universe, None, [{"ticker": "AAPL", "active": True}, {"ticker": "MSFT", "active": True}], NOW)
+    assert [r["ticker"] for r in read(tmp_path, "universe")] == ["AAPL", "MSFT"]
+    assert [p.name for p in (tmp_path / "universe").iterdir()] == ["universe.parquet"]
