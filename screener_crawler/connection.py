@@ -51,9 +51,13 @@ def data_root(settings):
 
 
 def progress_file(settings):
-    """The ledger: ``SCREENER_PROGRESS_FILE`` when set, else the real or the sandbox default."""
-    default = SANDBOX_PROGRESS_FILE if uses_sandbox(settings) else DEFAULT_PROGRESS_FILE
-    return project_path(settings.get("SCREENER_PROGRESS_FILE") or default)
+    """The ledger: ``SCREENER_PROGRESS_FILE`` when set; inside a data root the user chose, so
+    that root carries its own ledger; else the real or the sandbox default."""
+    if settings.get("SCREENER_PROGRESS_FILE"):
+        return project_path(settings["SCREENER_PROGRESS_FILE"])
+    if settings.get("SCREENER_DATA_DIR"):
+        return project_path(settings["SCREENER_DATA_DIR"]) / "download_progress.json"
+    return project_path(SANDBOX_PROGRESS_FILE if uses_sandbox(settings) else DEFAULT_PROGRESS_FILE)
 
 
 class PolygonConnection:

@@ -19,9 +19,13 @@ POLYGON_BASE_URL = os.environ.get("POLYGON_BASE_URL", "")
 # (0.083); paid plans: stay under 100.
 POLYGON_RATE_LIMIT = float(os.environ.get("POLYGON_RATE_LIMIT", "90"))
 # Tickers per request on endpoints that take a list (v1 statements: tickers.any_of).
-POLYGON_TICKERS_PER_REQUEST = 50
+POLYGON_TICKERS_PER_REQUEST = 100
 # Rows per page; 0 = each endpoint's maximum (what a crawl wants: fewer requests).
 POLYGON_PAGE_SIZE = 0
+# Daily bars from this day to today.
+PRICES_START = "2009-01-01"
+# Without -a tickers=, the universe on disk is reused when younger than this many hours.
+SCREENER_UNIVERSE_MAX_AGE = 24
 POLYGON_SANDBOX = False
 
 # --- Storage (DESIGN §3, §4) ---------------------------------------------------------------
@@ -29,6 +33,8 @@ POLYGON_SANDBOX = False
 SCREENER_DATA_DIR = os.environ.get("SCREENER_DATA_DIR", "")
 # Empty: data/download_progress.json, or data/sandbox/download_progress.json against the sandbox.
 SCREENER_PROGRESS_FILE = os.environ.get("SCREENER_PROGRESS_FILE", "")
+SCREENER_LEDGER_SAVE_INTERVAL = 10
+SCREENER_PROGRESS_INTERVAL = 5
 
 # --- HTTP ------------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = False
@@ -64,9 +70,14 @@ ITEM_PIPELINES = {
     "screener_crawler.pipelines.validation.ValidationPipeline": 100,
     "screener_crawler.pipelines.unit_collector.UnitCollectorPipeline": 200,
     "screener_crawler.pipelines.parquet_writer.ParquetWriterPipeline": 300,
+    "screener_crawler.pipelines.ledger.LedgerPipeline": 400,
 }
 EXTENSIONS = {
+    "screener_crawler.extensions.jobdir_guard.JobdirCrashGuard": 0,
     "screener_crawler.extensions.field_coverage.DatasetFieldCoverage": 500,
+    "screener_crawler.extensions.progress.CrawlProgress": 500,
+    "scrapy.extensions.logstats.LogStats": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
 FIELDSTATS_ENABLED = True
 

@@ -21,7 +21,6 @@ class UnitFailureMiddleware:
         if not units:
             return None
         reason = _reason(exception)
-        self._stats.inc_value(f"units/failed_reason/{reason}")
         logger.warning("%s on %s: %d unit(s) failed", reason, response.url.split("?")[0], len(units))
         return [UnitFailed(dataset, ticker, reason) for dataset, ticker in units]
 

@@ -1,45 +1,84 @@
 import logging
+import os
+import pickle
+import uuid
 from collections import defaultdict
+from pathlib import Path
 
 from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+from scrapy.utils.job import job_dir
 
+from screener_crawler.datasets import DATASETS
 from screener_crawler.items import DatasetUnit, RecordItem, UnitComplete, UnitFailed
 
 logger = logging.getLogger(__name__)
+
+OPEN_UNITS_FILE = "open_units.pickle"
 
 
 class UnitCollectorPipeline:
     """Holds each (dataset, ticker)'s records until its ``UnitComplete`` arrives, then passes
     the whole unit on as one ``DatasetUnit``; a ``UnitFailed`` discards what was held.
 
+    A unit settles once per crawl: the first completion or failure wins, and records or markers
+    that arrive for it later (a second listing of the same unit, after a resume) are ignored, so
+    a unit is never written from a partial listing. With JOBDIR, the units still open at a clean
+    stop are saved there and picked up again on resume, beside Scrapy's own request queue.
+
     Items of one response reach this pipeline in the order the spider yielded them because
     every pipeline before it is synchronous; keep it that way.
     """
 
-    def __init__(self, stats):
+    def __init__(self, stats, jobdir):
         self._stats = stats
+        self._state_file = Path(jobdir) / OPEN_UNITS_FILE if jobdir else None
         self._records = defaultdict(list)
+        self._settled = set()
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.stats)
+        return cls(crawler.stats, job_dir(crawler.settings))
+
+    def open_spider(self):
+        if self._state_file and self._state_file.exists():
+            with self._state_file.open("rb") as handle:
+                state = pickle.load(handle)
+            self._records.update(state["records"])
+            self._settled = state["settled"]
+            logger.info("Resuming %d open unit(s) from %s", len(self._records), self._state_file)
 
     def process_item(self, item):
         if isinstance(item, RecordItem):
-            self._records[(item.dataset, item["ticker"])].append(ItemAdapter(item).asdict())
+            unit = (item.dataset, item["ticker"] if DATASETS[item.dataset].per_ticker else None)
+            if unit not in self._settled:
+                self._records[unit].append(ItemAdapter(item).asdict())
             return item
-        if isinstance(item, UnitComplete):
-            self._stats.inc_value(f"units/complete/{item.dataset}")
-            return DatasetUnit(item.dataset, item.ticker, self._records.pop((item.dataset, item.ticker), []))
-        if isinstance(item, UnitFailed):
+        if isinstance(item, (UnitComplete, UnitFailed)):
+            unit = (item.dataset, item.ticker)
+            records = self._records.pop(unit, [])
+            if unit in self._settled:
+                self._stats.inc_value("units/settled_twice")
+                raise DropItem(f"{unit} already settled in this crawl", log_level="DEBUG")
+            self._settled.add(unit)
+            if isinstance(item, UnitComplete):
+                self._stats.inc_value(f"units/complete/{item.dataset}")
+                return DatasetUnit(item.dataset, item.ticker, records)
             self._stats.inc_value(f"units/failed/{item.dataset}")
-            self._records.pop((item.dataset, item.ticker), None)
+            self._stats.inc_value(f"units/failed_reason/{item.reason}")
         return item
 
     def close_spider(self):
-        if self._records:
-            logger.warning(
-                "%d unit(s) were still incomplete when the crawl stopped; nothing of them was written",
-                len(self._records),
-            )
-            self._stats.set_value("units/incomplete_at_close", len(self._records))
+        if self._state_file:
+            self._save_state()
+        elif self._records:
+            logger.warning("%d unit(s) were still incomplete when the crawl stopped; nothing of them "
+                           "was written, and the next run redoes them", len(self._records))
+        self._stats.set_value("units/open_at_close", len(self._records))
+
+    def _save_state(self):
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._state_file.with_name(f".{self._state_file.name}.{uuid.uuid4().hex}.tmp")
+        with temporary.open("wb") as handle:
+            pickle.dump({"records": dict(self._records), "settled": self._settled}, handle)
+        os.replace(temporary, self._state_file)

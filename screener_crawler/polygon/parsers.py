@@ -6,6 +6,7 @@ returns ``ParsedRow``s; a field the schema does not know is left out of the row 
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.fields import (
@@ -128,3 +129,76 @@ def vx_financials_rows(record, ticker, requested_timeframe=None):
     if None in unknown and rows:
         rows[0].unknown_fields += tuple(unknown[None])
     return rows
+
+
+def _flat_rows(dataset, record, source, renames=None, drop=()):
+    """A flat record as one row: known columns kept, ``renames`` applied, others counted."""
+    columns = DATASETS[dataset].columns
+    row = {"source": source} if "source" in columns else {}
+    unknown = []
+    for key, value in record.items():
+        column = (renames or {}).get(key, key)
+        if column in columns:
+            row[column] = value
+        elif key not in drop:
+            unknown.append(key)
+    return row, tuple(unknown)
+
+
+def universe_row(record):
+    row, unknown = _flat_rows("universe", {**record, "cik": normalise_cik(record.get("cik"))}, None,
+                              drop=("source_feed", "currency_symbol", "base_currency_symbol",
+                                    "base_currency_name"))
+    return ParsedRow("universe", row, unknown)
+
+
+def dividend_row(record, source):
+    """v1 ``/stocks/v1/dividends`` and v3 ``/v3/reference/dividends`` records alike."""
+    row, unknown = _flat_rows("dividends", record, source)
+    return ParsedRow("dividends", row, unknown)
+
+
+def split_row(record, source):
+    row, unknown = _flat_rows("splits", record, source)
+    return ParsedRow("splits", row, unknown)
+
+
+def ticker_event_rows(results, ticker):
+    """``/vX/reference/tickers/{id}/events``: ``results`` is an object holding ``events``."""
+    results = results if isinstance(results, dict) else {}
+    identity = {"ticker": ticker, "name": results.get("name"),
+                "composite_figi": results.get("composite_figi"),
+                "cik": normalise_cik(results.get("cik"))}
+    rows = []
+    for event in results.get("events") or ():
+        event_type = event.get("type") or event.get("event_type")
+        detail = event.get(event_type) if isinstance(event.get(event_type), dict) else {}
+        rows.append(ParsedRow("ticker_events", {**identity, "date": event.get("date"),
+                                                "event_type": event_type,
+                                                "new_ticker": detail.get("ticker")}))
+    return rows
+
+
+def related_ticker_rows(results, ticker):
+    """``/v1/related-companies/{ticker}``: peers in the API's order, ranked from 1."""
+    return [ParsedRow("related_tickers", {"ticker": ticker, "related_ticker": peer.get("ticker"), "rank": rank})
+            for rank, peer in enumerate(results or (), start=1) if isinstance(peer, dict)]
+
+
+def bar_day(start_ms):
+    """The trading day of a daily bar that starts at ``start_ms``: US/Eastern midnight, which is
+    04:00 or 05:00 UTC, so twelve hours later is inside the same day in UTC."""
+    if not isinstance(start_ms, (int, float)) or isinstance(start_ms, bool):
+        return None
+    return (datetime.fromtimestamp(start_ms / 1000, timezone.utc) + timedelta(hours=12)).date().isoformat()
+
+
+def daily_bar_row(bar, ticker, adjusted, day=None):
+    """An aggregates bar; ``day`` defaults to the day its start ``t`` falls on (range endpoint;
+    the grouped endpoint's ``t`` is the close, so its caller passes the requested day)."""
+    day = day or bar_day(bar.get("t"))
+    return ParsedRow("daily_prices", {
+        "ticker": ticker, "date": day, "open": bar.get("o"), "high": bar.get("h"),
+        "low": bar.get("l"), "close": bar.get("c"), "volume": bar.get("v"),
+        "vwap": bar.get("vw"), "transactions": bar.get("n"), "adjusted": adjusted,
+    })

@@ -12,8 +12,10 @@ dataset of ``fields.STATEMENTS`` whose columns are v1 line items or vX-only conc
 
 import math
 import random
+import threading
 import zlib
 from array import array
+from bisect import bisect_left, bisect_right
 from collections import namedtuple
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -21,7 +23,7 @@ from hashlib import sha256
 
 from ..polygon.fields import STATEMENTS, V1_LINE_ITEMS, VX_CONCEPTS, VX_STATEMENT_TO_DATASET
 from .trading_calendar import (
-    is_trading_day, month_end, next_trading_day, trading_days,
+    eastern_close_ms, eastern_midnight_ms, is_trading_day, month_end, next_trading_day, trading_days,
 )
 
 DEFAULT_SIZE = 10070
@@ -140,6 +142,48 @@ def _k(x):
     return (int(x + 0.5) if x >= 0 else -int(0.5 - x)) * 1000
 
 
+_SHAPE_BITS = 16
+_SHAPE_MASK = (1 << _SHAPE_BITS) - 1
+_BAR_BODY = '"v":%d.0,"vw":%.4f,"o":%.4f,"c":%.4f,"h":%.4f,"l":%.4f,"t":%s,"n":%d}'
+_BAR_BODY_RAW = '"v":%d.0,"vw":%.4f,"o":%.2f,"c":%.2f,"h":%.2f,"l":%.2f,"t":%s,"n":%d}'
+_BAR_FMT, _BAR_FMT_RAW = "{" + _BAR_BODY, "{" + _BAR_BODY_RAW
+
+
+def _split_multiplier(splits, day):
+    m = 1.0
+    for when, frm, to in splits:
+        if when > day:
+            m *= frm / to
+    return m
+
+
+class PriceCalendar:
+    """Every trading day from ``PRICE_START`` to ``as_of``, indexed ``j = 0, 1, ...``, with per-day
+    tables the bar generator needs (global month index, position in the month, timestamps)."""
+
+    def __init__(self, as_of):
+        self.days = trading_days(PRICE_START, as_of)
+        self.ordinals = [d.toordinal() for d in self.days]
+        self.index = {o: j for j, o in enumerate(self.ordinals)}
+        self.month = [(d.year - PRICE_START.year) * 12 + d.month - 1 for d in self.days]
+        self.frac = [(d.day - 1) / 31.0 for d in self.days]
+        self.midnight_text = [str(eastern_midnight_ms(d)) for d in self.days]
+        self.close_text = [str(eastern_close_ms(d)) for d in self.days]
+
+    def index_on_or_after(self, day):
+        return bisect_left(self.ordinals, day.toordinal())
+
+    def index_on_or_before(self, day):
+        return bisect_right(self.ordinals, day.toordinal()) - 1
+
+    def month_span(self, gm):
+        """First and last index of global month ``gm``."""
+        y, m = divmod(gm, 12)
+        start = date(PRICE_START.year + y, m + 1, 1)
+        end = date(start.year + (m == 11), 1 if m == 11 else m + 2, 1) - timedelta(days=1)
+        return self.index_on_or_after(start), self.index_on_or_before(end)
+
+
 class Company:
     """Static profile of one listed company; derived from seed and ticker only."""
 
@@ -161,11 +205,7 @@ class Company:
 
     def split_multiplier(self, day):
         """Shares in issue on ``day`` per share today's basis is counted in (splits after ``day``)."""
-        m = 1.0
-        for when, frm, to in self.splits:
-            if when > day:
-                m *= frm / to
-        return m
+        return _split_multiplier(self.splits, day)
 
 
 class SyntheticMarket:
@@ -179,16 +219,42 @@ class SyntheticMarket:
         self.active_tickers = self.tickers[:size]
         self.company = lru_cache(maxsize=None)(self._company)
         self.periods = lru_cache(maxsize=None)(self._periods)
-        self._parts = {
-            "income_statements": lru_cache(maxsize=16384)(self._income),
-            "balance_sheets": lru_cache(maxsize=16384)(self._balance),
-            "cash_flow": lru_cache(maxsize=16384)(self._cash_flow),
-        }
+        self._streams = {"income_statements": self._income_stream, "balance_sheets": self._balance_stream,
+                         "cash_flow": self._cash_flow_stream}
+        self.series = lru_cache(maxsize=4096)(self._series)
         self._drivers = lru_cache(maxsize=None)(self._make_drivers)
         self._knots = lru_cache(maxsize=None)(self._make_knots)
         self.dividends = lru_cache(maxsize=None)(self._dividends)
         self.splits = lru_cache(maxsize=None)(self._splits)
         self._sector_members = None
+        self._bar_cache = {}
+        self._month_columns = {}
+        self._month_lock = threading.Lock()
+        self._calendar = None
+        self._shape_table = None
+
+    @property
+    def calendar(self):
+        if self._calendar is None:
+            self._calendar = PriceCalendar(self.as_of)
+        return self._calendar
+
+    def _shapes(self):
+        """The table of daily bar shapes: ``(close noise, open/close, high/close, low/close,
+        vwap/close, volume factor, 1 / trade size)``."""
+        if self._shape_table is None:
+            rng = random.Random(_key(self.seed, "bar shapes"))
+            gauss, r = rng.gauss, rng.random
+            table = []
+            for _ in range(1 << _SHAPE_BITS):
+                cn = math.exp(0.012 * gauss(0.0, 1.0))
+                orr = math.exp(0.008 * gauss(0.0, 1.0))
+                hr = max(orr, 1.0) * (1 + 0.012 * r())
+                lr = min(orr, 1.0) * (1 - 0.012 * r())
+                table.append((cn, orr, hr, lr, (hr + lr + 1.0) / 3, math.exp(0.5 * gauss(0.0, 1.0)),
+                              1.0 / (80 + 200 * r())))
+            self._shape_table = table
+        return self._shape_table
 
     # --- universe -------------------------------------------------------------------------
 
@@ -330,25 +396,28 @@ class SyntheticMarket:
         stop = min(self.as_of, c.delisted or self.as_of)
         out, prev_end = [], None
         y, m = first.year - 1, c.fy_end
+        h, sat, fy_end, cik = c.hash, c.saturday, c.fy_end, c.cik
+        day = timedelta(days=1)
         while True:
-            end = month_end(y, m, c.saturday)
+            end = month_end(y, m, sat)
             if end >= first or prev_end is not None:
-                fq = ((m - c.fy_end - 1) % 12) // 3 + 1
-                fy = y if m <= c.fy_end else y + 1
-                lag = (55 + int(_unit(c.hash, end.toordinal()) * 21)) if fq == 4 else \
-                    (25 + int(_unit(c.hash, end.toordinal()) * 21))
-                filed = end + timedelta(days=lag)
-                if filed.weekday() >= 5:
-                    filed += timedelta(days=7 - filed.weekday())
+                fq = ((m - fy_end - 1) % 12) // 3 + 1
+                o = end.toordinal()
+                u = (_mix(h ^ ((o * 0xD1B54A32D192ED03) & _MASK)) >> 11) * (1.0 / 9007199254740992.0)
+                filed = end + timedelta(days=((55 if fq == 4 else 25) + int(u * 21)))
+                wd = filed.weekday()
+                if wd >= 5:
+                    filed += timedelta(days=7 - wd)
                 if filed > stop:
                     break
                 if end >= first:
-                    seq = _mix(c.hash ^ end.toordinal()) % 90000 + 1
-                    accession = f"{c.cik}-{filed.year % 100:02d}-{seq:06d}"
-                    hh, mm, ss = 16 + (seq % 2), seq % 60, (seq // 60) % 60
-                    accepted = f"{filed:%Y%m%d}{hh:02d}{mm:02d}{ss:02d}"
-                    start = (prev_end + timedelta(days=1)) if prev_end else \
-                        month_end(*((y, m - 3) if m > 3 else (y - 1, m + 9)), c.saturday) + timedelta(days=1)
+                    seq = _mix(h ^ o) % 90000 + 1
+                    fy = y if m <= fy_end else y + 1
+                    accession = "%s-%02d-%06d" % (cik, filed.year % 100, seq)
+                    accepted = "%04d%02d%02d%02d%02d%02d" % (filed.year, filed.month, filed.day, 16 + (seq % 2),
+                                                             seq % 60, (seq // 60) % 60)
+                    start = (prev_end + day) if prev_end else \
+                        month_end(*((y, m - 3) if m > 3 else (y - 1, m + 9)), sat) + day
                     out.append(Period(len(out), start, end, filed, fy, fq, accession, accepted))
                 prev_end = end
             m += 3
@@ -394,13 +463,43 @@ class SyntheticMarket:
 
     def quarter(self, ticker, q, datasets=STATEMENTS):
         """Amounts of quarter ``q``: ``{dataset: {column: number}}``."""
-        return {ds: self._parts[ds](ticker, q) for ds in datasets}
+        return {ds: self.series(ticker, ds)[q] for ds in datasets}
 
-    def _income(self, ticker, q):
+    def _series(self, ticker, dataset):
+        """The amounts of ``dataset`` of every quarter of a ticker (a tuple of dicts, by ``q``)."""
+        return tuple(self.stream(ticker, dataset))
+
+    def stream(self, ticker, dataset):
+        """Iterator over the quarters' amounts of ``dataset``, ``q = 0, 1, ...``: a ticker's quarters
+        are generated in one sequential pass from one random stream per dataset."""
+        return self._streams[dataset](ticker)
+
+    def _income_stream(self, ticker):
         c = self.company(ticker)
-        p = self.periods(ticker)[q]
-        rev_, cash_, debt_, eq_, aoci_, shares_ = self._drivers(ticker)
-        rng = random.Random(c.hash ^ (q * 0x9E3779B1 + 7))
+        periods = self.periods(ticker)
+        drivers = self._drivers(ticker)
+        rng = random.Random(c.hash ^ 0x1C0E)
+        for p in periods:
+            yield self._income(c, p, drivers, rng)
+
+    def _balance_stream(self, ticker):
+        c = self.company(ticker)
+        periods = self.periods(ticker)
+        drivers = self._drivers(ticker)
+        rng = random.Random(c.hash ^ 0xBA1A)
+        for p in periods:
+            yield self._balance(c, p.q, drivers, rng)
+
+    def _cash_flow_stream(self, ticker):
+        c = self.company(ticker)
+        drivers = self._drivers(ticker)
+        rng = random.Random(c.hash ^ 0xCA5F)
+        for q, inc in enumerate(self._income_stream(ticker)):
+            yield self._cash_flow(c, q, drivers, rng, inc)
+
+    def _income(self, c, p, drivers, rng):
+        q = p.q
+        rev_, cash_, debt_, eq_, aoci_, shares_ = drivers
         g = _fast_gauss(rng)
         _, _, gm, rd_r, sga_r, bank = SECTORS[c.sector]
         R = rev_[q]
@@ -474,10 +573,8 @@ class SyntheticMarket:
 
         return inc
 
-    def _balance(self, ticker, q):
-        c = self.company(ticker)
-        rev_, cash_, debt_, eq_, aoci_, shares_ = self._drivers(ticker)
-        rng = random.Random(c.hash ^ (q * 0x9E3779B1 + 11))
+    def _balance(self, c, q, drivers, rng):
+        rev_, cash_, debt_, eq_, aoci_, shares_ = drivers
         g = _fast_gauss(rng)
         _, _, gm, rd_r, sga_r, bank = SECTORS[c.sector]
         R = rev_[q]
@@ -551,14 +648,11 @@ class SyntheticMarket:
 
         return bal
 
-    def _cash_flow(self, ticker, q):
-        c = self.company(ticker)
-        rev_, cash_, debt_, eq_, aoci_, shares_ = self._drivers(ticker)
-        rng = random.Random(c.hash ^ (q * 0x9E3779B1 + 13))
+    def _cash_flow(self, c, q, drivers, rng, inc):
+        rev_, cash_, debt_, eq_, aoci_, shares_ = drivers
         g = _fast_gauss(rng)
         _, _, gm, rd_r, sga_r, bank = SECTORS[c.sector]
         R = rev_[q]
-        inc = self._parts["income_statements"](ticker, q)
         net, da = inc["consolidated_net_income_loss"], inc["depreciation_depletion_amortization"]
         to_common = inc["net_income_loss_attributable_common_shareholders"]
         cash = _k(cash_[q + 1])
@@ -608,23 +702,8 @@ class SyntheticMarket:
         """Four quarters ending at ``last_q`` summed (flows) or taken at the end (balances)."""
         out = {}
         for ds in datasets:
-            part = self._parts[ds]
-            if ds == "balance_sheets":
-                out[ds] = part(ticker, last_q)
-                continue
-            q0, q1, q2, q3 = (part(ticker, q) for q in range(last_q - 3, last_q + 1))
-            out[ds] = {col: v + q0[col] + q1[col] + q2[col]
-                       for col, v in q3.items() if col in q0 and col in q1 and col in q2}
-        inc = out.get("income_statements")
-        if inc is not None:
-            quarters = [self._parts["income_statements"](ticker, q) for q in range(last_q - 3, last_q + 1)]
-            basic = int(sum(v["basic_shares_outstanding"] for v in quarters) / 4000) * 1000
-            diluted = int(sum(v["diluted_shares_outstanding"] for v in quarters) / 4000) * 1000
-            to_common = inc["net_income_loss_attributable_common_shareholders"]
-            diluted = basic if to_common < 0 else max(basic, diluted)
-            inc["basic_shares_outstanding"], inc["diluted_shares_outstanding"] = basic, diluted
-            inc["basic_earnings_per_share"] = round(to_common / basic, 2)
-            inc["diluted_earnings_per_share"] = round(to_common / diluted, 2)
+            series = self.series(ticker, ds)
+            out[ds] = aggregate(ds, series[last_q - 3: last_q + 1])
         return out
 
     def statements(self, ticker):
@@ -690,31 +769,133 @@ class SyntheticMarket:
         shift = math.log(c.price_today) - walk[-1]
         return first.year, first.month, array("d", (w + shift for w in walk))
 
+    # Bars are random-access in (ticker, trading day): the trend is the interpolated monthly knots,
+    # the day's shape (close noise, open/high/low/vwap ratios to the close, volume and trade-size
+    # factors) is one of _SHAPES precomputed tuples picked by a per-ticker affine index of the
+    # day. That makes a whole series and a whole cross-section equally cheap, and both paths use
+    # the very same float expressions, so per-ticker and grouped bars agree to the last digit.
+
+    def _bar_consts(self, ticker):
+        """``(start, stride, volume base, knots, knot offset, first j, last j, splits)`` of a ticker."""
+        consts = self._bar_cache.get(ticker)
+        if consts is None:
+            c = self.company(ticker)
+            cal = self.calendar
+            y0, m0, knots = self._knots(ticker)
+            first, last = self.price_window(ticker)
+            h = _mix(c.hash ^ 0xBA5)
+            consts = (h & _SHAPE_MASK, ((h >> 20) & 0xFFE) | 1, c.shares_today * 0.004, knots,
+                      (y0 - PRICE_START.year) * 12 + m0 - 1, cal.index_on_or_after(first),
+                      cal.index_on_or_before(last), c.splits)
+            self._bar_cache[ticker] = consts
+        return consts
+
     def bar(self, ticker, day, adjusted=True):
         """The daily bar of ``day`` (assumed a trading day inside the price window)."""
-        c = self.company(ticker)
-        y0, m0, knots = self._knots(ticker)
-        i = (day.year - y0) * 12 + day.month - m0
-        frac = (day.day - 1) / 31.0
-        o = day.toordinal()
-        h = c.hash
-        close = math.exp(knots[i] + (knots[i + 1] - knots[i]) * frac + 0.012 * _gauss(h, o))
-        open_ = close * math.exp(0.008 * _gauss(h ^ 1, o))
-        high = max(open_, close) * (1 + 0.012 * _unit(h ^ 2, o))
-        low = min(open_, close) * (1 - 0.012 * _unit(h ^ 3, o))
-        volume = c.shares_today * 0.004 * math.exp(0.5 * _gauss(h ^ 4, o))
-        vw = (high + low + close) / 3
-        trades = max(1, int(volume / (80 + 200 * _unit(h ^ 5, o))))
+        cal, shapes = self.calendar, self._shapes()
+        j = cal.index[day.toordinal()]
+        s, st, vb, K, off, _, _, splits = self._bar_consts(ticker)
+        cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
+        k = cal.month[j] - off
+        k0 = K[k]
+        c = math.exp(k0 + (K[k + 1] - k0) * cal.frac[j]) * cn
+        vol = vb * vm
+        n = int(vol * tr) or 1
         if adjusted:
-            return Bar(day, round(open_, 4), round(high, 4), round(low, 4), round(close, 4),
-                       float(int(volume)), round(vw, 4), trades)
-        m = c.split_multiplier(day)
-        return Bar(day, round(open_ / m, 2), round(high / m, 2), round(low / m, 2), round(close / m, 2),
-                   float(int(volume * m)), round(vw / m, 4), trades)
+            return Bar(day, round(c * orr, 4), round(c * hr, 4), round(c * lr, 4), round(c, 4),
+                       float(int(vol)), round(c * vwr, 4), n)
+        m = _split_multiplier(splits, day)
+        return Bar(day, round(c * orr / m, 2), round(c * hr / m, 2), round(c * lr / m, 2), round(c / m, 2),
+                   float(int(vol * m)), round(c * vwr / m, 4), n)
 
     def bars(self, ticker, start, end, adjusted=True):
         first, last = self.price_window(ticker)
         return [self.bar(ticker, d, adjusted) for d in trading_days(max(start, first), min(end, last))]
+
+    def bar_window(self, ticker, start, end):
+        """``(j0, j1)``: the calendar indices of the ticker's bars within [start, end] (j1 exclusive)."""
+        cal = self.calendar
+        _, _, _, _, _, jf, jl, _ = self._bar_consts(ticker)
+        return max(jf, cal.index_on_or_after(start)), min(jl, cal.index_on_or_before(end)) + 1
+
+    def render_bars(self, ticker, j0, j1, adjusted=True, reverse=False):
+        """JSON texts of the bars of calendar indices ``j0 <= j < j1`` (the aggs endpoint's records).
+
+        Numbers are printed with ``%.4f``/``%.2f``, i.e. the same values as ``bar()`` rounds to."""
+        cal, shapes = self.calendar, self._shapes()
+        s, st, vb, K, off, _, _, splits = self._bar_consts(ticker)
+        exp, month, frac, stamp = math.exp, cal.month, cal.frac, cal.midnight_text
+        out = []
+        append = out.append
+        js = range(j1 - 1, j0 - 1, -1) if reverse else range(j0, j1)
+        if adjusted or not splits:
+            fmt = _BAR_FMT if adjusted else _BAR_FMT_RAW
+            for j in js:
+                cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
+                k = month[j] - off
+                k0 = K[k]
+                c = exp(k0 + (K[k + 1] - k0) * frac[j]) * cn
+                vol = vb * vm
+                append(fmt % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp[j], int(vol * tr) or 1))
+            return out
+        days = cal.days
+        for j in js:
+            cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
+            k = month[j] - off
+            k0 = K[k]
+            c = exp(k0 + (K[k + 1] - k0) * frac[j]) * cn
+            vol = vb * vm
+            m = _split_multiplier(splits, days[j])
+            append(_BAR_FMT_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m, stamp[j],
+                                   int(vol * tr) or 1))
+        return out
+
+    def render_grouped(self, day, adjusted=True):
+        """JSON texts of every ticker's bar of ``day`` (the grouped-daily endpoint's records)."""
+        cal, shapes = self.calendar, self._shapes()
+        j = cal.index.get(day.toordinal())
+        if j is None:
+            return []
+        gm = cal.month[j]
+        f = cal.frac[j]
+        stamp = cal.close_text[j]
+        exp = math.exp
+        out = []
+        append = out.append
+        for prefix, s, st, vb, k0, dk, jf, jl, splits in self._grouped_columns(gm):
+            if j < jf or j > jl:
+                continue
+            cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
+            c = exp(k0 + dk * f) * cn
+            vol = vb * vm
+            if adjusted:
+                append(prefix + _BAR_BODY % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1))
+            else:
+                m = _split_multiplier(splits, day) if splits else 1.0
+                append(prefix + _BAR_BODY_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m,
+                                                stamp, int(vol * tr) or 1))
+        return out
+
+    def _grouped_columns(self, gm):
+        """Per-ticker constants of global month ``gm`` for every ticker with bars in that month."""
+        cols = self._month_columns.get(gm)
+        if cols is not None:
+            return cols
+        cal = self.calendar
+        lo, hi = cal.month_span(gm)
+        cols = []
+        for t in self.tickers:
+            s, st, vb, K, off, jf, jl, splits = self._bar_consts(t)
+            if jl < lo or jf > hi:
+                continue
+            k = gm - off
+            k0 = K[k]
+            cols.append(('{"T":"%s",' % t, s, st, vb, k0, K[k + 1] - k0, jf, jl, splits))
+        with self._month_lock:
+            self._month_columns[gm] = cols
+            while len(self._month_columns) > 3:
+                self._month_columns.pop(next(iter(self._month_columns)))
+        return cols
 
     def has_bar(self, ticker, day):
         if not is_trading_day(day):
@@ -790,6 +971,26 @@ class SyntheticMarket:
         if day < first:
             return None
         return self.bar(ticker, day, adjusted).c
+
+
+def aggregate(dataset, four):
+    """The annual / trailing-twelve-month amounts of ``dataset`` from its four quarters' amounts."""
+    if dataset == "balance_sheets":
+        return four[3]
+    q0, q1, q2, q3 = four
+    out = {col: v + q0[col] + q1[col] + q2[col]
+           for col, v in q3.items() if col in q0 and col in q1 and col in q2}
+    if dataset == "income_statements":
+        basic = int((q0["basic_shares_outstanding"] + q1["basic_shares_outstanding"] + q2["basic_shares_outstanding"]
+                     + q3["basic_shares_outstanding"]) / 4000) * 1000
+        diluted = int((q0["diluted_shares_outstanding"] + q1["diluted_shares_outstanding"]
+                       + q2["diluted_shares_outstanding"] + q3["diluted_shares_outstanding"]) / 4000) * 1000
+        to_common = out["net_income_loss_attributable_common_shareholders"]
+        diluted = basic if to_common < 0 else max(basic, diluted)
+        out["basic_shares_outstanding"], out["diluted_shares_outstanding"] = basic, diluted
+        out["basic_earnings_per_share"] = round(to_common / basic, 2)
+        out["diluted_earnings_per_share"] = round(to_common / diluted, 2)
+    return out
 
 
 def vx_blocks():

@@ -6,8 +6,10 @@ base64 of the original filters plus the offset of the next page.
 """
 
 import base64
+import json
 import re
 import threading
+import zlib
 import uuid
 from collections import OrderedDict, namedtuple
 from datetime import date
@@ -15,7 +17,7 @@ from threading import Lock
 from urllib.parse import parse_qsl, urlencode
 
 from ..polygon.fields import STATEMENTS, V1_LINE_ITEMS, V1_TIMEFRAMES, VX_TIMEFRAME_TO_V1
-from .market import SECTORS, vx_blocks, utc_stamp
+from .market import SECTORS, _mix, aggregate, vx_blocks, utc_stamp
 from .trading_calendar import eastern_close_ms, eastern_midnight_ms, parse_day
 
 V1_STATEMENT_PATHS = {
@@ -72,6 +74,15 @@ def _vx_label(concept):
 _VX_LAYOUT = [(block, ds, concept, col, _vx_label(concept), _VX_ORDERS.get(concept, 100 * (i + 1)),
                _VX_UNITS.get(concept, "USD"))
               for i, (block, ds, concept, col) in enumerate(vx_blocks())]
+
+_VX_BLOCK_LAYOUT = []
+for _block, _ds, _concept, _col, _label, _order, _unit in _VX_LAYOUT:
+    if not _VX_BLOCK_LAYOUT or _VX_BLOCK_LAYOUT[-1][0] != _block:
+        _VX_BLOCK_LAYOUT.append((_block, []))
+    _VX_BLOCK_LAYOUT[-1][1].append((_ds, _col, json.dumps(_concept) + ":" + json.dumps(
+        {"label": _label, "order": _order, "unit": _unit, "value": 0}, separators=(",", ":"))[:-2]))
+_HOLE = "\x00financials\x00"
+_HOLE_JSON = json.dumps(_HOLE)
 
 _RANGE_OPS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
               "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
@@ -205,6 +216,17 @@ def sort_spec_legacy(params, fields, default_sort, default_order):
 
 
 def sort_items(items, spec, fields):
+    if len(spec) == 1:
+        get = fields[spec[0][0]][0]
+        try:
+            return sorted(items, key=get, reverse=spec[0][1]) if not any(
+                isinstance(get(it), (list, tuple)) for it in items[:1]) else _sort_slow(items, spec, fields)
+        except TypeError:
+            pass
+    return _sort_slow(items, spec, fields)
+
+
+def _sort_slow(items, spec, fields):
     for name, desc in reversed(spec):
         get = fields[name][0]
         items.sort(key=lambda it, g=get: _sort_key(g(it)), reverse=desc)
@@ -225,6 +247,7 @@ class PolygonApi:
         self._listing_cache = OrderedDict()
         self._lock = Lock()
         self._prefetched = {}
+        self._stream_cursors = {}
         self.routes = [
             (re.compile(r"^/v3/reference/tickers$"), self.tickers),
             (re.compile(r"^/v3/reference/tickers/(?P<ticker>[^/]+)$"), self.ticker_details),
@@ -391,12 +414,30 @@ class PolygonApi:
     def _statement_refs(self, tickers, timeframes, repeat_tag):
         m = self.market
         out = []
+        append = out.append
+        salts = {tf: zlib.crc32(repr((repeat_tag, tf)).encode()) << 12 for tf in ("quarterly", "annual", "ttm")}
+        quarterly, annual, ttm = (tf in timeframes for tf in ("quarterly", "annual", "ttm"))
+        sq, sa, st = salts["quarterly"], salts["annual"], salts["ttm"]
         for t in tickers:
-            for tf, p in m.statement_refs(t):
-                if tf in timeframes:
-                    out.append(Ref(t, tf, p, False))
-                    if m.repeated(t, repeat_tag, tf, p.q):
-                        out.append(Ref(t, tf, p, True))
+            periods = m.periods(t)
+            if not periods:
+                continue
+            h = m.company(t).hash
+            for p in periods:
+                q = p.q
+                if quarterly:
+                    append(Ref(t, "quarterly", p, False))
+                    if _mix(h ^ (sq + q)) % 100 == 0:
+                        append(Ref(t, "quarterly", p, True))
+                if q >= 3:
+                    if annual and p.fiscal_quarter == 4 and periods[q - 3].fiscal_quarter == 1:
+                        append(Ref(t, "annual", p, False))
+                        if _mix(h ^ (sa + q)) % 100 == 0:
+                            append(Ref(t, "annual", p, True))
+                    if ttm:
+                        append(Ref(t, "ttm", p, False))
+                        if _mix(h ^ (st + q)) % 100 == 0:
+                            append(Ref(t, "ttm", p, True))
         return out
 
     def v1_statements(self, path, params, offset, base_url):
@@ -406,49 +447,94 @@ class PolygonApi:
         timeframes = {tf for tf, v1 in VX_TIMEFRAME_TO_V1.items() if v1 in V1_TIMEFRAMES[dataset]}
         preds = build_filters(params, self._STATEMENT_FIELDS)
         key = (dataset, tuple(sorted(params.items())))
+        scope = self._ticker_scope(params, "tickers")
 
         def build():
-            refs = self._statement_refs(self._ticker_scope(params, "tickers"), timeframes, dataset)
-            refs = [r for r in refs if all(p(r) for p in preds)]
+            refs = self._statement_refs(scope, timeframes, dataset)
+            if preds:
+                refs = [r for r in refs if all(p(r) for p in preds)]
             return sort_items(refs, spec, self._STATEMENT_FIELDS)
 
         items = self._cached_listing(key, build)
         page, next_url = self._page(items, offset, limit, path, params, base_url)
         with self._lock:
-            results = self._prefetched.pop((key, offset, limit), None)
+            pending = self._prefetched.pop((key, offset, limit), None)
+        results = None
+        if pending is not None:
+            pending[0].wait()
+            results = pending[1]
+        streaming = len(scope) > 50
         if results is None:
-            results = self._v1_rows(dataset, page)
+            results = self._v1_rows(dataset, page, key if streaming else None)
         if next_url and limit >= 10000:
+            pending = [threading.Event(), None]
+            with self._lock:
+                self._prefetched[(key, offset + limit, limit)] = pending
+                while len(self._prefetched) > 2:
+                    self._prefetched.pop(next(iter(self._prefetched)))
             threading.Thread(target=self._prefetch, daemon=True,
-                             args=(key, dataset, items[offset + limit: offset + 2 * limit], offset + limit, limit)).start()
-        body = {"status": "OK", "request_id": request_id(), "results": results}
+                             args=(pending, dataset, items[offset + limit: offset + 2 * limit],
+                                   key if streaming else None)).start()
+        elif streaming and not next_url:
+            with self._lock:
+                self._stream_cursors.pop(key, None)
+        body = {"status": "OK", "request_id": request_id(), "results": RawList(results)}
         if next_url:
             body["next_url"] = next_url
         return body
 
-    def _prefetch(self, key, dataset, page, offset, limit):
+    def _prefetch(self, pending, dataset, page, stream_key):
         """Render the next big page while the client digests this one (market-wide listings)."""
-        rows = self._v1_rows(dataset, page)
-        with self._lock:
-            self._prefetched[(key, offset, limit)] = rows
-            while len(self._prefetched) > 2:
-                self._prefetched.pop(next(iter(self._prefetched)))
+        try:
+            pending[1] = self._v1_rows(dataset, page, stream_key)
+        finally:
+            pending[0].set()
 
-    def _v1_rows(self, dataset, page):
-        items_order = V1_LINE_ITEMS[dataset]
+    def _cursors(self, key, dataset):
+        with self._lock:
+            cursors = self._stream_cursors.get(key)
+            if cursors is None:
+                cursors = self._stream_cursors[key] = StreamCursors(self.market, dataset)
+                while len(self._stream_cursors) > 3:
+                    self._stream_cursors.pop(next(iter(self._stream_cursors)))
+            return cursors
+
+    def _v1_rows(self, dataset, page, stream_key=None):
+        """JSON texts of v1 statement rows. A market-wide listing (``stream_key``) walks every ticker's
+        quarters forward with one resumable generator per ticker instead of caching whole histories."""
+        keys = _V1_KEYS[dataset]
+        m = self.market
         results = []
-        for ref in page:
-            values = self.market.statement(ref.ticker, ref.timeframe, ref.period.q, (dataset,)).values[dataset]
-            p = ref.period
-            rec = {"cik": p.accession[:10], "tickers": [ref.ticker], "period_end": p.end.isoformat(),
-                   "filing_date": p.filing_date.isoformat(), "fiscal_year": p.fiscal_year}
-            if ref.timeframe != "annual":
-                rec["fiscal_quarter"] = p.fiscal_quarter
-            rec["timeframe"] = VX_TIMEFRAME_TO_V1[ref.timeframe]
-            for col in items_order:
-                if col in values:
-                    rec[col] = values[col]
-            results.append(rec)
+        append = results.append
+        if stream_key is not None:
+            cursors = self._cursors(stream_key, dataset)
+            lock = cursors.lock
+            window = cursors.window
+        else:
+            lock = _NO_LOCK
+            series = m.series
+
+            def window(ticker, q):
+                return series(ticker, dataset)[max(0, q - 3): q + 1]
+
+        last = None
+        with lock:
+            for ref in page:
+                p = ref.period
+                if last is not None and p is last.period and ref.timeframe == last.timeframe \
+                        and ref.ticker == last.ticker:
+                    append(results[-1])
+                    continue
+                last = ref
+                win = window(ref.ticker, p.q)
+                values = win[-1] if ref.timeframe == "quarterly" else aggregate(dataset, win)
+                if ref.timeframe == "annual":
+                    head = _V1_HEAD_ANNUAL % (p.accession[:10], ref.ticker, p.end.isoformat(),
+                                              p.filing_date.isoformat(), p.fiscal_year)
+                else:
+                    head = _V1_HEAD % (p.accession[:10], ref.ticker, p.end.isoformat(), p.filing_date.isoformat(),
+                                       p.fiscal_year, p.fiscal_quarter, VX_TIMEFRAME_TO_V1[ref.timeframe])
+                append(head + "".join([k + repr(values[c]) for c, k in keys if c in values]) + "}")
         return results
 
     _VX_FIELDS = {
@@ -479,7 +565,7 @@ class PolygonApi:
 
         items = self._cached_listing(key, build)
         page, next_url = self._page(items, offset, limit, path, params, base_url)
-        results = [self._vx_record(ref, base_url) for ref in page]
+        results = RawList([self._vx_record(ref, base_url) for ref in page])
         body = {"results": results, "status": "OK", "request_id": request_id(), "count": len(results)}
         if next_url:
             body["next_url"] = next_url
@@ -490,12 +576,12 @@ class PolygonApi:
         c = m.company(ref.ticker)
         st = m.statement(ref.ticker, ref.timeframe, ref.period.q)
         p = st.period
-        financials = {}
-        for block, ds, concept, col, label, order, unit in _VX_LAYOUT:
-            values = st.values[ds]
-            if col in values:
-                financials.setdefault(block, {})[concept] = {
-                    "label": label, "order": order, "unit": unit, "value": values[col]}
+        parts = []
+        for block, points in _VX_BLOCK_LAYOUT:
+            fragments = [head + repr(values[col]) + "}" for ds, col, head in points
+                         if col in (values := st.values[ds])]
+            if fragments:
+                parts.append('"%s":{%s}' % (block, ",".join(fragments)))
         if ref.timeframe == "ttm":
             fiscal_period = "TTM"
         elif ref.timeframe == "annual":
@@ -507,14 +593,14 @@ class PolygonApi:
             "cik": c.cik, "company_name": c.name, "start_date": st.start.isoformat(),
             "end_date": p.end.isoformat(), "filing_date": p.filing_date.isoformat(),
             "acceptance_datetime": p.accepted, "fiscal_period": fiscal_period,
-            "fiscal_year": str(p.fiscal_year), "financials": financials,
+            "fiscal_year": str(p.fiscal_year), "financials": _HOLE,
             "source_filing_url": filing_url,
             "source_filing_file_url": f"{filing_url}/files/{ref.ticker.lower().replace('.', '')}-{p.end:%Y%m%d}_htm.xml",
             "tickers": [ref.ticker], "sic": SECTORS[c.sector][0],
         }
         if p.filing_date >= date(2012, 1, 1):
             rec["timeframe"] = ref.timeframe
-        return rec
+        return json.dumps(rec, separators=(",", ":")).replace(_HOLE_JSON, "{" + ",".join(parts) + "}", 1)
 
     # --- dividends and splits -------------------------------------------------------------
 
@@ -630,15 +716,20 @@ class PolygonApi:
             raise bad_request(f"Invalid sort '{order}'.")
         m = self.market
         results, next_url = [], None
-        if m.company(ticker) is not None:
-            days = m.bars(ticker, first, last, adjusted=adjusted) if first <= last else []
-            if order == "desc":
-                days.reverse()
-            page, next_url = self._page(days, offset, limit, path, params, base_url)
-            results = [{"v": b.v, "vw": b.vw, "o": b.o, "c": b.c, "h": b.h, "l": b.l,
-                        "t": eastern_midnight_ms(b.day), "n": b.n} for b in page]
+        if m.company(ticker) is not None and first <= last:
+            j0, j1 = m.bar_window(ticker, first, last)
+            total = max(0, j1 - j0)
+            if order == "asc":
+                a = j0 + offset
+                b = min(j1, a + limit)
+            else:
+                b = j1 - offset
+                a = max(j0, b - limit)
+            results = m.render_bars(ticker, a, b, adjusted, reverse=order == "desc") if a < b else []
+            if offset + limit < total:
+                next_url = f"{base_url}{path}?cursor={encode_cursor(params, offset + limit)}"
         body = {"ticker": ticker, "queryCount": len(results), "resultsCount": len(results), "adjusted": adjusted,
-                "results": results, "status": "OK", "request_id": request_id(), "count": len(results)}
+                "results": RawList(results), "status": "OK", "request_id": request_id(), "count": len(results)}
         if next_url:
             body["next_url"] = next_url
         return body
@@ -646,15 +737,80 @@ class PolygonApi:
     def grouped(self, path, params, offset, base_url, day):
         d = _day(day, "date")
         adjusted = params.get("adjusted", "true").lower() != "false"
-        m = self.market
-        results = []
-        for t in m.tickers:
-            if m.has_bar(t, d):
-                b = m.bar(t, d, adjusted)
-                results.append({"T": t, "v": b.v, "vw": b.vw, "o": b.o, "c": b.c, "h": b.h, "l": b.l,
-                                "t": eastern_close_ms(d), "n": b.n})
+        results = self.market.render_grouped(d, adjusted)
         return {"queryCount": len(results), "resultsCount": len(results), "adjusted": adjusted,
-                "results": results, "status": "OK", "request_id": request_id(), "count": len(results)}
+                "results": RawList(results), "status": "OK", "request_id": request_id(), "count": len(results)}
+
+
+class StreamCursors:
+    """Per-ticker generators over a dataset's quarters, each holding its last four quarters, for
+    listings that visit every ticker's quarters in ascending order (market-wide, by period)."""
+
+    def __init__(self, market, dataset):
+        self.market, self.dataset = market, dataset
+        self.states = {}
+        self.lock = Lock()
+
+    def window(self, ticker, q):
+        """The amounts of quarters ``max(0, q - 3) .. q``."""
+        st = self.states.get(ticker)
+        lo = max(0, q - 3)
+        if st is None or lo < st[1] - len(st[2]):
+            st = self.states[ticker] = [self.market.stream(ticker, self.dataset), 0, []]
+        gen, nq, win = st
+        while nq <= q:
+            win.append(next(gen))
+            nq += 1
+            if len(win) > 4:
+                del win[0]
+        st[1] = nq
+        end = len(win) - (nq - 1 - q)
+        return win[end - (q - lo) - 1: end]
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_LOCK = _NoLock()
+_V1_HEAD = '{"cik":"%s","tickers":["%s"],"period_end":"%s","filing_date":"%s","fiscal_year":%d,' \
+    '"fiscal_quarter":%d,"timeframe":"%s"'
+_V1_HEAD_ANNUAL = '{"cik":"%s","tickers":["%s"],"period_end":"%s","filing_date":"%s","fiscal_year":%d,' \
+    '"timeframe":"annual"'
+_V1_KEYS = {ds: [(col, ',"%s":' % col) for col in cols] for ds, cols in V1_LINE_ITEMS.items()}
+
+
+class RawList(list):
+    """A JSON array whose items are already-serialised JSON texts, spliced verbatim by ``to_json``."""
+
+
+def to_json(body):
+    """Compact JSON bytes of an answer body; ``RawList`` values (top level) are spliced in as is."""
+    if isinstance(body, dict):
+        raws = {k: v for k, v in body.items() if isinstance(v, RawList)}
+        if raws:
+            holes = {}
+            patched = dict(body)
+            for i, (k, v) in enumerate(raws.items()):
+                token = f"\x00raw{i}\x00"
+                patched[k] = token
+                holes[json.dumps(token)] = "[" + ",".join(v) + "]"
+            text = json.dumps(patched, separators=(",", ":"))
+            for token, fragment in holes.items():
+                text = text.replace(token, fragment, 1)
+            return text.encode()
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def plain(body):
+    """``body`` with ``RawList`` values parsed back into JSON objects (for in-process callers)."""
+    if isinstance(body, dict) and any(isinstance(v, RawList) for v in body.values()):
+        return {k: [json.loads(x) for x in v] if isinstance(v, RawList) else v for k, v in body.items()}
+    return body
 
 
 assert set(STATEMENTS) == set(V1_STATEMENT_PATHS.values())

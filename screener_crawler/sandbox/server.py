@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .market import DEFAULT_AS_OF, DEFAULT_DELISTED, DEFAULT_SEED, DEFAULT_SIZE, SyntheticMarket
-from .responses import V1_PLAN_PREFIXES, PolygonApi, request_id
+from .responses import V1_PLAN_PREFIXES, PolygonApi, request_id, to_json
 
 SANDBOX_API_KEY = "sandbox-full-plan"
 SANDBOX_BASIC_KEY = "sandbox-basic-plan"
@@ -138,7 +138,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if auth.startswith("Bearer "):
             key = auth[7:].strip()
         status, body, headers = self._answer(parts.path, params, key)
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        payload = to_json(body)
         if fault == "truncated" and status == 200:
             return self._send(200, payload[: max(1, len(payload) // 2)], "application/json",
                               declared_length=len(payload) // 2 or 1)

@@ -1,43 +1,81 @@
-"""What every Polygon spider shares: arguments, request building and ``next_url`` paging.
+"""What every Polygon spider shares: arguments, the ticker universe, which units are still to
+do, request building and ``next_url`` paging.
 
-Spiders stay thin: they say which endpoint to call for which tickers and how a page becomes
-items. Auth, the rate cap, retries and plan entitlements are middlewares' business; storage is
-the pipelines'.
+A spider is a set of *families* (mixins in the sibling modules), each owning some datasets and
+knowing how to request them for a set of tickers. Spiders stay thin: they say which endpoint to
+call and how a page becomes items. Auth, the rate cap, retries and plan entitlements are
+middlewares' business; storage and the ledger are the pipelines'.
 """
 
+import logging
 import re
-from urllib.parse import urlencode, urlsplit, parse_qs
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pyarrow.parquet as pq
 import scrapy
 
+from screener_crawler.connection import data_root, progress_file
 from screener_crawler.items import RECORD_ITEMS, UnitComplete, UnitFailed
+from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
+from screener_crawler.polygon.endpoints import ENDPOINTS
+from screener_crawler.polygon.parsers import universe_row
+
+logger = logging.getLogger(__name__)
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.-][A-Z0-9]{1,3})?$")
+UNIVERSE_UNIT = ("universe", None)
 
 
-class TickerArgumentError(ValueError):
+class SpiderArgumentError(ValueError):
     pass
 
 
-def parse_tickers(argument):
+def parse_tickers(argument, name="tickers"):
     """``-a tickers=AAPL,MSFT`` as a list, in the user's order, without repeats."""
     if argument is None:
         return None
     tickers = [t.strip().upper() for t in str(argument).split(",") if t.strip()]
     if not tickers:
-        raise TickerArgumentError("-a tickers= is empty; give symbols like -a tickers=AAPL,MSFT")
+        raise SpiderArgumentError(f"-a {name}= is empty; give symbols like -a {name}=AAPL,MSFT")
     bad = [t for t in tickers if not TICKER_PATTERN.match(t)]
     if bad:
-        raise TickerArgumentError(
+        raise SpiderArgumentError(
             f"not a ticker symbol: {', '.join(repr(t) for t in bad[:5])} "
             "(expected letters and digits with an optional class suffix, like BRK.B)"
         )
     return list(dict.fromkeys(tickers))
 
 
+def parse_datasets(argument, offered):
+    """``-a datasets=dividends,splits`` within the datasets this spider offers."""
+    if argument is None:
+        return tuple(offered)
+    wanted = [d.strip() for d in str(argument).split(",") if d.strip()]
+    unknown = [d for d in wanted if d not in offered]
+    if unknown or not wanted:
+        raise SpiderArgumentError(
+            f"unknown dataset {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"this spider offers: {', '.join(offered)}"
+        )
+    return tuple(dict.fromkeys(wanted))
+
+
+def parse_flag(argument, name):
+    if argument is None:
+        return False
+    value = str(argument).strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no", ""):
+        return False
+    raise SpiderArgumentError(f"-a {name}= takes 1 or 0, not {argument!r}")
+
+
 def batched(items, size):
     """``items`` in consecutive tuples of at most ``size`` (itertools.batched is Python 3.12+)."""
+    items = list(items)
     for start in range(0, len(items), size):
         yield tuple(items[start:start + size])
 
@@ -47,11 +85,98 @@ class RepeatedCursorError(Exception):
 
 
 class PolygonSpider(scrapy.Spider):
-    custom_settings = {}
+    families = ()
+    """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``."""
 
-    def __init__(self, tickers=None, *args, **kwargs):
+    def __init__(self, tickers=None, datasets=None, force=None, refill=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.tickers = parse_tickers(tickers)
+        self.datasets = parse_datasets(datasets, self.offered_datasets())
+        self.force = parse_flag(force, "force")
+        self.refill = set(parse_tickers(refill, "refill") or ())
+        self.pending = {}
+        """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
+        self._universe_tickers = []
+
+    @classmethod
+    def offered_datasets(cls):
+        return tuple(d for family in cls.families for d in family.datasets)
+
+    # --- what to do ---------------------------------------------------------------------------
+
+    async def start(self):
+        if self.tickers is None:
+            self.tickers = self.fresh_universe()
+        if self.tickers is None:
+            yield self.universe_listing(active=True)
+            return
+        for request in self.unit_requests():
+            yield request
+
+    def unit_requests(self):
+        """Requests for every unit of this crawl the ledger does not list as done."""
+        ledger = Ledger.load(progress_file(self.settings))
+        for dataset in self.datasets:
+            self.pending[dataset] = dict.fromkeys(
+                t for t in self.tickers
+                if self.force or t in self.refill or not ledger.is_done(dataset, t)
+            )
+            self.crawler.stats.inc_value("units/planned", len(self.pending[dataset]))
+            self.crawler.stats.inc_value("units/skipped_done", len(self.tickers) - len(self.pending[dataset]))
+        self._refetch = {d: set(ledger.failures(d)) for d in self.datasets}
+        self.crawler.stats.set_value("tickers/total", len(self.tickers))
+        self.crawler.stats.inc_value("tickers/complete", sum(
+            1 for t in self.tickers if not any(t in self.pending[d] for d in self.datasets)))
+        for family in self.families:
+            pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)}
+            if pending:
+                yield from family.requests(self, pending)
+
+    def must_refetch(self, dataset, tickers):
+        """Whether a unit's first request must bypass the duplicate filter: it is redone on
+        purpose (force, refill) or failed before, so JOBDIR's memory of it is stale."""
+        failed = self._refetch.get(dataset, ())
+        return self.force or any(t in self.refill or t in failed for t in tickers)
+
+    # --- the ticker universe ------------------------------------------------------------------
+
+    def fresh_universe(self):
+        """Tickers of the universe table on disk when younger than SCREENER_UNIVERSE_MAX_AGE
+        hours, else None (then it is downloaded first)."""
+        path = data_root(self.settings) / "universe" / "universe.parquet"
+        max_age = self.settings.getfloat("SCREENER_UNIVERSE_MAX_AGE") * 3600
+        if self.force or not path.exists() or time.time() - path.stat().st_mtime > max_age:
+            return None
+        tickers = pq.read_table(path, columns=["ticker"]).column("ticker").to_pylist()
+        logger.info("Using the universe on disk: %d tickers (%s)", len(set(tickers)), path)
+        return list(dict.fromkeys(tickers))
+
+    def universe_listing(self, active):
+        endpoint = ENDPOINTS["tickers"]
+        params = {"market": "stocks", "type": "CS", "active": "true" if active else "false",
+                  "limit": self.page_size(endpoint), "sort": "ticker", "order": "asc"}
+        return self.api_request(endpoint, params, callback=self.parse_universe, errback=self.listing_failed,
+                                dont_filter=True, meta={"polygon_units": (UNIVERSE_UNIT,),
+                                                        "polygon_active": active})
+
+    def parse_universe(self, response):
+        payload = response.json()
+        for record in payload.get("results") or ():
+            parsed = universe_row(record)
+            self._universe_tickers.append(parsed.row.get("ticker"))
+            yield from self.record_items([parsed])
+        next_page = self.next_page_request(response, payload)
+        if next_page:
+            yield next_page
+        elif response.meta["polygon_active"]:
+            yield self.universe_listing(active=False)
+        else:
+            yield UnitComplete(*UNIVERSE_UNIT)
+            self.tickers = [t for t in dict.fromkeys(self._universe_tickers) if t and TICKER_PATTERN.match(t)]
+            logger.info("Universe: %d common stocks, active and delisted", len(self.tickers))
+            yield from self.unit_requests()
+
+    # --- requests and pages -------------------------------------------------------------------
 
     def api_request(self, endpoint, params=None, path_args=None, **kwargs):
         """A request for ``endpoint`` on the configured host. The key is added by
@@ -84,9 +209,11 @@ class PolygonSpider(scrapy.Spider):
         meta = {k: v for k, v in response.meta.items() if k.startswith("polygon_")}
         return response.request.replace(url=url, meta={**meta, "polygon_cursors": (*seen, cursor)})
 
-    def record_items(self, parsed_rows):
-        """Items for parsed rows, counting fields the schema does not know."""
+    def record_items(self, parsed_rows, datasets=None):
+        """Items for parsed rows (only of ``datasets`` when given), counting unknown fields."""
         for parsed in parsed_rows:
+            if datasets is not None and parsed.dataset not in datasets:
+                continue
             for name in parsed.unknown_fields:
                 self.crawler.stats.inc_value(f"parser/unknown_field/{parsed.dataset}/{name}")
             yield RECORD_ITEMS[parsed.dataset](parsed.row)
@@ -101,16 +228,23 @@ class PolygonSpider(scrapy.Spider):
             yield UnitFailed(dataset, ticker, reason)
 
     def listing_failed(self, failure):
-        """Errback of every listing request: its units fail with the reason, unless the plan
-        lacks the endpoint and the spider knows a fallback."""
+        """Errback of every listing: a 404 on a per-ticker endpoint is "no data" and completes
+        its units; a plan without the endpoint goes to the family's fallback; anything else
+        fails the units with its reason."""
         request = failure.request
+        response = getattr(failure.value, "response", None)
+        if response is not None and response.status == 404 and request.meta.get("polygon_404_is_empty"):
+            self.crawler.stats.inc_value("units/not_found_is_empty")
+            yield from self.units_complete(request.meta)
+            return
         if failure.check(PlanNotEntitled):
             yield from self.plan_not_entitled(request)
             return
         yield from self.units_failed(request.meta, failure_reason(failure))
 
     def plan_not_entitled(self, request):
-        """Requests that replace ``request`` when the plan lacks its endpoint; none by default."""
+        """Requests that replace ``request`` when the plan lacks its endpoint; by default the
+        units fail, and the dataset is unavailable for this plan."""
         yield from self.units_failed(request.meta, "not entitled: plan lacks this endpoint")
 
     def _base_url(self):
@@ -123,3 +257,4 @@ def failure_reason(failure):
     if response is not None:
         return f"HTTP {response.status}"
     return type(failure.value).__name__
+

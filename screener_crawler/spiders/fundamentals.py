@@ -4,27 +4,32 @@ from screener_crawler.polygon.parsers import v1_statement_rows, vx_financials_ro
 from screener_crawler.spiders.base import PolygonSpider, batched
 
 
-class FundamentalsSpider(PolygonSpider):
+class FundamentalsFamily:
     """Balance sheets, income statements and cash-flow statements, every timeframe.
 
-    On the v1 plan one listing per statement serves a batch of tickers (``tickers.any_of``)
-    with all timeframes. When the plan lacks v1 (403), each ticker of the batch is fetched from
-    vX instead: one listing per timeframe, chained, each filing feeding all three datasets.
+    On the v1 plan one listing per statement serves a batch of tickers (``tickers.any_of``,
+    ``POLYGON_TICKERS_PER_REQUEST`` of them) with all timeframes. When the plan lacks v1 (403),
+    each ticker is fetched from vX instead: one listing per timeframe, chained, each filing
+    feeding every statement dataset still pending for the ticker.
     """
 
-    name = "fundamentals"
+    datasets = STATEMENTS
 
-    async def start(self):
+    def requests(self, pending):
         batch_size = self.settings.getint("POLYGON_TICKERS_PER_REQUEST")
-        for batch in batched(self.tickers, batch_size):
-            for dataset, endpoint in STATEMENT_ENDPOINTS_V1.items():
+        self._vx_scheduled = set()
+        for dataset, tickers in pending.items():
+            endpoint = STATEMENT_ENDPOINTS_V1[dataset]
+            for batch in batched(tickers, batch_size):
                 yield self.api_request(
                     endpoint,
                     {"tickers.any_of": ",".join(batch), "limit": self.page_size(endpoint),
                      "sort": "period_end.asc"},
                     callback=self.parse_v1_statements,
                     errback=self.listing_failed,
-                    meta={"polygon_units": tuple((dataset, t) for t in batch)},
+                    dont_filter=self.must_refetch(dataset, batch),
+                    meta={"polygon_units": tuple((dataset, t) for t in batch),
+                          "polygon_fallback": "financials_vx"},
                 )
 
     def parse_v1_statements(self, response):
@@ -40,7 +45,7 @@ class FundamentalsSpider(PolygonSpider):
         else:
             yield from self.units_complete(response.meta)
 
-    def vx_listing(self, ticker, timeframes=VX_TIMEFRAMES):
+    def vx_listing(self, ticker, datasets, timeframes=VX_TIMEFRAMES):
         endpoint = ENDPOINTS["financials_vx"]
         return self.api_request(
             endpoint,
@@ -48,28 +53,41 @@ class FundamentalsSpider(PolygonSpider):
              "sort": "filing_date", "order": "asc"},
             callback=self.parse_vx_financials,
             errback=self.listing_failed,
-            meta={"polygon_units": tuple((dataset, ticker) for dataset in STATEMENTS),
+            dont_filter=True,
+            meta={"polygon_units": tuple((dataset, ticker) for dataset in datasets),
                   "polygon_timeframes": timeframes},
         )
 
     def parse_vx_financials(self, response):
         payload = response.json()
+        units = response.meta["polygon_units"]
         timeframes = response.meta["polygon_timeframes"]
-        ticker = response.meta["polygon_units"][0][1]
+        ticker = units[0][1]
+        datasets = [dataset for dataset, _ in units]
         for record in payload.get("results") or ():
-            yield from self.record_items(vx_financials_rows(record, ticker, timeframes[0]))
+            yield from self.record_items(vx_financials_rows(record, ticker, timeframes[0]), datasets)
         next_page = self.next_page_request(response, payload)
         if next_page:
             yield next_page
         elif len(timeframes) > 1:
-            yield self.vx_listing(ticker, timeframes[1:])
+            yield self.vx_listing(ticker, datasets, timeframes[1:])
         else:
             yield from self.units_complete(response.meta)
 
     def plan_not_entitled(self, request):
-        """Without v1, the balance-sheet listing's batch moves to vX; the other two statement
-        listings of the batch are covered by the same vX filings."""
-        units = request.meta["polygon_units"]
-        if units[0][0] == "balance_sheets":
-            for _, ticker in units:
-                yield self.vx_listing(ticker)
+        """Without v1 statements, each ticker of the batch moves to one vX chain that serves
+        every statement dataset pending for it; later 403s for the same ticker add nothing."""
+        if request.meta.get("polygon_fallback") != "financials_vx":
+            yield from super().plan_not_entitled(request)
+            return
+        for _, ticker in request.meta["polygon_units"]:
+            if ticker in self._vx_scheduled:
+                continue
+            self._vx_scheduled.add(ticker)
+            datasets = [d for d in STATEMENTS if ticker in self.pending.get(d, ())]
+            yield self.vx_listing(ticker, datasets)
+
+
+class FundamentalsSpider(FundamentalsFamily, PolygonSpider):
+    name = "fundamentals"
+    families = (FundamentalsFamily,)

@@ -1,0 +1,185 @@
+"""Read what the crawler wrote as pandas DataFrames (DESIGN §5).
+
+    from screener_crawler.data_loader import DataLoader
+
+    loader = DataLoader()                      # the data root a crawl writes to
+    prices = loader.load("daily_prices", tickers=["AAPL", "MSFT"], start="2024-01-01",
+                         columns=["ticker", "date", "close"])
+
+Filters are pushed down to pyarrow: ``tickers`` picks the tickers' own files
+(``ticker=<T>.parquet``), ``start``/``end`` prune ``year=``/``month=`` partitions before any file is
+opened, and ``columns`` reads only those columns.
+"""
+
+from datetime import date, datetime
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from screener_crawler import settings as project_settings
+from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
+from screener_crawler.datasets import DATASETS
+from screener_crawler.storage import unit_files
+
+PARTITIONING = ds.partitioning(pa.schema([("year", pa.int32()), ("month", pa.int32())]),
+                               flavor="hive")
+PARTITION_COLUMNS = ("year", "month")
+
+
+def default_root(sandbox=False):
+    """The data root a crawl writes to: ``SCREENER_DATA_DIR`` when set, else
+    ``data/partitioned_screener`` (``data/sandbox/partitioned_screener`` with ``sandbox``)."""
+    default = SANDBOX_DATA_DIR if sandbox else DEFAULT_DATA_DIR
+    return project_path(project_settings.SCREENER_DATA_DIR or default)
+
+
+class DataLoader:
+    """Loads datasets from ``root`` (default: ``default_root(sandbox)``)."""
+
+    def __init__(self, root=None, sandbox=False):
+        self.root = project_path(root) if root is not None else default_root(sandbox)
+
+    def load(self, dataset, tickers=None, start=None, end=None, columns=None):
+        """Rows of ``dataset`` as a pandas DataFrame, with the dataset's declared columns (or
+        ``columns``, in that order; ``year``/``month`` only when asked for).
+
+        ``tickers``: only these tickers. ``start``/``end``: inclusive bounds (``date``,
+        ``datetime`` or ISO string) on the dataset's partition date (``filing_date`` for the
+        statements, ``date`` for prices, ...); an error for datasets without one.
+
+        A dataset that has not been downloaded (no folder under the root) gives an empty
+        DataFrame with the requested columns, not an exception.
+        """
+        spec = _dataset(dataset)
+        columns = _columns(spec, columns)
+        start, end = _as_date(start, "start"), _as_date(end, "end")
+        if spec.partition_date is None and (start is not None or end is not None):
+            raise ValueError(f"{dataset} has no partition date, so start/end cannot apply; "
+                             f"datasets with one: {', '.join(_dated_datasets())}")
+        if start is not None and end is not None and start > end:
+            raise ValueError(f"start {start} is after end {end}")
+
+        table = self._dataset(spec, tickers)
+        if table is None:
+            return _empty_frame(spec, columns)
+        row_filter = _row_filter(spec, tickers, start, end)
+        return table.to_table(columns=columns, filter=row_filter).to_pandas()
+
+    def load_financial_ratios(self, tickers=None, start=None, end=None, columns=None):
+        """``load("financial_ratios", ...)``: the ratios computed from the statements and prices."""
+        if "financial_ratios" not in DATASETS:
+            raise ValueError("the financial_ratios dataset is not declared in "
+                             "screener_crawler.datasets yet, so it cannot be loaded")
+        return self.load("financial_ratios", tickers, start, end, columns)
+
+    def _dataset(self, spec, tickers):
+        """A pyarrow dataset over ``spec``'s files (only the tickers' own files when given), or
+        None when there is nothing on disk."""
+        base = self.root / spec.name
+        if not base.is_dir():
+            return None
+        schema = spec.schema
+        partitioning = None
+        if spec.partition_date is not None:
+            schema = _with_partition_columns(schema)
+            partitioning = PARTITIONING
+        if tickers is None or not spec.per_ticker:
+            return ds.dataset(base, schema=schema, format="parquet", partitioning=partitioning)
+        files = [str(path) for ticker in _ticker_list(tickers) for path in _ticker_files(self.root, spec, ticker)]
+        return ds.dataset(files, schema=schema, format="parquet", partitioning=partitioning,
+                          partition_base_dir=str(base))
+
+
+def _dataset(name):
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def _dated_datasets():
+    return [name for name, spec in DATASETS.items() if spec.partition_date is not None]
+
+
+def _columns(spec, columns):
+    valid = list(spec.columns)
+    if spec.partition_date is not None:
+        valid += PARTITION_COLUMNS
+    if columns is None:
+        return list(spec.columns)
+    if isinstance(columns, str):
+        columns = [columns]
+    columns = list(columns)
+    unknown = [column for column in columns if column not in valid]
+    if unknown:
+        raise ValueError(f"unknown column(s) {', '.join(map(repr, unknown))} for {spec.name}; "
+                         f"valid columns: {', '.join(valid)}")
+    return columns
+
+
+def _as_date(value, name):
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).date()
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a date, a datetime or an ISO date string (YYYY-MM-DD), "
+                     f"not {value!r}")
+
+
+def _ticker_list(tickers):
+    if isinstance(tickers, str):
+        return [tickers]
+    return list(tickers)
+
+
+def _ticker_files(root, spec, ticker):
+    try:
+        return unit_files(root, spec, ticker)
+    except ValueError:  # not a name the crawler would ever have written
+        return []
+
+
+def _with_partition_columns(schema):
+    return schema.append(pa.field("year", pa.int32())).append(pa.field("month", pa.int32()))
+
+
+def _month_at_or_after(day):
+    year, month = ds.field("year"), ds.field("month")
+    return (year > day.year) | ((year == day.year) & (month >= day.month))
+
+
+def _month_at_or_before(day):
+    year, month = ds.field("year"), ds.field("month")
+    return (year < day.year) | ((year == day.year) & (month <= day.month))
+
+
+def _row_filter(spec, tickers, start, end):
+    """One pyarrow expression: ticker membership, the months that can hold [start, end] (this
+    part prunes partitions), and the exact bounds on the partition date."""
+    conditions = []
+    if tickers is not None:
+        conditions.append(ds.field("ticker").isin(_ticker_list(tickers)))
+    if start is not None:
+        conditions.append(_month_at_or_after(start))
+        conditions.append(ds.field(spec.partition_date) >= pa.scalar(start, pa.date32()))
+    if end is not None:
+        conditions.append(_month_at_or_before(end))
+        conditions.append(ds.field(spec.partition_date) <= pa.scalar(end, pa.date32()))
+    if not conditions:
+        return None
+    expression = conditions[0]
+    for condition in conditions[1:]:
+        expression = expression & condition
+    return expression
+
+
+def _empty_frame(spec, columns):
+    schema = _with_partition_columns(spec.schema) if spec.partition_date else spec.schema
+    return schema.empty_table().select(columns).to_pandas()
+
+
+__all__ = ["DataLoader", "default_root"]

@@ -1,0 +1,78 @@
+import logging
+import time
+from collections import Counter, defaultdict
+
+from screener_crawler.connection import progress_file
+from screener_crawler.items import UnitFailed, UnitWritten
+from screener_crawler.ledger import Ledger
+
+logger = logging.getLogger(__name__)
+
+
+class LedgerPipeline:
+    """Records each written or failed unit in the download ledger (DESIGN §4), saved atomically
+    every ``SCREENER_LEDGER_SAVE_INTERVAL`` seconds and at the end, and logs the end-of-crawl
+    summary: per dataset, tickers written, rows, and failures by reason."""
+
+    def __init__(self, crawler):
+        self._crawler = crawler
+        self._stats = crawler.stats
+        self._path = progress_file(crawler.settings)
+        self._interval = crawler.settings.getfloat("SCREENER_LEDGER_SAVE_INTERVAL")
+        self._workers = crawler.settings.getint("CONCURRENT_REQUESTS")
+        self._last_save = time.monotonic()
+        self._written = defaultdict(Counter)
+        self._failures = defaultdict(Counter)
+        self._complete_tickers = set()
+        self.ledger = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def open_spider(self):
+        self.ledger = Ledger.load(self._path)
+
+    def process_item(self, item):
+        if isinstance(item, UnitWritten) and item.ticker is not None:
+            self.ledger.mark_done(item.dataset, item.ticker, item.rows)
+            self._written[item.dataset].update(units=1, rows=item.rows)
+            self._count_complete_ticker(item.ticker)
+        elif isinstance(item, UnitFailed) and item.ticker is not None:
+            self.ledger.mark_failed(item.dataset, item.ticker, item.reason)
+            self._failures[item.dataset][item.reason] += 1
+        else:
+            return item
+        if time.monotonic() - self._last_save >= self._interval:
+            self._save()
+        return item
+
+    def close_spider(self):
+        self._save()
+        self._log_summary()
+
+    def _count_complete_ticker(self, ticker):
+        spider = self._crawler.spider
+        if ticker not in self._complete_tickers and all(self.ledger.is_done(d, ticker) for d in spider.datasets):
+            self._complete_tickers.add(ticker)
+            self._stats.inc_value("tickers/complete")
+
+    def _save(self):
+        spider = self._crawler.spider
+        self.ledger.summarise(spider.tickers or (), spider.datasets, self._workers)
+        self.ledger.save()
+        self._last_save = time.monotonic()
+
+    def _log_summary(self):
+        spider = self._crawler.spider
+        lines = [f"{'dataset':<18} {'tickers':>8} {'rows':>11}  failures"]
+        for dataset in spider.datasets:
+            written = self._written[dataset]
+            failures = ", ".join(f"{reason}: {n}" for reason, n in self._failures[dataset].most_common()) or "none"
+            lines.append(f"{dataset:<18} {written['units']:>8,} {written['rows']:>11,}  {failures}")
+        requests = self._stats.get_value("downloader/request_count", 0)
+        tickers = len(spider.tickers or ())
+        per_ticker = f"{requests / tickers:.2f}" if tickers else "n/a"
+        lines.append(f"API requests: {requests:,} for {tickers:,} tickers = {per_ticker} per ticker")
+        lines.append(f"Ledger: {self._path}")
+        logger.info("Crawl summary (this run):\n%s", "\n".join(lines))

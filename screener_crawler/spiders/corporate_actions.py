@@ -1,0 +1,87 @@
+from screener_crawler.polygon.endpoints import ENDPOINTS
+from screener_crawler.polygon.parsers import dividend_row, split_row, ticker_event_rows
+from screener_crawler.spiders.base import PolygonSpider, batched
+
+CORPORATE_ACTION_LISTINGS = {
+    # dataset: (v1 endpoint, v1 sort, fallback endpoint, fallback sort, row parser)
+    "dividends": ("dividends_v1", "ex_dividend_date.asc", "dividends_v3", "ex_dividend_date", dividend_row),
+    "splits": ("splits_v1", "execution_date.asc", "splits_v3", "execution_date", split_row),
+}
+
+
+class CorporateActionsFamily:
+    """Dividends and splits (v1 listings over batches of tickers, ``ticker.any_of``; the v3
+    endpoints per ticker when the plan lacks v1) and ticker events (per ticker, not paged)."""
+
+    datasets = ("dividends", "splits", "ticker_events")
+
+    def requests(self, pending):
+        batch_size = self.settings.getint("POLYGON_TICKERS_PER_REQUEST")
+        for dataset, tickers in pending.items():
+            if dataset == "ticker_events":
+                for ticker in tickers:
+                    yield self.ticker_events_request(ticker)
+                continue
+            endpoint = ENDPOINTS[CORPORATE_ACTION_LISTINGS[dataset][0]]
+            for batch in batched(tickers, batch_size):
+                yield self.api_request(
+                    endpoint,
+                    {"ticker.any_of": ",".join(batch), "limit": self.page_size(endpoint),
+                     "sort": CORPORATE_ACTION_LISTINGS[dataset][1]},
+                    callback=self.parse_corporate_actions,
+                    errback=self.listing_failed,
+                    dont_filter=self.must_refetch(dataset, batch),
+                    meta={"polygon_units": tuple((dataset, t) for t in batch),
+                          "polygon_fallback": "corporate_actions", "polygon_source": "v1"},
+                )
+
+    def parse_corporate_actions(self, response):
+        payload = response.json()
+        units = response.meta["polygon_units"]
+        dataset = units[0][0]
+        wanted = {ticker for _, ticker in units}
+        to_row = CORPORATE_ACTION_LISTINGS[dataset][4]
+        source = response.meta["polygon_source"]
+        rows = (to_row(record, source) for record in payload.get("results") or ())
+        yield from self.record_items(row for row in rows if row.row.get("ticker") in wanted)
+        next_page = self.next_page_request(response, payload)
+        if next_page:
+            yield next_page
+        else:
+            yield from self.units_complete(response.meta)
+
+    def plan_not_entitled(self, request):
+        """Without v1 dividends or splits, each ticker is listed on the v3 endpoint."""
+        if request.meta.get("polygon_fallback") != "corporate_actions":
+            yield from super().plan_not_entitled(request)
+            return
+        for dataset, ticker in request.meta["polygon_units"]:
+            _, _, fallback, sort, _ = CORPORATE_ACTION_LISTINGS[dataset]
+            endpoint = ENDPOINTS[fallback]
+            yield self.api_request(
+                endpoint,
+                {"ticker": ticker, "limit": self.page_size(endpoint), "sort": sort, "order": "asc"},
+                callback=self.parse_corporate_actions,
+                errback=self.listing_failed,
+                dont_filter=True,
+                meta={"polygon_units": ((dataset, ticker),), "polygon_source": "v3"},
+            )
+
+    def ticker_events_request(self, ticker):
+        return self.api_request(
+            ENDPOINTS["ticker_events"], {"types": "ticker_change"}, path_args={"ticker": ticker},
+            callback=self.parse_ticker_events,
+            errback=self.listing_failed,
+            dont_filter=self.must_refetch("ticker_events", [ticker]),
+            meta={"polygon_units": (("ticker_events", ticker),), "polygon_404_is_empty": True},
+        )
+
+    def parse_ticker_events(self, response):
+        ticker = response.meta["polygon_units"][0][1]
+        yield from self.record_items(ticker_event_rows(response.json().get("results"), ticker))
+        yield from self.units_complete(response.meta)
+
+
+class CorporateActionsSpider(CorporateActionsFamily, PolygonSpider):
+    name = "corporate_actions"
+    families = (CorporateActionsFamily,)
