@@ -1,8 +1,10 @@
 """What spiders hand to the pipelines.
 
-Record items are typed per dataset, their fields derived from the dataset's schema. The other
-items carry the crawl's bookkeeping through the same pipeline chain, in order: a unit
-(one dataset of one ticker) is written only after its ``UnitComplete`` arrives.
+Record items are typed per dataset, their fields derived from the dataset's schema; a page's
+records of one dataset travel together in a ``RecordBatch``, so a 50,000-row page costs one trip
+through the pipelines, not 50,000. The other items carry the crawl's bookkeeping through the
+same chain, in order: a unit (one dataset of one ticker) is written only after its
+``UnitComplete`` arrives.
 """
 
 from dataclasses import dataclass, field
@@ -38,6 +40,14 @@ DailyPriceItem = _record_item_class("daily_prices", "DailyPriceItem")
 UniverseItem = _record_item_class("universe", "UniverseItem")
 
 RECORD_ITEMS = {cls.dataset: cls for cls in RecordItem.__subclasses__()}
+
+
+@dataclass
+class RecordBatch:
+    """Records of one dataset from one page, in the order the API gave them."""
+
+    dataset: str
+    records: list = field(default_factory=list)
 
 
 @dataclass

@@ -68,6 +68,17 @@ def deduplicate(dataset, records):
     return unique, len(records) - len(unique)
 
 
+def remove_temporaries(root):
+    """Delete the temporary files ``write_atomically`` leaves when killed; how many went."""
+    removed = 0
+    for directory, _, names in os.walk(root):
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                Path(directory, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 def write_atomically(table, path):
     """Write ``table`` to ``path`` under a hidden temporary name, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from screener_crawler.items import (
-    BalanceSheetItem, CashFlowItem, IncomeStatementItem, RecordItem, UnitComplete,
+    BalanceSheetItem, CashFlowItem, IncomeStatementItem, RecordBatch, RecordItem, UnitComplete,
 )
 from screener_crawler.pipelines.validation import validate_record
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
@@ -36,7 +36,9 @@ def vx_items(spider, fixture, timeframes=("quarterly", "annual", "ttm")):
 
 
 def records(items, cls=RecordItem):
-    return [item for item in items if isinstance(item, cls)]
+    """The typed records of the spider's output, out of their page batches."""
+    return [record for item in items if isinstance(item, RecordBatch)
+            for record in item.records if isinstance(record, cls)]
 
 
 @pytest.mark.parametrize("fixture, dataset, cls", [

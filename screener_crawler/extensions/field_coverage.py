@@ -2,7 +2,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy_fieldstats.fieldstats import FieldStatsExtension
 
-from screener_crawler.items import RecordItem
+from screener_crawler.items import RecordBatch
 
 
 class DatasetFieldCoverage:
@@ -23,10 +23,11 @@ class DatasetFieldCoverage:
         return extension
 
     def item_scraped(self, item):
-        if isinstance(item, RecordItem):
+        if isinstance(item, RecordBatch):
             if item.dataset not in self._per_dataset:
                 self._per_dataset[item.dataset] = FieldStatsExtension(add_to_stats=False)
-            self._per_dataset[item.dataset].compute_item(item)
+            for record in item.records:
+                self._per_dataset[item.dataset].compute_item(record)
 
     def spider_closed(self):
         for dataset, field_stats in sorted(self._per_dataset.items()):

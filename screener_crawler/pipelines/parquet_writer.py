@@ -1,3 +1,4 @@
+import logging
 from datetime import datetime, timezone
 
 from scrapy.utils.asyncio import run_in_thread
@@ -5,12 +6,20 @@ from scrapy.utils.asyncio import run_in_thread
 from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import DatasetUnit, UnitWritten
-from screener_crawler.storage import write_unit
+from screener_crawler.storage import remove_temporaries, write_unit
+
+logger = logging.getLogger(__name__)
+
+RUNNING_MARKER = ".crawl.running"
 
 
 class ParquetWriterPipeline:
     """Writes each complete ``DatasetUnit`` as that ticker's Hive-partitioned Parquet files,
-    in a thread so the reactor keeps crawling, and passes on a ``UnitWritten`` summary."""
+    in a thread so the reactor keeps crawling, and passes on a ``UnitWritten`` summary.
+
+    A marker in the data root tells whether the last crawl stopped cleanly; if it did not
+    (killed mid-write), the temporary files it left are removed before writing starts.
+    """
 
     def __init__(self, root, stats):
         self._root = root
@@ -19,6 +28,17 @@ class ParquetWriterPipeline:
     @classmethod
     def from_crawler(cls, crawler):
         return cls(data_root(crawler.settings), crawler.stats)
+
+    def open_spider(self):
+        self._root.mkdir(parents=True, exist_ok=True)
+        marker = self._root / RUNNING_MARKER
+        if marker.exists():
+            removed = remove_temporaries(self._root)
+            logger.warning("The last crawl did not stop cleanly; removed %d temporary file(s) it left", removed)
+        marker.touch()
+
+    def close_spider(self):
+        (self._root / RUNNING_MARKER).unlink(missing_ok=True)
 
     async def process_item(self, item):
         if not isinstance(item, DatasetUnit):

@@ -5,12 +5,11 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 from scrapy.utils.job import job_dir
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.items import DatasetUnit, RecordItem, UnitComplete, UnitFailed
+from screener_crawler.items import DatasetUnit, RecordBatch, UnitComplete, UnitFailed
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +48,12 @@ class UnitCollectorPipeline:
             logger.info("Resuming %d open unit(s) from %s", len(self._records), self._state_file)
 
     def process_item(self, item):
-        if isinstance(item, RecordItem):
-            unit = (item.dataset, item["ticker"] if DATASETS[item.dataset].per_ticker else None)
-            if unit not in self._settled:
-                self._records[unit].append(ItemAdapter(item).asdict())
+        if isinstance(item, RecordBatch):
+            per_ticker = DATASETS[item.dataset].per_ticker
+            for record in item.records:
+                unit = (item.dataset, record["ticker"] if per_ticker else None)
+                if unit not in self._settled:
+                    self._records[unit].append(dict(record))
             return item
         if isinstance(item, (UnitComplete, UnitFailed)):
             unit = (item.dataset, item.ticker)

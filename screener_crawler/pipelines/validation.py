@@ -3,10 +3,9 @@ import math
 from datetime import date, datetime
 
 import pyarrow as pa
-from scrapy.exceptions import DropItem
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.items import RecordItem
+from screener_crawler.items import RecordBatch
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +112,8 @@ def validate_record(dataset, record):
 
 
 class ValidationPipeline:
-    """Coerces each record to its dataset's schema; a record that does not fit is dropped
-    and counted (``validation/dropped/<dataset>``), never written half-typed."""
+    """Coerces each record of a batch to its dataset's schema; a record that does not fit is
+    dropped and counted (``validation/dropped/<dataset>``), never written half-typed."""
 
     def __init__(self, stats):
         self._stats = stats
@@ -124,18 +123,20 @@ class ValidationPipeline:
         return cls(crawler.stats)
 
     def process_item(self, item):
-        if not isinstance(item, RecordItem):
+        if not isinstance(item, RecordBatch):
             return item
-        try:
-            item.update(validate_record(item.dataset, dict(item)))
-        except InvalidValue as invalid:
-            column = invalid.args[0] if invalid.args else "?"
-            self._stats.inc_value(f"validation/dropped/{item.dataset}")
-            self._stats.inc_value(f"validation/invalid_column/{item.dataset}/{column}")
-            raise DropItem(
-                f"{item.dataset} record of {item.get('ticker')} has an invalid {column}",
-                log_level="DEBUG",
-            )
+        valid = []
+        for record in item.records:
+            try:
+                record.update(validate_record(item.dataset, dict(record)))
+            except InvalidValue as invalid:
+                column = invalid.args[0] if invalid.args else "?"
+                self._stats.inc_value(f"validation/dropped/{item.dataset}")
+                self._stats.inc_value(f"validation/invalid_column/{item.dataset}/{column}")
+                logger.debug("Dropped a %s record of %s: invalid %s", item.dataset, record.get("ticker"), column)
+            else:
+                valid.append(record)
+        item.records = valid
         return item
 
     def close_spider(self):

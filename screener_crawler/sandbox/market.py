@@ -222,6 +222,7 @@ class SyntheticMarket:
         self._streams = {"income_statements": self._income_stream, "balance_sheets": self._balance_stream,
                          "cash_flow": self._cash_flow_stream}
         self.series = lru_cache(maxsize=4096)(self._series)
+        self.aggregates = lru_cache(maxsize=1024)(self._aggregates)
         self._drivers = lru_cache(maxsize=None)(self._make_drivers)
         self._knots = lru_cache(maxsize=None)(self._make_knots)
         self.dividends = lru_cache(maxsize=None)(self._dividends)
@@ -241,7 +242,8 @@ class SyntheticMarket:
 
     def _shapes(self):
         """The table of daily bar shapes: ``(close noise, open/close, high/close, low/close,
-        vwap/close, volume factor, 1 / trade size)``."""
+        vwap/close, volume factor, 1 / trade size)``; the bar of a ticker on calendar day ``j`` takes
+        the shape ``offset + j`` (the table wraps around, so that index never overflows)."""
         if self._shape_table is None:
             rng = random.Random(_key(self.seed, "bar shapes"))
             gauss, r = rng.gauss, rng.random
@@ -253,7 +255,7 @@ class SyntheticMarket:
                 lr = min(orr, 1.0) * (1 - 0.012 * r())
                 table.append((cn, orr, hr, lr, (hr + lr + 1.0) / 3, math.exp(0.5 * gauss(0.0, 1.0)),
                               1.0 / (80 + 200 * r())))
-            self._shape_table = table
+            self._shape_table = table + table[: len(self.calendar.days) + 1]
         return self._shape_table
 
     # --- universe -------------------------------------------------------------------------
@@ -442,19 +444,29 @@ class SyntheticMarket:
         season = [gauss(0, 0.05) for _ in range(4)]
         cash.append(cash_level)
         aoci.append(oci)
+        r, exp, growth, vol = rng.random, math.exp, c.growth, c.volatility
+        rev_l, cash_l, debt_l, eq_l, aoci_l, shares_l = [], [], [], [], [], []
         for p in periods:
-            level += c.growth + gauss(0, c.volatility)
-            rev.append(math.exp(level + season[p.fiscal_quarter - 1]))
-            cash_level = max(cash_level * math.exp(gauss(c.growth, 0.15)), rev[-1] * 0.05)
-            cash.append(cash_level)
-            debt_level = max(0.0, debt_level * math.exp(gauss(c.growth, 0.08)))
-            debt.append(debt_level)
-            eq = min(0.85, max(-0.4, eq + gauss(0, 0.02)))
-            eq_ratio.append(eq)
-            oci += rev[-1] * gauss(0, 0.01)
-            aoci.append(oci)
-            sh *= math.exp(gauss(0.002, 0.004))
-            shares.append(sh)
+            # gauss(mu, sigma) inlined: mu + sigma * (r() + r() + r() - 1.5) * 2.0
+            level += growth + (0 + vol * (r() + r() + r() - 1.5) * 2.0)
+            R = exp(level + season[p.fiscal_quarter - 1])
+            rev_l.append(R)
+            cash_level = max(cash_level * exp(growth + 0.15 * (r() + r() + r() - 1.5) * 2.0), R * 0.05)
+            cash_l.append(cash_level)
+            debt_level = max(0.0, debt_level * exp(growth + 0.08 * (r() + r() + r() - 1.5) * 2.0))
+            debt_l.append(debt_level)
+            eq = min(0.85, max(-0.4, eq + (0 + 0.02 * (r() + r() + r() - 1.5) * 2.0)))
+            eq_l.append(eq)
+            oci += R * (0 + 0.01 * (r() + r() + r() - 1.5) * 2.0)
+            aoci_l.append(oci)
+            sh *= exp(0.002 + 0.004 * (r() + r() + r() - 1.5) * 2.0)
+            shares_l.append(sh)
+        rev.extend(rev_l)
+        cash.extend(cash_l)
+        debt.extend(debt_l)
+        eq_ratio.extend(eq_l)
+        aoci.extend(aoci_l)
+        shares.extend(shares_l)
         if n:
             scale = c.shares_today / shares[-1]
             for i in range(n):
@@ -700,11 +712,12 @@ class SyntheticMarket:
 
     def _aggregate(self, ticker, last_q, datasets=STATEMENTS):
         """Four quarters ending at ``last_q`` summed (flows) or taken at the end (balances)."""
-        out = {}
-        for ds in datasets:
-            series = self.series(ticker, ds)
-            out[ds] = aggregate(ds, series[last_q - 3: last_q + 1])
-        return out
+        return {ds: self.aggregates(ticker, ds)[last_q] for ds in datasets}
+
+    def _aggregates(self, ticker, dataset):
+        """Annual/TTM amounts of ``dataset`` ending at each quarter ``q >= 3`` (None before)."""
+        series = self.series(ticker, dataset)
+        return (None, None, None) + tuple(aggregate(dataset, series[q - 3: q + 1]) for q in range(3, len(series)))
 
     def statements(self, ticker):
         """Every statement row of a ticker: quarterly, annual and trailing-twelve-month."""
@@ -776,15 +789,14 @@ class SyntheticMarket:
     # the very same float expressions, so per-ticker and grouped bars agree to the last digit.
 
     def _bar_consts(self, ticker):
-        """``(start, stride, volume base, knots, knot offset, first j, last j, splits)`` of a ticker."""
+        """``(shape offset, volume base, knots, knot offset, first j, last j, splits)`` of a ticker."""
         consts = self._bar_cache.get(ticker)
         if consts is None:
             c = self.company(ticker)
             cal = self.calendar
             y0, m0, knots = self._knots(ticker)
             first, last = self.price_window(ticker)
-            h = _mix(c.hash ^ 0xBA5)
-            consts = (h & _SHAPE_MASK, ((h >> 20) & 0xFFE) | 1, c.shares_today * 0.004, knots,
+            consts = (_mix(c.hash ^ 0xBA5) & _SHAPE_MASK, c.shares_today * 0.004, knots,
                       (y0 - PRICE_START.year) * 12 + m0 - 1, cal.index_on_or_after(first),
                       cal.index_on_or_before(last), c.splits)
             self._bar_cache[ticker] = consts
@@ -794,8 +806,8 @@ class SyntheticMarket:
         """The daily bar of ``day`` (assumed a trading day inside the price window)."""
         cal, shapes = self.calendar, self._shapes()
         j = cal.index[day.toordinal()]
-        s, st, vb, K, off, _, _, splits = self._bar_consts(ticker)
-        cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
+        s, vb, K, off, _, _, splits = self._bar_consts(ticker)
+        cn, orr, hr, lr, vwr, vm, tr = shapes[s + j]
         k = cal.month[j] - off
         k0 = K[k]
         c = math.exp(k0 + (K[k + 1] - k0) * cal.frac[j]) * cn
@@ -815,39 +827,33 @@ class SyntheticMarket:
     def bar_window(self, ticker, start, end):
         """``(j0, j1)``: the calendar indices of the ticker's bars within [start, end] (j1 exclusive)."""
         cal = self.calendar
-        _, _, _, _, _, jf, jl, _ = self._bar_consts(ticker)
+        _, _, _, _, jf, jl, _ = self._bar_consts(ticker)
         return max(jf, cal.index_on_or_after(start)), min(jl, cal.index_on_or_before(end)) + 1
 
     def render_bars(self, ticker, j0, j1, adjusted=True, reverse=False):
         """JSON texts of the bars of calendar indices ``j0 <= j < j1`` (the aggs endpoint's records).
 
-        Numbers are printed with ``%.4f``/``%.2f``, i.e. the same values as ``bar()`` rounds to."""
+        Numbers are printed with ``%.4f``/``%.2f``, i.e. the same values ``bar()`` rounds to."""
+        if j0 >= j1:
+            return []
         cal, shapes = self.calendar, self._shapes()
-        s, st, vb, K, off, _, _, splits = self._bar_consts(ticker)
-        exp, month, frac, stamp = math.exp, cal.month, cal.frac, cal.midnight_text
-        out = []
-        append = out.append
-        js = range(j1 - 1, j0 - 1, -1) if reverse else range(j0, j1)
+        s, vb, K, off, _, _, splits = self._bar_consts(ticker)
+        exp = math.exp
+        trend = [exp(K[gm - off] + (K[gm - off + 1] - K[gm - off]) * f)
+                 for gm, f in zip(cal.month[j0:j1], cal.frac[j0:j1])]
+        rows = zip(shapes[s + j0: s + j1], trend, cal.midnight_text[j0:j1])
         if adjusted or not splits:
             fmt = _BAR_FMT if adjusted else _BAR_FMT_RAW
-            for j in js:
-                cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
-                k = month[j] - off
-                k0 = K[k]
-                c = exp(k0 + (K[k + 1] - k0) * frac[j]) * cn
-                vol = vb * vm
-                append(fmt % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp[j], int(vol * tr) or 1))
-            return out
-        days = cal.days
-        for j in js:
-            cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
-            k = month[j] - off
-            k0 = K[k]
-            c = exp(k0 + (K[k + 1] - k0) * frac[j]) * cn
-            vol = vb * vm
-            m = _split_multiplier(splits, days[j])
-            append(_BAR_FMT_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m, stamp[j],
-                                   int(vol * tr) or 1))
+            out = [fmt % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1)
+                   for (cn, orr, hr, lr, vwr, vm, tr), t, stamp in rows for c, vol in ((t * cn, vb * vm),)]
+        else:
+            mult = [_split_multiplier(splits, d) for d in cal.days[j0:j1]]
+            out = [_BAR_FMT_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m, stamp,
+                                   int(vol * tr) or 1)
+                   for ((cn, orr, hr, lr, vwr, vm, tr), t, stamp), m in zip(rows, mult)
+                   for c, vol in ((t * cn, vb * vm),)]
+        if reverse:
+            out.reverse()
         return out
 
     def render_grouped(self, day, adjusted=True):
@@ -856,24 +862,23 @@ class SyntheticMarket:
         j = cal.index.get(day.toordinal())
         if j is None:
             return []
-        gm = cal.month[j]
         f = cal.frac[j]
         stamp = cal.close_text[j]
         exp = math.exp
+        cols = self._grouped_columns(cal.month[j])
+        if adjusted:
+            return [prefix + _BAR_BODY % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1)
+                    for prefix, s, vb, k0, dk, jf, jl, splits in cols if jf <= j <= jl
+                    for cn, orr, hr, lr, vwr, vm, tr in (shapes[s + j],)
+                    for c, vol in ((exp(k0 + dk * f) * cn, vb * vm),)]
         out = []
-        append = out.append
-        for prefix, s, st, vb, k0, dk, jf, jl, splits in self._grouped_columns(gm):
-            if j < jf or j > jl:
-                continue
-            cn, orr, hr, lr, vwr, vm, tr = shapes[(s + j * st) & _SHAPE_MASK]
-            c = exp(k0 + dk * f) * cn
-            vol = vb * vm
-            if adjusted:
-                append(prefix + _BAR_BODY % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1))
-            else:
+        for prefix, s, vb, k0, dk, jf, jl, splits in cols:
+            if jf <= j <= jl:
+                cn, orr, hr, lr, vwr, vm, tr = shapes[s + j]
+                c, vol = exp(k0 + dk * f) * cn, vb * vm
                 m = _split_multiplier(splits, day) if splits else 1.0
-                append(prefix + _BAR_BODY_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m,
-                                                stamp, int(vol * tr) or 1))
+                out.append(prefix + _BAR_BODY_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m,
+                                                     c * lr / m, stamp, int(vol * tr) or 1))
         return out
 
     def _grouped_columns(self, gm):
@@ -885,12 +890,12 @@ class SyntheticMarket:
         lo, hi = cal.month_span(gm)
         cols = []
         for t in self.tickers:
-            s, st, vb, K, off, jf, jl, splits = self._bar_consts(t)
+            s, vb, K, off, jf, jl, splits = self._bar_consts(t)
             if jl < lo or jf > hi:
                 continue
             k = gm - off
             k0 = K[k]
-            cols.append(('{"T":"%s",' % t, s, st, vb, k0, K[k + 1] - k0, jf, jl, splits))
+            cols.append(('{"T":"%s",' % t, s, vb, k0, K[k + 1] - k0, jf, jl, splits))
         with self._month_lock:
             self._month_columns[gm] = cols
             while len(self._month_columns) > 3:

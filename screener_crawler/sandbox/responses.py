@@ -517,6 +517,8 @@ class PolygonApi:
             def window(ticker, q):
                 return series(ticker, dataset)[max(0, q - 3): q + 1]
 
+            aggregates = m.aggregates
+
         last = None
         with lock:
             for ref in page:
@@ -526,8 +528,12 @@ class PolygonApi:
                     append(results[-1])
                     continue
                 last = ref
-                win = window(ref.ticker, p.q)
-                values = win[-1] if ref.timeframe == "quarterly" else aggregate(dataset, win)
+                if stream_key is None:
+                    values = series(ref.ticker, dataset)[p.q] if ref.timeframe == "quarterly" else \
+                        aggregates(ref.ticker, dataset)[p.q]
+                else:
+                    win = window(ref.ticker, p.q)
+                    values = win[-1] if ref.timeframe == "quarterly" else aggregate(dataset, win)
                 if ref.timeframe == "annual":
                     head = _V1_HEAD_ANNUAL % (p.accession[:10], ref.ticker, p.end.isoformat(),
                                               p.filing_date.isoformat(), p.fiscal_year)

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import scrapy
 
 from screener_crawler.connection import data_root, progress_file
-from screener_crawler.items import RECORD_ITEMS, UnitComplete, UnitFailed
+from screener_crawler.items import RECORD_ITEMS, RecordBatch, UnitComplete, UnitFailed
 from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.polygon.endpoints import ENDPOINTS
@@ -161,10 +161,9 @@ class PolygonSpider(scrapy.Spider):
 
     def parse_universe(self, response):
         payload = response.json()
-        for record in payload.get("results") or ():
-            parsed = universe_row(record)
-            self._universe_tickers.append(parsed.row.get("ticker"))
-            yield from self.record_items([parsed])
+        rows = [universe_row(record) for record in payload.get("results") or ()]
+        self._universe_tickers.extend(parsed.row.get("ticker") for parsed in rows)
+        yield from self.record_batches(rows)
         next_page = self.next_page_request(response, payload)
         if next_page:
             yield next_page
@@ -209,14 +208,18 @@ class PolygonSpider(scrapy.Spider):
         meta = {k: v for k, v in response.meta.items() if k.startswith("polygon_")}
         return response.request.replace(url=url, meta={**meta, "polygon_cursors": (*seen, cursor)})
 
-    def record_items(self, parsed_rows, datasets=None):
-        """Items for parsed rows (only of ``datasets`` when given), counting unknown fields."""
+    def record_batches(self, parsed_rows, datasets=None):
+        """One ``RecordBatch`` of typed items per dataset for a page's parsed rows (only of
+        ``datasets`` when given), counting the fields the schema does not know."""
+        batches = {}
         for parsed in parsed_rows:
             if datasets is not None and parsed.dataset not in datasets:
                 continue
             for name in parsed.unknown_fields:
                 self.crawler.stats.inc_value(f"parser/unknown_field/{parsed.dataset}/{name}")
-            yield RECORD_ITEMS[parsed.dataset](parsed.row)
+            batch = batches.setdefault(parsed.dataset, RecordBatch(parsed.dataset))
+            batch.records.append(RECORD_ITEMS[parsed.dataset](parsed.row))
+        yield from batches.values()
 
     def units_complete(self, meta):
         """``UnitComplete`` for every (dataset, ticker) unit the finished listing fed."""

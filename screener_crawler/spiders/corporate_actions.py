@@ -43,7 +43,7 @@ class CorporateActionsFamily:
         to_row = CORPORATE_ACTION_LISTINGS[dataset][4]
         source = response.meta["polygon_source"]
         rows = (to_row(record, source) for record in payload.get("results") or ())
-        yield from self.record_items(row for row in rows if row.row.get("ticker") in wanted)
+        yield from self.record_batches(row for row in rows if row.row.get("ticker") in wanted)
         next_page = self.next_page_request(response, payload)
         if next_page:
             yield next_page
@@ -78,7 +78,7 @@ class CorporateActionsFamily:
 
     def parse_ticker_events(self, response):
         ticker = response.meta["polygon_units"][0][1]
-        yield from self.record_items(ticker_event_rows(response.json().get("results"), ticker))
+        yield from self.record_batches(ticker_event_rows(response.json().get("results"), ticker))
         yield from self.units_complete(response.meta)
 
 

@@ -38,7 +38,7 @@ class FundamentalsFamily:
         dataset = units[0][0]
         wanted = {ticker for _, ticker in units}
         for record in payload.get("results") or ():
-            yield from self.record_items(v1_statement_rows(dataset, record, wanted))
+            yield from self.record_batches(v1_statement_rows(dataset, record, wanted))
         next_page = self.next_page_request(response, payload)
         if next_page:
             yield next_page
@@ -65,7 +65,7 @@ class FundamentalsFamily:
         ticker = units[0][1]
         datasets = [dataset for dataset, _ in units]
         for record in payload.get("results") or ():
-            yield from self.record_items(vx_financials_rows(record, ticker, timeframes[0]), datasets)
+            yield from self.record_batches(vx_financials_rows(record, ticker, timeframes[0]), datasets)
         next_page = self.next_page_request(response, payload)
         if next_page:
             yield next_page

@@ -29,7 +29,7 @@ class PricesFamily:
         payload = response.json()
         ticker = response.meta["polygon_units"][0][1]
         adjusted = bool(payload.get("adjusted", False))
-        yield from self.record_items(daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
+        yield from self.record_batches(daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
         next_page = self.next_page_request(response, payload)
         if next_page:
             yield next_page

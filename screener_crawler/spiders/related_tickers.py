@@ -20,7 +20,7 @@ class RelatedTickersFamily:
 
     def parse_related_tickers(self, response):
         ticker = response.meta["polygon_units"][0][1]
-        yield from self.record_items(related_ticker_rows(response.json().get("results"), ticker))
+        yield from self.record_batches(related_ticker_rows(response.json().get("results"), ticker))
         yield from self.units_complete(response.meta)
 
 

@@ -1,0 +1,214 @@
+"""``scrapy crawl screener``: the whole universe in one resumable command, against the sandbox
+over loopback. The ledger decides what is done: a re-run sends nothing, ``refill`` rewrites one
+ticker, failures are retried, and neither SIGKILL nor a Ctrl-C pause loses or duplicates rows."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from screener_crawler.datasets import TICKER_DATASETS
+from screener_crawler.sandbox import SandboxProcess
+from tests.crawl import PROJECT_ROOT, comparable_rows, read_dataset, run_crawl
+
+KEY = "screener-test-key-9c1d"
+BASIC_KEY = "screener-basic-key-44e0"
+UNIVERSE = dict(universe_size=40, delisted=4)
+SETTINGS = {"POLYGON_RATE_LIMIT": 0, "SCREENER_PROGRESS_INTERVAL": 1, "PRICES_START": "2024-06-01"}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with SandboxProcess(keys=[KEY], basic_keys=[BASIC_KEY], **UNIVERSE) as sb:
+        yield sb
+
+
+def environment(sandbox, data_dir, key=KEY):
+    return {"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": key, "SCREENER_DATA_DIR": str(data_dir)}
+
+
+def screener(sandbox, data_dir, *arguments, key=KEY, check=True, **settings):
+    result = run_crawl("screener", *arguments, env=environment(sandbox, data_dir, key),
+                       settings={**SETTINGS, **settings})
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result
+
+
+def ledger(data_dir):
+    return json.loads((data_dir / "download_progress.json").read_text())
+
+
+def snapshot(data_dir):
+    return {d: comparable_rows(t) if (t := read_dataset(data_dir, d)) is not None else []
+            for d in (*TICKER_DATASETS, "universe")}
+
+
+def stat(result, name):
+    for line in result.stderr.splitlines():
+        if line.strip().startswith(f"'{name}':"):
+            return int(line.split(":")[1].strip().rstrip(",}"))
+    return 0
+
+
+@pytest.fixture(scope="module")
+def full_run(sandbox, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("full")
+    return data_dir, screener(sandbox, data_dir)
+
+
+def test_without_tickers_the_universe_comes_first(full_run):
+    data_dir, _ = full_run
+    universe = read_dataset(data_dir, "universe").to_pylist()
+    assert len(universe) == UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+    assert {row["active"] for row in universe} == {True, False}
+    assert (data_dir / "universe" / "universe.parquet").exists()
+
+
+def test_every_dataset_of_every_ticker_is_done(full_run):
+    data_dir, _ = full_run
+    tickers = {row["ticker"] for row in read_dataset(data_dir, "universe").to_pylist()}
+    state = ledger(data_dir)
+    for dataset in TICKER_DATASETS:
+        assert set(state["datasets"][dataset]["done"]) == tickers, dataset
+        assert state["datasets"][dataset]["failed"] == {}
+    assert sorted(state["completed"]) == sorted(tickers)
+    assert state["total_tickers"] == len(tickers)
+
+
+def test_written_rows_match_the_ledger(full_run):
+    data_dir, _ = full_run
+    state = ledger(data_dir)
+    for dataset in TICKER_DATASETS:
+        table = read_dataset(data_dir, dataset)
+        rows = table.num_rows if table is not None else 0
+        assert rows == sum(entry["rows"] for entry in state["datasets"][dataset]["done"].values()), dataset
+        assert rows > 0, dataset
+
+
+def test_progress_line_and_summary_are_logged(full_run):
+    _, result = full_run
+    assert "Progress: units" in result.stderr and "req/s" in result.stderr and "ETA" in result.stderr
+    assert "Crawl summary" in result.stderr
+    assert "per ticker" in result.stderr
+
+
+def test_v1_plan_lists_statements_for_many_tickers_per_request(full_run):
+    _, result = full_run
+    tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+    # per ticker: events, related companies, daily bars; everything else is listed in batches
+    assert stat(result, "downloader/request_count") <= 3 * tickers + 20
+
+
+def test_a_second_run_sends_no_request(sandbox, full_run):
+    data_dir, _ = full_run
+    before = snapshot(data_dir)
+    again = screener(sandbox, data_dir)
+    assert stat(again, "downloader/request_count") == 0
+    assert snapshot(data_dir) == before
+
+
+def test_refill_rewrites_only_that_tickers_files(sandbox, full_run):
+    data_dir, _ = full_run
+    files = {p: p.stat().st_mtime_ns for p in data_dir.rglob("*.parquet") if "universe" not in p.parts}
+    result = screener(sandbox, data_dir, ("refill", "AAPL"))
+    changed = {p for p in data_dir.rglob("*.parquet") if "universe" not in p.parts
+               and (p not in files or p.stat().st_mtime_ns != files[p])}
+    assert changed and {p.name for p in changed} == {"ticker=AAPL.parquet"}
+    assert stat(result, "units/planned") == len(TICKER_DATASETS)
+
+
+def test_force_redoes_everything(sandbox, full_run):
+    data_dir, _ = full_run
+    before = snapshot(data_dir)
+    result = screener(sandbox, data_dir, ("force", "1"), ("datasets", "related_tickers,ticker_events"))
+    tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+    assert stat(result, "units/planned") == 2 * tickers
+    assert snapshot(data_dir) == before
+
+
+def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_path):
+    result = screener(sandbox, tmp_path, key=BASIC_KEY)
+    state = ledger(tmp_path)
+    tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+    for dataset in TICKER_DATASETS:
+        assert len(state["datasets"][dataset]["done"]) == tickers, dataset
+    assert stat(result, "downloader/request_count") > 5 * tickers
+    full = snapshot(full_run[0])
+    fallback = snapshot(tmp_path)
+    for dataset in ("ticker_events", "related_tickers", "daily_prices"):
+        assert fallback[dataset] == full[dataset], dataset
+
+
+def test_failed_units_keep_their_reason_and_are_retried(sandbox, full_run, tmp_path):
+    with SandboxProcess(keys=[KEY], fault_5xx=1.0, **UNIVERSE) as broken:
+        screener(broken, tmp_path, ("tickers", "AAPL,MSFT"), ("datasets", "related_tickers"), RETRY_TIMES=0)
+    failed = ledger(tmp_path)["datasets"]["related_tickers"]["failed"]
+    assert set(failed) == {"AAPL", "MSFT"}
+    assert failed["AAPL"]["error"].startswith("HTTP 50")
+    assert set(ledger(tmp_path)["failed"]) == {"AAPL", "MSFT"}
+    screener(sandbox, tmp_path, ("tickers", "AAPL,MSFT"), ("datasets", "related_tickers"))
+    state = ledger(tmp_path)["datasets"]["related_tickers"]
+    assert set(state["done"]) == {"AAPL", "MSFT"} and state["failed"] == {}
+
+
+def start_crawl(sandbox, data_dir, **settings):
+    command = [sys.executable, "-m", "scrapy", "crawl", "screener"]
+    for name, value in {**SETTINGS, "POLYGON_RATE_LIMIT": 40, "SCREENER_LEDGER_SAVE_INTERVAL": 0.2,
+                        **settings}.items():
+        command += ["-s", f"{name}={value}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "SCREENER_"))}
+    env.update(environment(sandbox, data_dir))
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def units_done(data_dir):
+    try:
+        return sum(len(d["done"]) for d in ledger(data_dir)["datasets"].values())
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def kill_when(crawl, data_dir, done_units, timeout=120):
+    """SIGKILL the crawl once the ledger lists ``done_units`` units (or it has ended)."""
+    deadline = time.monotonic() + timeout
+    while crawl.poll() is None and units_done(data_dir) < done_units and time.monotonic() < deadline:
+        time.sleep(0.05)
+    crawl.send_signal(signal.SIGKILL)
+    crawl.wait()
+
+
+@pytest.mark.parametrize("jobdir", [False, True], ids=["ledger-only", "with-jobdir"])
+def test_sigkill_at_several_points_loses_and_duplicates_nothing(sandbox, full_run, tmp_path, jobdir):
+    settings = {"JOBDIR": tmp_path / "jobdir"} if jobdir else {}
+    total = len(TICKER_DATASETS) * (UNIVERSE["universe_size"] + UNIVERSE["delisted"])
+    kills = []
+    for fraction in (0.0, 0.25, 0.6):
+        kill_when(start_crawl(sandbox, tmp_path, **settings), tmp_path, int(total * fraction) + 1)
+        kills.append(units_done(tmp_path))
+    assert kills[-1] < total, "the crawl finished before the last kill"
+    final = screener(sandbox, tmp_path, **settings)
+    assert stat(final, "units/planned") <= total - kills[-1]
+    assert snapshot(tmp_path) == snapshot(full_run[0])
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_ctrl_c_pauses_and_the_same_command_resumes(sandbox, full_run, tmp_path):
+    jobdir = tmp_path / "jobdir"
+    crawl = start_crawl(sandbox, tmp_path, JOBDIR=jobdir)
+    total = len(TICKER_DATASETS) * (UNIVERSE["universe_size"] + UNIVERSE["delisted"])
+    while crawl.poll() is None and units_done(tmp_path) < total // 3:
+        time.sleep(0.05)
+    crawl.send_signal(signal.SIGINT)
+    _, stderr = crawl.communicate(timeout=120)
+    assert "'finish_reason': 'shutdown'" in stderr
+    assert (jobdir / "requests.queue").exists()
+    resumed = screener(sandbox, tmp_path, JOBDIR=jobdir)
+    assert "'finish_reason': 'finished'" in resumed.stderr
+    assert snapshot(tmp_path) == snapshot(full_run[0])
