@@ -4,6 +4,7 @@ import json
 import random
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -105,6 +106,12 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def url(self):
         return f"http://{HOST}:{self.server_address[1]}"
+
+    def handle_error(self, request, client_address):
+        """Clients hanging up (a crawl killed or stopped mid-request) are normal here; anything
+        else is reported as usual."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
