@@ -19,6 +19,7 @@ DEFAULT_DATA_DIR = "data/partitioned_screener"
 SANDBOX_DATA_DIR = "data/sandbox/partitioned_screener"
 DEFAULT_PROGRESS_FILE = "data/download_progress.json"
 SANDBOX_PROGRESS_FILE = "data/sandbox/download_progress.json"
+LEDGER_IN_DATA_ROOT = "download_progress.json"
 
 SANDBOX_BANNER = (
     "\n!!! SYNTHETIC DATA: no POLYGON_API_KEY and no POLYGON_BASE_URL are set, so this crawl"
@@ -56,7 +57,7 @@ def progress_file(settings):
     if settings.get("SCREENER_PROGRESS_FILE"):
         return project_path(settings["SCREENER_PROGRESS_FILE"])
     if settings.get("SCREENER_DATA_DIR"):
-        return project_path(settings["SCREENER_DATA_DIR"]) / "download_progress.json"
+        return project_path(settings["SCREENER_DATA_DIR"]) / LEDGER_IN_DATA_ROOT
     return project_path(SANDBOX_PROGRESS_FILE if uses_sandbox(settings) else DEFAULT_PROGRESS_FILE)
 
 

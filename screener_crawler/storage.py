@@ -12,10 +12,14 @@ import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from screener_crawler.datasets import DOWNLOADED_AT
 
 SAFE_TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")
 
@@ -49,11 +53,12 @@ def unit_files(root, dataset, ticker=None):
     return sorted(base.glob(f"year=*/month=*/{name}"))
 
 
-def partition_dir(root, dataset, day):
+def partition_dir(root, dataset, year=None, month=None):
+    """The folder of a Hive partition; the dataset's own folder when it has no partition date."""
     base = Path(root) / dataset.name
     if dataset.partition_date is None:
         return base
-    return base / f"year={day.year:04d}" / f"month={day.month:02d}"
+    return base / f"year={year:04d}" / f"month={month:02d}"
 
 
 def deduplicate(dataset, records):
@@ -104,14 +109,8 @@ def write_unit(root, dataset, ticker, records, downloaded_at):
         lock = _unit_locks[(dataset.name, ticker)]
     with lock:
         unique, duplicates = deduplicate(dataset, records)
-        groups = defaultdict(list)
-        for record in unique:
-            day = record.get(dataset.partition_date) if dataset.partition_date else None
-            groups[partition_dir(root, dataset, day)].append({**record, "downloaded_at": downloaded_at})
-        sort_keys = [(column, "ascending") for column in dataset.natural_key]
         written = set()
-        for directory, rows in groups.items():
-            table = pa.Table.from_pylist(rows, schema=dataset.schema).sort_by(sort_keys)
+        for directory, table in partitions(root, dataset, unit_table(dataset, unique, downloaded_at)):
             path = directory / name
             write_atomically(table, path)
             written.add(path)
@@ -119,3 +118,28 @@ def write_unit(root, dataset, ticker, records, downloaded_at):
             if stale not in written:
                 stale.unlink(missing_ok=True)
         return WriteResult(rows=len(unique), duplicates=duplicates, files=len(written))
+
+
+def unit_table(dataset, records, downloaded_at):
+    """``records`` as one table of the dataset's schema, every row stamped ``downloaded_at``."""
+    without_stamp = dataset.schema.remove(dataset.schema.get_field_index(DOWNLOADED_AT.name))
+    table = pa.Table.from_pylist(records, schema=without_stamp)
+    return table.append_column(DOWNLOADED_AT, pa.array([downloaded_at] * table.num_rows, DOWNLOADED_AT.type))
+
+
+def partitions(root, dataset, table):
+    """(directory, rows) per Hive partition of ``table``, rows sorted by the natural key."""
+    sort_keys = [(column, "ascending") for column in dataset.natural_key]
+    if dataset.partition_date is None:
+        yield partition_dir(root, dataset), table.sort_by(sort_keys)
+        return
+    day = table.column(dataset.partition_date)
+    month = pc.add(pc.multiply(pc.year(day), 100), pc.month(day))
+    table = table.append_column("__month", month).sort_by([("__month", "ascending"), *sort_keys])
+    months = table.column("__month").to_pylist()
+    table = table.drop_columns(["__month"])
+    start = 0
+    for key, group in groupby(months):
+        length = sum(1 for _ in group)
+        yield partition_dir(root, dataset, key // 100, key % 100), table.slice(start, length)
+        start += length

@@ -91,6 +91,19 @@ def test_written_rows_match_the_ledger(full_run):
         assert rows > 0, dataset
 
 
+def test_status_reports_every_dataset_complete_with_one_schema(full_run):
+    data_dir, _ = full_run
+    result = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["progress_file"] == str(data_dir / "download_progress.json")
+    for dataset in TICKER_DATASETS:
+        entry = report["datasets"][dataset]
+        assert entry["completion"]["done_pct"] == 100.0, dataset
+        assert entry["schema_mismatches"] == [] and entry["unreadable_files"] == [], dataset
+
+
 def test_progress_line_and_summary_are_logged(full_run):
     _, result = full_run
     assert "Progress: units" in result.stderr and "req/s" in result.stderr and "ETA" in result.stderr

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from ..connection import data_root, progress_file, project_path
+from ..connection import LEDGER_IN_DATA_ROOT, data_root, progress_file, project_path
 from ..datasets import DATASETS
 from ..ledger import Ledger
 
@@ -566,6 +566,8 @@ class Command(ScrapyCommand):
             ledger_path = project_path(opts.progress_file)
             if not ledger_path.is_file():
                 raise UsageError(f"progress file {ledger_path} does not exist", print_help=False)
+        elif opts.data_dir:
+            ledger_path = root / LEDGER_IN_DATA_ROOT
         else:
             ledger_path = progress_file(self.settings)
         datasets = None
