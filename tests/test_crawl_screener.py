@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from screener_crawler.datasets import TICKER_DATASETS
+from screener_crawler.datasets import DATASETS, TICKER_DATASETS
 from screener_crawler.sandbox import SandboxProcess
 from tests.crawl import PROJECT_ROOT, comparable_rows, read_dataset, run_crawl
 
@@ -102,6 +102,20 @@ def test_status_reports_every_dataset_complete_with_one_schema(full_run):
         entry = report["datasets"][dataset]
         assert entry["completion"]["done_pct"] == 100.0, dataset
         assert entry["schema_mismatches"] == [] and entry["unreadable_files"] == [], dataset
+
+
+@pytest.mark.parametrize("dataset", (*TICKER_DATASETS, "universe"))
+def test_pyarrow_polars_and_duckdb_read_every_dataset(full_run, dataset):
+    import duckdb
+    import polars as pl
+
+    data_dir, _ = full_run
+    expected = read_dataset(data_dir, dataset).num_rows
+    depth = "/*/*" if DATASETS[dataset].partition_date else ""
+    pattern = f"{data_dir / dataset}{depth}/*.parquet"
+    assert pl.scan_parquet(pattern, hive_partitioning=True).collect().height == expected
+    count = duckdb.sql(f"SELECT count(*) FROM read_parquet('{pattern}', hive_partitioning = true)").fetchall()
+    assert count[0][0] == expected
 
 
 def test_progress_line_and_summary_are_logged(full_run):

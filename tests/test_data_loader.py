@@ -10,7 +10,7 @@ import pytest
 from screener_crawler import data_loader, settings as project_settings
 from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
 from screener_crawler.data_loader import DataLoader
-from screener_crawler.datasets import DATASETS, Dataset
+from screener_crawler.datasets import DATASETS, DOWNLOADED_AT, Dataset
 from screener_crawler.storage import write_unit
 
 PRICES = DATASETS["daily_prices"]
@@ -133,9 +133,10 @@ def test_load_financial_ratios_names_the_missing_declaration(root, monkeypatch):
 def test_load_financial_ratios_loads_the_declared_dataset(root, monkeypatch):
     ratios = Dataset(name="financial_ratios", natural_key=("ticker", "date"), partition_date="date",
                      schema=pa.schema([pa.field("ticker", pa.string()), pa.field("date", pa.date32()),
-                                       pa.field("pe_ratio", pa.float64())]))
+                                       pa.field("pe_ratio", pa.float64()), DOWNLOADED_AT]))
     monkeypatch.setitem(DATASETS, "financial_ratios", ratios)
-    write_unit(root, ratios, "AAPL", [{"ticker": "AAPL", "date": day, "pe_ratio": 20.0} for day in DAYS], None)
+    write_unit(root, ratios, "AAPL", [{"ticker": "AAPL", "date": day, "pe_ratio": 20.0} for day in DAYS],
+               datetime(2026, 1, 1, tzinfo=timezone.utc))
     frame = DataLoader(root).load_financial_ratios(tickers=["AAPL"], start="2024-03-01", columns=["date", "pe_ratio"])
     assert frame.values.tolist() == [[date(2024, 3, 5), 20.0], [date(2024, 4, 1), 20.0]]
 

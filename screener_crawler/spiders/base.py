@@ -221,6 +221,24 @@ class PolygonSpider(scrapy.Spider):
             batch.records.append(RECORD_ITEMS[parsed.dataset](parsed.row))
         yield from batches.values()
 
+    def ticker_request(self, endpoint, dataset, ticker, callback, params=None, **path_args):
+        """The request of a per-ticker endpoint; a 404 there means the ticker has no data."""
+        return self.api_request(
+            endpoint, params, path_args={"ticker": ticker, **path_args}, callback=callback,
+            errback=self.listing_failed,
+            dont_filter=self.must_refetch(dataset, [ticker]),
+            meta={"polygon_units": ((dataset, ticker),), "polygon_404_is_empty": True},
+        )
+
+    def listing_continues(self, response, payload):
+        """After a page: the next page's request, or, on the last page, the listing's units
+        complete."""
+        next_page = self.next_page_request(response, payload)
+        if next_page:
+            yield next_page
+        else:
+            yield from self.units_complete(response.meta)
+
     def units_complete(self, meta):
         """``UnitComplete`` for every (dataset, ticker) unit the finished listing fed."""
         for dataset, ticker in meta["polygon_units"]:

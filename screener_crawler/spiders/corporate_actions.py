@@ -20,7 +20,8 @@ class CorporateActionsFamily:
         for dataset, tickers in pending.items():
             if dataset == "ticker_events":
                 for ticker in tickers:
-                    yield self.ticker_events_request(ticker)
+                    yield self.ticker_request(ENDPOINTS["ticker_events"], dataset, ticker,
+                                              self.parse_ticker_events, {"types": "ticker_change"})
                 continue
             endpoint = ENDPOINTS[CORPORATE_ACTION_LISTINGS[dataset][0]]
             for batch in batched(tickers, batch_size):
@@ -44,11 +45,7 @@ class CorporateActionsFamily:
         source = response.meta["polygon_source"]
         rows = (to_row(record, source) for record in payload.get("results") or ())
         yield from self.record_batches(row for row in rows if row.row.get("ticker") in wanted)
-        next_page = self.next_page_request(response, payload)
-        if next_page:
-            yield next_page
-        else:
-            yield from self.units_complete(response.meta)
+        yield from self.listing_continues(response, payload)
 
     def plan_not_entitled(self, request):
         """Without v1 dividends or splits, each ticker is listed on the v3 endpoint."""
@@ -66,15 +63,6 @@ class CorporateActionsFamily:
                 dont_filter=True,
                 meta={"polygon_units": ((dataset, ticker),), "polygon_source": "v3"},
             )
-
-    def ticker_events_request(self, ticker):
-        return self.api_request(
-            ENDPOINTS["ticker_events"], {"types": "ticker_change"}, path_args={"ticker": ticker},
-            callback=self.parse_ticker_events,
-            errback=self.listing_failed,
-            dont_filter=self.must_refetch("ticker_events", [ticker]),
-            meta={"polygon_units": (("ticker_events", ticker),), "polygon_404_is_empty": True},
-        )
 
     def parse_ticker_events(self, response):
         ticker = response.meta["polygon_units"][0][1]

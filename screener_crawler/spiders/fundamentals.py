@@ -39,11 +39,7 @@ class FundamentalsFamily:
         wanted = {ticker for _, ticker in units}
         for record in payload.get("results") or ():
             yield from self.record_batches(v1_statement_rows(dataset, record, wanted))
-        next_page = self.next_page_request(response, payload)
-        if next_page:
-            yield next_page
-        else:
-            yield from self.units_complete(response.meta)
+        yield from self.listing_continues(response, payload)
 
     def vx_listing(self, ticker, datasets, timeframes=VX_TIMEFRAMES):
         endpoint = ENDPOINTS["financials_vx"]

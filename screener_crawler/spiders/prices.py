@@ -14,27 +14,18 @@ class PricesFamily:
 
     def requests(self, pending):
         endpoint = ENDPOINTS["daily_bars"]
-        window = {"start": self.settings.get("PRICES_START"), "end": date.today().isoformat()}
+        start, end = self.settings.get("PRICES_START"), date.today().isoformat()
+        params = {"adjusted": "false", "sort": "asc", "limit": self.page_size(endpoint)}
         for ticker in pending["daily_prices"]:
-            yield self.api_request(
-                endpoint, {"adjusted": "false", "sort": "asc", "limit": self.page_size(endpoint)},
-                path_args={"ticker": ticker, **window},
-                callback=self.parse_daily_bars,
-                errback=self.listing_failed,
-                dont_filter=self.must_refetch("daily_prices", [ticker]),
-                meta={"polygon_units": (("daily_prices", ticker),), "polygon_404_is_empty": True},
-            )
+            yield self.ticker_request(endpoint, "daily_prices", ticker, self.parse_daily_bars, params,
+                                      start=start, end=end)
 
     def parse_daily_bars(self, response):
         payload = response.json()
         ticker = response.meta["polygon_units"][0][1]
         adjusted = bool(payload.get("adjusted", False))
         yield from self.record_batches(daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
-        next_page = self.next_page_request(response, payload)
-        if next_page:
-            yield next_page
-        else:
-            yield from self.units_complete(response.meta)
+        yield from self.listing_continues(response, payload)
 
 
 class PricesSpider(PricesFamily, PolygonSpider):

@@ -10,13 +10,8 @@ class RelatedTickersFamily:
 
     def requests(self, pending):
         for ticker in pending["related_tickers"]:
-            yield self.api_request(
-                ENDPOINTS["related_companies"], path_args={"ticker": ticker},
-                callback=self.parse_related_tickers,
-                errback=self.listing_failed,
-                dont_filter=self.must_refetch("related_tickers", [ticker]),
-                meta={"polygon_units": (("related_tickers", ticker),), "polygon_404_is_empty": True},
-            )
+            yield self.ticker_request(ENDPOINTS["related_companies"], "related_tickers", ticker,
+                                      self.parse_related_tickers)
 
     def parse_related_tickers(self, response):
         ticker = response.meta["polygon_units"][0][1]
