@@ -171,7 +171,12 @@ class PolygonSpider(scrapy.Spider):
             yield self.universe_listing(active=False)
         else:
             yield UnitComplete(*UNIVERSE_UNIT)
-            self.tickers = [t for t in dict.fromkeys(self._universe_tickers) if t and TICKER_PATTERN.match(t)]
+            listed = [t for t in dict.fromkeys(self._universe_tickers) if t]
+            self.tickers = [t for t in listed if TICKER_PATTERN.match(t)]
+            skipped = sorted(set(listed) - set(self.tickers))
+            if skipped:
+                logger.warning("Skipping %d universe ticker(s) that are not plain symbols: %s",
+                               len(skipped), ", ".join(skipped[:10]))
             logger.info("Universe: %d common stocks, active and delisted", len(self.tickers))
             yield from self.unit_requests()
 
