@@ -44,10 +44,15 @@ RECORD_ITEMS = {cls.dataset: cls for cls in RecordItem.__subclasses__()}
 
 @dataclass
 class RecordBatch:
-    """Records of one dataset from one page, in the order the API gave them."""
+    """Records of one dataset from one page, in the order the API gave them.
+
+    ``partition`` (year, month) marks records of a market-wide listing by day: they are held
+    per partition, for every ticker at once, rather than per ticker.
+    """
 
     dataset: str
     records: list = field(default_factory=list)
+    partition: tuple | None = None
 
 
 @dataclass
@@ -74,6 +79,41 @@ class DatasetUnit:
     dataset: str
     ticker: str
     records: list = field(default_factory=list)
+
+
+@dataclass
+class PartitionComplete:
+    """Every day of a (year, month) partition has been listed market-wide; ``months_total`` is
+    how many partitions the listing has in all."""
+
+    dataset: str
+    partition: tuple
+    months_total: int
+
+
+@dataclass
+class PartitionFailed:
+    dataset: str
+    partition: tuple
+    reason: str
+
+
+@dataclass
+class PartitionUnit:
+    """All validated records of one (dataset, year, month) partition, every ticker."""
+
+    dataset: str
+    partition: tuple
+    months_total: int
+    records: list = field(default_factory=list)
+
+
+@dataclass
+class PartitionWritten:
+    dataset: str
+    partition: tuple
+    months_total: int
+    rows_by_ticker: dict
 
 
 @dataclass

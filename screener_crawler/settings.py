@@ -22,8 +22,12 @@ POLYGON_RATE_LIMIT = float(os.environ.get("POLYGON_RATE_LIMIT", "90"))
 POLYGON_TICKERS_PER_REQUEST = 100
 # Rows per page; 0 = each endpoint's maximum (what a crawl wants: fewer requests).
 POLYGON_PAGE_SIZE = 0
-# Daily bars from this day to today.
+# Daily bars from PRICES_START to PRICES_END (empty: today).
 PRICES_START = "2009-01-01"
+PRICES_END = ""
+# auto: whichever needs fewer requests; grouped: one request per weekday for the whole market;
+# per_ticker: one listing per ticker.
+PRICES_SOURCE = "auto"
 # Without -a tickers=, the universe on disk is reused when younger than this many hours.
 SCREENER_UNIVERSE_MAX_AGE = 24
 POLYGON_SANDBOX = False
@@ -50,6 +54,8 @@ RETRY_ENABLED = True
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 408]
 COOKIES_ENABLED = False
+# A grouped-daily month is held in memory until its last day arrives: few months at a time.
+DOWNLOAD_SLOTS = {"polygon-grouped-daily": {"concurrency": 2}}
 TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {

@@ -27,6 +27,12 @@ _unit_locks = defaultdict(threading.Lock)
 _unit_locks_guard = threading.Lock()
 
 
+def _unit_lock(dataset, ticker):
+    """Writes of one (dataset, ticker) never overlap, whichever threads run them."""
+    with _unit_locks_guard:
+        return _unit_locks[(dataset.name, ticker)]
+
+
 @dataclass
 class WriteResult:
     rows: int
@@ -105,9 +111,7 @@ def write_unit(root, dataset, ticker, records, downloaded_at):
     never a half-written file. Running it twice with the same records leaves the same rows.
     """
     name = unit_file_name(dataset, ticker)
-    with _unit_locks_guard:
-        lock = _unit_locks[(dataset.name, ticker)]
-    with lock:
+    with _unit_lock(dataset, ticker):
         unique, duplicates = deduplicate(dataset, records)
         written = set()
         for directory, table in partitions(root, dataset, unit_table(dataset, unique, downloaded_at)):
@@ -143,3 +147,26 @@ def partitions(root, dataset, table):
         length = sum(1 for _ in group)
         yield partition_dir(root, dataset, key // 100, key % 100), table.slice(start, length)
         start += length
+
+
+def write_partition(root, dataset, partition, records, tickers, downloaded_at):
+    """Replace, in one (year, month) partition, the file of every ticker in ``tickers`` with its
+    ``records`` (no file when it has none); the tickers' other partitions are left alone.
+    Returns the rows written per ticker."""
+    year, month = partition
+    directory = partition_dir(root, dataset, year, month)
+    by_ticker = defaultdict(list)
+    for record in records:
+        by_ticker[record["ticker"]].append(record)
+    rows = {}
+    for ticker in sorted(tickers):
+        path = directory / unit_file_name(dataset, ticker)
+        with _unit_lock(dataset, ticker):
+            unique, _ = deduplicate(dataset, by_ticker.get(ticker, ()))
+            if unique:
+                table = unit_table(dataset, unique, downloaded_at)
+                write_atomically(table.sort_by([(c, "ascending") for c in dataset.natural_key]), path)
+                rows[ticker] = len(unique)
+            else:
+                path.unlink(missing_ok=True)
+    return rows

@@ -159,6 +159,18 @@ def test_force_redoes_everything(sandbox, full_run):
     assert snapshot(data_dir) == before
 
 
+def test_grouped_daily_gives_the_same_prices_as_per_ticker_listings(sandbox, full_run, tmp_path):
+    result = run_crawl("prices", env=environment(sandbox, tmp_path),
+                       settings={**SETTINGS, "PRICES_SOURCE": "grouped", "PRICES_END": "2025-11-21"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+    assert stat(result, "downloader/request_count") > tickers  # a request per weekday, for all tickers
+    assert snapshot(tmp_path)["daily_prices"] == snapshot(full_run[0])["daily_prices"]
+    done = ledger(tmp_path)["datasets"]["daily_prices"]["done"]
+    assert len(done) == tickers
+    assert sum(entry["rows"] for entry in done.values()) == read_dataset(tmp_path, "daily_prices").num_rows
+
+
 def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_path):
     result = screener(sandbox, tmp_path, key=BASIC_KEY)
     state = ledger(tmp_path)

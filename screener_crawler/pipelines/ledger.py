@@ -3,7 +3,7 @@ import time
 from collections import Counter, defaultdict
 
 from screener_crawler.connection import progress_file
-from screener_crawler.items import UnitFailed, UnitWritten
+from screener_crawler.items import PartitionFailed, PartitionWritten, UnitFailed, UnitWritten
 from screener_crawler.ledger import Ledger
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,9 @@ class LedgerPipeline:
         self._written = defaultdict(Counter)
         self._failures = defaultdict(Counter)
         self._complete_tickers = set()
+        self._partitions_written = defaultdict(set)
+        self._partition_rows = defaultdict(Counter)
+        self._partition_failures = defaultdict(set)
         self.ledger = None
 
     @classmethod
@@ -41,6 +44,10 @@ class LedgerPipeline:
         elif isinstance(item, UnitFailed) and item.ticker is not None:
             self.ledger.mark_failed(item.dataset, item.ticker, item.reason)
             self._failures[item.dataset][item.reason] += 1
+        elif isinstance(item, PartitionWritten):
+            self._partition_written(item)
+        elif isinstance(item, PartitionFailed):
+            self._partition_failures[item.dataset].add(item.partition)
         else:
             return item
         if time.monotonic() - self._last_save >= self._interval:
@@ -50,6 +57,21 @@ class LedgerPipeline:
     def close_spider(self):
         self._save()
         self._log_summary()
+
+    def _partition_written(self, item):
+        """A market-wide listing by day completes its tickers' units once every partition is
+        written, and none failed."""
+        written = self._partitions_written[item.dataset]
+        written.add(item.partition)
+        self._partition_rows[item.dataset].update(item.rows_by_ticker)
+        if len(written) < item.months_total or self._partition_failures[item.dataset]:
+            return
+        rows = self._partition_rows[item.dataset]
+        for ticker in sorted(self._crawler.spider.grouped_tickers):
+            self.ledger.mark_done(item.dataset, ticker, rows[ticker])
+            self._written[item.dataset].update(units=1, rows=rows[ticker])
+            self._stats.inc_value(f"units/complete/{item.dataset}")
+            self._count_complete_ticker(ticker)
 
     def _count_complete_ticker(self, ticker):
         spider = self._crawler.spider

@@ -5,8 +5,8 @@ from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS
-from screener_crawler.items import DatasetUnit, UnitWritten
-from screener_crawler.storage import remove_temporaries, write_unit
+from screener_crawler.items import DatasetUnit, PartitionUnit, PartitionWritten, UnitWritten
+from screener_crawler.storage import remove_temporaries, write_partition, write_unit
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +21,14 @@ class ParquetWriterPipeline:
     (killed mid-write), the temporary files it left are removed before writing starts.
     """
 
-    def __init__(self, root, stats):
-        self._root = root
-        self._stats = stats
+    def __init__(self, crawler):
+        self._crawler = crawler
+        self._root = data_root(crawler.settings)
+        self._stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(data_root(crawler.settings), crawler.stats)
+        return cls(crawler)
 
     def open_spider(self):
         self._root.mkdir(parents=True, exist_ok=True)
@@ -41,6 +42,8 @@ class ParquetWriterPipeline:
         (self._root / RUNNING_MARKER).unlink(missing_ok=True)
 
     async def process_item(self, item):
+        if isinstance(item, PartitionUnit):
+            return await self._write_partition(item)
         if not isinstance(item, DatasetUnit):
             return item
         downloaded_at = datetime.now(timezone.utc)
@@ -53,3 +56,12 @@ class ParquetWriterPipeline:
         if result.duplicates:
             self._stats.inc_value(f"parquet/duplicates_dropped/{item.dataset}", result.duplicates)
         return UnitWritten(item.dataset, item.ticker, result.rows, result.duplicates, result.files)
+
+    async def _write_partition(self, item):
+        tickers = self._crawler.spider.grouped_tickers
+        rows = await run_in_thread(write_partition, self._root, DATASETS[item.dataset], item.partition,
+                                   item.records, tickers, datetime.now(timezone.utc))
+        self._stats.inc_value(f"parquet/partitions_written/{item.dataset}")
+        self._stats.inc_value(f"parquet/rows_written/{item.dataset}", sum(rows.values()))
+        self._stats.inc_value("parquet/files_written", len(rows))
+        return PartitionWritten(item.dataset, item.partition, item.months_total, rows)

@@ -9,7 +9,9 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.job import job_dir
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.items import DatasetUnit, RecordBatch, UnitComplete, UnitFailed
+from screener_crawler.items import (
+    DatasetUnit, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitComplete, UnitFailed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +20,9 @@ OPEN_UNITS_FILE = "open_units.pickle"
 
 class UnitCollectorPipeline:
     """Holds each (dataset, ticker)'s records until its ``UnitComplete`` arrives, then passes
-    the whole unit on as one ``DatasetUnit``; a ``UnitFailed`` discards what was held.
+    the whole unit on as one ``DatasetUnit``; a ``UnitFailed`` discards what was held. Records
+    of a market-wide listing by day are held per (dataset, partition) instead, until its
+    ``PartitionComplete``, and passed on as one ``PartitionUnit``.
 
     A unit settles once per crawl: the first completion or failure wins, and records or markers
     that arrive for it later (a second listing of the same unit, after a resume) are ignored, so
@@ -33,6 +37,7 @@ class UnitCollectorPipeline:
         self._stats = stats
         self._state_file = Path(jobdir) / OPEN_UNITS_FILE if jobdir else None
         self._records = defaultdict(list)
+        self._partitions = defaultdict(list)
         self._settled = set()
 
     @classmethod
@@ -44,10 +49,25 @@ class UnitCollectorPipeline:
             with self._state_file.open("rb") as handle:
                 state = pickle.load(handle)
             self._records.update(state["records"])
+            self._partitions.update(state["partitions"])
             self._settled = state["settled"]
             logger.info("Resuming %d open unit(s) from %s", len(self._records), self._state_file)
 
     def process_item(self, item):
+        if isinstance(item, RecordBatch) and item.partition is not None:
+            key = (item.dataset, item.partition)
+            if key not in self._settled:
+                self._partitions[key].extend(dict(record) for record in item.records)
+            return item
+        if isinstance(item, (PartitionComplete, PartitionFailed)):
+            key = (item.dataset, item.partition)
+            records = self._partitions.pop(key, [])
+            if key in self._settled:
+                raise DropItem(f"{key} already settled in this crawl", log_level="DEBUG")
+            self._settled.add(key)
+            if isinstance(item, PartitionComplete):
+                return PartitionUnit(item.dataset, item.partition, item.months_total, records)
+            return item
         if isinstance(item, RecordBatch):
             per_ticker = DATASETS[item.dataset].per_ticker
             for record in item.records:
@@ -72,14 +92,16 @@ class UnitCollectorPipeline:
     def close_spider(self):
         if self._state_file:
             self._save_state()
-        elif self._records:
-            logger.warning("%d unit(s) were still incomplete when the crawl stopped; nothing of them "
-                           "was written, and the next run redoes them", len(self._records))
-        self._stats.set_value("units/open_at_close", len(self._records))
+        elif self._records or self._partitions:
+            logger.warning("%d unit(s) and %d partition(s) were still incomplete when the crawl stopped; "
+                           "nothing of them was written, and the next run redoes them",
+                           len(self._records), len(self._partitions))
+        self._stats.set_value("units/open_at_close", len(self._records) + len(self._partitions))
 
     def _save_state(self):
         self._state_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = self._state_file.with_name(f".{self._state_file.name}.{uuid.uuid4().hex}.tmp")
         with temporary.open("wb") as handle:
-            pickle.dump({"records": dict(self._records), "settled": self._settled}, handle)
+            pickle.dump({"records": dict(self._records), "partitions": dict(self._partitions),
+                         "settled": self._settled}, handle)
         os.replace(temporary, self._state_file)

@@ -1,24 +1,49 @@
-from datetime import date
+from datetime import date, timedelta
+from itertools import groupby
 
+from screener_crawler.items import PartitionComplete, PartitionFailed, RecordBatch, UnitFailed
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.parsers import daily_bar_row
-from screener_crawler.spiders.base import PolygonSpider
+from screener_crawler.spiders.base import PolygonSpider, failure_reason
+
+GROUPED_DAILY_SLOT = "polygon-grouped-daily"
+
+
+def weekdays(start, end):
+    day = start
+    while day <= end:
+        if day.weekday() < 5:
+            yield day
+        day += timedelta(days=1)
 
 
 class PricesFamily:
     """Daily bars, as traded (``adjusted=false``: the same basis as the as-reported share
-    counts the valuation ratios pair them with), from ``PRICES_START`` to today, one listing
-    per ticker."""
+    counts the valuation ratios pair them with), from ``PRICES_START`` to ``PRICES_END``.
+
+    Two ways, whichever needs fewer requests (``PRICES_SOURCE`` = auto), or as set:
+    ``per_ticker``, one listing per ticker; ``grouped``, the grouped daily endpoint, one request
+    per weekday for the whole market. Grouped days are listed month by month; each month is
+    written as it completes (a partition file per ticker), and the tickers' units are done once
+    every month is written.
+    """
 
     datasets = ("daily_prices",)
 
     def requests(self, pending):
+        tickers = pending["daily_prices"]
+        start = date.fromisoformat(self.settings.get("PRICES_START"))
+        end = date.fromisoformat(self.settings.get("PRICES_END") or date.today().isoformat())
+        days = list(weekdays(start, end))
+        source = self.settings.get("PRICES_SOURCE")
+        if source == "grouped" or (source == "auto" and len(days) < len(tickers)):
+            yield from self.grouped_daily_requests(tickers, days)
+            return
         endpoint = ENDPOINTS["daily_bars"]
-        start, end = self.settings.get("PRICES_START"), date.today().isoformat()
         params = {"adjusted": "false", "sort": "asc", "limit": self.page_size(endpoint)}
-        for ticker in pending["daily_prices"]:
+        for ticker in tickers:
             yield self.ticker_request(endpoint, "daily_prices", ticker, self.parse_daily_bars, params,
-                                      start=start, end=end)
+                                      start=start.isoformat(), end=end.isoformat())
 
     def parse_daily_bars(self, response):
         payload = response.json()
@@ -26,6 +51,47 @@ class PricesFamily:
         adjusted = bool(payload.get("adjusted", False))
         yield from self.record_batches(daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
         yield from self.listing_continues(response, payload)
+
+    def grouped_daily_requests(self, tickers, days):
+        self.grouped_tickers = set(tickers)
+        months = [tuple(group) for _, group in groupby(days, key=lambda d: (d.year, d.month))]
+        for month_days in months:
+            yield self.grouped_day_request(month_days, len(months))
+
+    def grouped_day_request(self, month_days, months_total, priority=0):
+        """The first of ``month_days``; the rest follow it one by one, before other months
+        start (``priority``), so that few months are held in memory at a time."""
+        return self.api_request(
+            ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": month_days[0].isoformat()},
+            callback=self.parse_grouped_daily, errback=self.grouped_daily_failed, dont_filter=True,
+            priority=priority,
+            meta={"polygon_days": month_days, "polygon_months_total": months_total,
+                  "download_slot": GROUPED_DAILY_SLOT},
+        )
+
+    def parse_grouped_daily(self, response):
+        payload = response.json()
+        days = response.meta["polygon_days"]
+        partition = (days[0].year, days[0].month)
+        adjusted = bool(payload.get("adjusted", False))
+        rows = (daily_bar_row(bar, bar.get("T"), adjusted, day=days[0].isoformat())
+                for bar in payload.get("results") or () if bar.get("T") in self.grouped_tickers)
+        for batch in self.record_batches(rows):
+            batch.partition = partition
+            yield batch
+        if len(days) > 1:
+            yield self.grouped_day_request(days[1:], response.meta["polygon_months_total"], priority=1)
+        else:
+            yield PartitionComplete("daily_prices", partition, response.meta["polygon_months_total"])
+
+    def grouped_daily_failed(self, failure):
+        """A day that fails for good fails its month, and with it every ticker's unit: a
+        ticker's prices are done only when every month of the window is written."""
+        days = failure.request.meta["polygon_days"]
+        reason = failure_reason(failure)
+        yield PartitionFailed("daily_prices", (days[0].year, days[0].month), reason)
+        for ticker in sorted(self.grouped_tickers):
+            yield UnitFailed("daily_prices", ticker, f"grouped daily {days[0]}: {reason}")
 
 
 class PricesSpider(PricesFamily, PolygonSpider):
