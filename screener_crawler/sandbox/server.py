@@ -1,6 +1,5 @@
 """The sandbox HTTP server: loopback only, HTTP/1.1 keep-alive, auth, rate limit, faults, latency."""
 
-import json
 import random
 import socket
 import struct

@@ -1,7 +1,7 @@
 from datetime import date, timedelta
 from itertools import groupby
 
-from screener_crawler.items import PartitionComplete, PartitionFailed, RecordBatch, UnitFailed
+from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.parsers import daily_bar_row
 from screener_crawler.spiders.base import PolygonSpider, failure_reason
