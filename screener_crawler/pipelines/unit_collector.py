@@ -54,40 +54,42 @@ class UnitCollectorPipeline:
             logger.info("Resuming %d open unit(s) from %s", len(self._records), self._state_file)
 
     def process_item(self, item):
-        if isinstance(item, RecordBatch) and item.partition is not None:
-            key = (item.dataset, item.partition)
-            if key not in self._settled:
-                self._partitions[key].extend(dict(record) for record in item.records)
+        if isinstance(item, RecordBatch):
+            self._hold(item)
             return item
         if isinstance(item, (PartitionComplete, PartitionFailed)):
-            key = (item.dataset, item.partition)
-            records = self._partitions.pop(key, [])
-            if key in self._settled:
-                raise DropItem(f"{key} already settled in this crawl", log_level="DEBUG")
-            self._settled.add(key)
+            records = self._settle(self._partitions, (item.dataset, item.partition))
             if isinstance(item, PartitionComplete):
                 return PartitionUnit(item.dataset, item.partition, item.months_total, records)
             return item
-        if isinstance(item, RecordBatch):
-            per_ticker = DATASETS[item.dataset].per_ticker
-            for record in item.records:
-                unit = (item.dataset, record["ticker"] if per_ticker else None)
-                if unit not in self._settled:
-                    self._records[unit].append(dict(record))
-            return item
         if isinstance(item, (UnitComplete, UnitFailed)):
-            unit = (item.dataset, item.ticker)
-            records = self._records.pop(unit, [])
-            if unit in self._settled:
-                self._stats.inc_value("units/settled_twice")
-                raise DropItem(f"{unit} already settled in this crawl", log_level="DEBUG")
-            self._settled.add(unit)
+            records = self._settle(self._records, (item.dataset, item.ticker))
             if isinstance(item, UnitComplete):
                 self._stats.inc_value(f"units/complete/{item.dataset}")
                 return DatasetUnit(item.dataset, item.ticker, records)
             self._stats.inc_value(f"units/failed/{item.dataset}")
             self._stats.inc_value(f"units/failed_reason/{item.reason}")
         return item
+
+    def _hold(self, batch):
+        per_ticker = DATASETS[batch.dataset].per_ticker
+        for record in batch.records:
+            if batch.partition is not None:
+                held, key = self._partitions, (batch.dataset, batch.partition)
+            else:
+                held, key = self._records, (batch.dataset, record["ticker"] if per_ticker else None)
+            if key not in self._settled:
+                held[key].append(dict(record))
+
+    def _settle(self, held, key):
+        """The records held for ``key``, which is settled from now on; a second settlement
+        is dropped."""
+        records = held.pop(key, [])
+        if key in self._settled:
+            self._stats.inc_value("units/settled_twice")
+            raise DropItem(f"{key} already settled in this crawl", log_level="DEBUG")
+        self._settled.add(key)
+        return records
 
     def close_spider(self):
         if self._state_file:
