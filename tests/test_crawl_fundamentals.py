@@ -194,10 +194,19 @@ def test_unknown_key_stops_the_crawl_with_one_clear_message(sandbox, tmp_path):
     assert not any(tmp_path.rglob("*.parquet"))
 
 
-def test_bad_ticker_argument_is_refused_before_any_request(sandbox, tmp_path):
-    result = run_crawl("fundamentals", ("tickers", "AAPL,../x"),
+@pytest.mark.parametrize("argument, message", [
+    (("tickers", "AAPL,../x"), "not a ticker symbol: '../X'"),
+    (("tickers", "a/b"), "not a ticker symbol: 'A/B'"),
+    (("tickers", ","), "-a tickers= is empty"),
+    (("tickers", "A" * 50), "not a ticker symbol"),
+    (("datasets", "nope"), "unknown dataset 'nope'; this spider offers: balance_sheets"),
+    (("force", "maybe"), "-a force= takes 1 or 0, not 'maybe'"),
+])
+def test_bad_argument_is_refused_with_one_line_before_any_request(sandbox, tmp_path, argument, message):
+    result = run_crawl("fundamentals", argument,
                        env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": FULL_KEY,
                             "SCREENER_DATA_DIR": str(tmp_path)})
-    assert result.returncode != 0
-    assert "not a ticker symbol: '../X'" in result.stderr
-    assert "response_received_count" not in result.stderr
+    assert result.returncode == 2
+    assert f" error: {message}" in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert "Spider opened" not in result.stderr

@@ -90,13 +90,18 @@ class PolygonSpider(scrapy.Spider):
 
     def __init__(self, tickers=None, datasets=None, force=None, refill=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.tickers = parse_tickers(tickers)
-        self.datasets = parse_datasets(datasets, self.offered_datasets())
-        self.force = parse_flag(force, "force")
-        self.refill = set(parse_tickers(refill, "refill") or ())
+        arguments = self.parse_arguments(tickers, datasets, force, refill)
+        self.tickers, self.datasets, self.force, self.refill = arguments
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
         self._universe_tickers = []
+
+    @classmethod
+    def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, **others):
+        """The spider's ``-a`` arguments, checked: (tickers, datasets, force, refill), or a
+        ``SpiderArgumentError`` that says what is wrong."""
+        return (parse_tickers(tickers), parse_datasets(datasets, cls.offered_datasets()),
+                parse_flag(force, "force"), set(parse_tickers(refill, "refill") or ()))
 
     @classmethod
     def offered_datasets(cls):

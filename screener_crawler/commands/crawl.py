@@ -1,0 +1,22 @@
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from screener_crawler.spiders.base import SpiderArgumentError
+
+
+class Command(ScrapyCrawlCommand):
+    """``scrapy crawl``, refusing bad spider arguments with one line before anything starts."""
+
+    def run(self, args, opts):
+        if len(args) == 1:
+            try:
+                spidercls = self.crawler_process.spider_loader.load(args[0])
+            except KeyError:
+                spidercls = None
+            parse_arguments = getattr(spidercls, "parse_arguments", None)
+            if parse_arguments is not None:
+                try:
+                    parse_arguments(**opts.spargs)
+                except SpiderArgumentError as error:
+                    raise UsageError(str(error), print_help=False) from None
+        super().run(args, opts)
