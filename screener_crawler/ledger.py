@@ -7,10 +7,10 @@ per-unit detail. It is always replaced atomically.
 """
 
 import json
-import os
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+
+from screener_crawler.storage import replace_atomically
 
 
 def utc_now():
@@ -80,15 +80,11 @@ class Ledger:
 
     def save(self):
         self._state["last_updated"] = utc_now()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with temporary.open("w") as handle:
-                json.dump(self._state, handle, indent=1, sort_keys=True)
-            os.replace(temporary, self.path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        replace_atomically(self.path, self._dump)
+
+    def _dump(self, temporary):
+        with temporary.open("w") as handle:
+            json.dump(self._state, handle, indent=1, sort_keys=True)
 
     def as_dict(self):
         return self._state

@@ -39,6 +39,8 @@ SCREENER_DATA_DIR = os.environ.get("SCREENER_DATA_DIR", "")
 SCREENER_PROGRESS_FILE = os.environ.get("SCREENER_PROGRESS_FILE", "")
 SCREENER_LEDGER_SAVE_INTERVAL = 10
 SCREENER_PROGRESS_INTERVAL = 5
+# Seconds between the reactor-lag probe's ticks (stats reactor/max_lag_ms); 0 turns it off.
+SCREENER_REACTOR_LAG_INTERVAL = 0.05
 
 # --- HTTP ------------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = False
@@ -82,6 +84,7 @@ EXTENSIONS = {
     "screener_crawler.extensions.jobdir_guard.JobdirCrashGuard": 0,
     "screener_crawler.extensions.field_coverage.DatasetFieldCoverage": 500,
     "screener_crawler.extensions.progress.CrawlProgress": 500,
+    "screener_crawler.extensions.reactor_lag.ReactorLag": 500,
     "scrapy.extensions.logstats.LogStats": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
 }

@@ -9,7 +9,6 @@ Layout: ``<root>/<dataset>/year=YYYY/month=MM/ticker=<T>.parquet``,
 import os
 import re
 import threading
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import groupby
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from screener_crawler.datasets import DOWNLOADED_AT
@@ -90,16 +90,33 @@ def remove_temporaries(root):
     return removed
 
 
-def write_atomically(table, path):
-    """Write ``table`` to ``path`` under a hidden temporary name, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+LOCAL_FILESYSTEM = pafs.LocalFileSystem()
+_known_directories = set()
+
+
+def replace_atomically(path, write):
+    """Call ``write(temporary)`` on a hidden temporary name beside ``path``, then rename it
+    into place: readers see the old file or the new one, never a half-written one."""
+    path = Path(path)
+    if path.parent not in _known_directories:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _known_directories.add(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
-        pq.write_table(table, temporary)
+        try:
+            write(temporary)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(table, path):
+    """Write ``table`` to ``path`` as Parquet through ``replace_atomically``."""
+    replace_atomically(path, lambda temporary: pq.write_table(table, str(temporary), filesystem=LOCAL_FILESYSTEM))
 
 
 def write_unit(root, dataset, ticker, records, downloaded_at):

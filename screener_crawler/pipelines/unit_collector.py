@@ -1,7 +1,5 @@
 import logging
-import os
 import pickle
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
     DatasetUnit, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitComplete, UnitFailed,
 )
+from screener_crawler.storage import replace_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +100,5 @@ class UnitCollectorPipeline:
         self._stats.set_value("units/open_at_close", len(self._records) + len(self._partitions))
 
     def _save_state(self):
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._state_file.with_name(f".{self._state_file.name}.{uuid.uuid4().hex}.tmp")
-        with temporary.open("wb") as handle:
-            pickle.dump({"records": dict(self._records), "partitions": dict(self._partitions),
-                         "settled": self._settled}, handle)
-        os.replace(temporary, self._state_file)
+        state = {"records": dict(self._records), "partitions": dict(self._partitions), "settled": self._settled}
+        replace_atomically(self._state_file, lambda temporary: temporary.write_bytes(pickle.dumps(state)))

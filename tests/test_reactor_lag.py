@@ -1,0 +1,31 @@
+"""The reactor-lag probe behind issue 6's "never blocked more than 100 ms" measurement."""
+
+import time
+
+from scrapy.utils.test import get_crawler
+
+from screener_crawler.extensions.reactor_lag import ReactorLag
+
+
+def probe():
+    crawler = get_crawler(settings_dict={"SCREENER_REACTOR_LAG_INTERVAL": 0.05})
+    crawler.stats.open_spider()
+    return ReactorLag.from_crawler(crawler), crawler.stats
+
+
+def test_a_late_tick_is_recorded_as_the_worst_lag():
+    extension, stats = probe()
+    extension._expected = time.monotonic() - 0.3
+    extension.tick()
+    extension.tick()
+    assert 300 <= stats.get_value("reactor/max_lag_ms") < 1000
+    assert stats.get_value("reactor/lags_over_100ms") == 1
+
+
+def test_ticks_on_time_record_no_lag_over_100ms():
+    extension, stats = probe()
+    for _ in range(3):
+        extension._expected = time.monotonic()
+        extension.tick()
+    assert stats.get_value("reactor/max_lag_ms") < 100
+    assert not stats.get_value("reactor/lags_over_100ms")
