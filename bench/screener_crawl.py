@@ -1,29 +1,34 @@
-"""Benchmark: a full ``scrapy crawl screener`` against the sandbox running in its own process.
+"""Benchmark: a full ``scrapy crawl screener`` against the sandbox running in its own process,
+side by side with the baseline a user would otherwise write (``bench/baseline_client.py``).
 
     python bench/screener_crawl.py --universe-size 1000 --latency-ms 20 --cap 100
 
 Prints, and writes as JSON (``--output``): wall time, API requests (total and per ticker),
 requests/s achieved and as a fraction of the cap, 429s, retries, the crawler's peak RSS and CPU
 seconds, rows per dataset, whether ``scrapy status`` is clean, and how many requests a second
-run of the same command sends (it should be none).
+run of the same command sends (it should be none). Then the same figures for the baseline (the
+official client, 8 threads, pandas; ``--no-baseline`` skips it), run against a fresh sandbox
+with the same options, and the ratio of the two wall times. The baseline has no rate limiter
+of its own: it meets the cap as the API's 429s, so its sandbox rate limit is ``--cap`` unless
+``--sandbox-rate-limit`` is given. Its Parquet files (as many as the crawler's, tens of GB for
+the full universe) are removed afterwards unless ``--keep-baseline-data``.
 """
 
 import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
-
-import pyarrow.dataset as ds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from screener_crawler.datasets import DATASETS  # noqa: E402
 from screener_crawler.sandbox import SANDBOX_API_KEY, SANDBOX_BASIC_KEY, SandboxProcess  # noqa: E402
 
 
@@ -52,7 +57,58 @@ def crawl(url, key, data_dir, settings):
     return wall, usage, text
 
 
+def baseline(url, key, data_dir, prices_start, prices_end):
+    """Run bench/baseline_client.py; (wall seconds, its rusage, its JSON summary)."""
+    command = [sys.executable, str(PROJECT_ROOT / "bench" / "baseline_client.py"), "--base-url", url,
+               "--api-key", key, "--data-dir", str(data_dir), "--prices-start", prices_start,
+               "--prices-end", prices_end]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read(), err.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"baseline failed ({os.waitstatus_to_exitcode(status)}):\n{errors[-3000:]}")
+    return wall, usage, json.loads(text.strip().splitlines()[-1])
+
+
+def figures(wall, usage, requests, tickers, cap):
+    """What both sides report alike."""
+    return {
+        "wall_seconds": round(wall, 1),
+        "api_requests": requests,
+        "requests_per_ticker": round(requests / tickers, 2),
+        "requests_per_second": round(requests / wall, 1),
+        "fraction_of_cap": round(requests / wall / cap, 2) if cap else None,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+    }
+
+
+def print_table(result):
+    """One line per figure; with a baseline, its value beside the crawler's."""
+    other = result.get("baseline", {})
+    names = [name for name in dict.fromkeys([*result, *other]) if name not in ("rows", "baseline")]
+    lines = [(name, result.get(name, ""), other.get(name, "")) for name in names]
+    datasets = dict.fromkeys([*result["rows"], *other.get("rows", {})])
+    lines += [(f"rows/{name}", result["rows"].get(name, ""), other.get("rows", {}).get(name, "")) for name in datasets]
+    width = max(len(name) for name, _, _ in lines)
+    if other:
+        print(f"{'':<{width}}  {'crawler':>12}  {'baseline':>12}")
+    for name, value, baseline_value in lines:
+        print(f"{name:<{width}}  {value!s:>12}  {baseline_value!s:>12}".rstrip())
+
+
 def rows_per_dataset(data_dir):
+    """Rows on disk per dataset. pyarrow is imported here, not at the top: a child's ru_maxrss
+    counts its parent's RSS at exec, so this process stays small until the crawls have run."""
+    import pyarrow.dataset as ds
+
+    from screener_crawler.datasets import DATASETS
+
     rows = {}
     for name in DATASETS:
         path = data_dir / name
@@ -70,6 +126,10 @@ def main():
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--plan", choices=("v1", "basic"), default="v1")
     parser.add_argument("--prices-start", default="2009-01-01")
+    parser.add_argument("--prices-end", default=date.today().isoformat())
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the baseline client against a fresh sandbox (default: yes)")
+    parser.add_argument("--keep-baseline-data", action="store_true")
     parser.add_argument("--data-dir", type=Path, help="default: a fresh temporary folder")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "bench" / "results" / "screener_crawl.json")
     args = parser.parse_args()
@@ -77,11 +137,19 @@ def main():
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="screener-bench-"))
     key = SANDBOX_API_KEY if args.plan == "v1" else SANDBOX_BASIC_KEY
     settings = {"POLYGON_RATE_LIMIT": args.cap, "CONCURRENT_REQUESTS": args.concurrency,
-                "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency, "PRICES_START": args.prices_start}
-    with SandboxProcess(universe_size=args.universe_size, delisted=args.delisted, latency_ms=args.latency_ms,
-                        rate_limit=args.sandbox_rate_limit) as sandbox:
+                "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency, "PRICES_START": args.prices_start,
+                "PRICES_END": args.prices_end}
+    sandbox_options = {"universe_size": args.universe_size, "delisted": args.delisted, "latency_ms": args.latency_ms}
+    with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         wall, usage, log = crawl(sandbox.url, key, data_dir, settings)
         _, _, second_log = crawl(sandbox.url, key, data_dir, settings)
+    if args.baseline:
+        baseline_dir = Path(tempfile.mkdtemp(prefix="screener-baseline-"))
+        with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit or args.cap) as sandbox:
+            baseline_wall, baseline_usage, summary = baseline(sandbox.url, key, baseline_dir, args.prices_start,
+                                                              args.prices_end)
+        if not args.keep_baseline_data:
+            shutil.rmtree(baseline_dir)
     status = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True)
 
@@ -89,28 +157,37 @@ def main():
     requests = stat(log, "downloader/request_count")
     result = {
         "universe": tickers, "plan": args.plan, "latency_ms": args.latency_ms, "cap": args.cap,
-        "concurrency": args.concurrency, "prices_start": args.prices_start,
-        "wall_seconds": round(wall, 1),
-        "api_requests": requests,
-        "requests_per_ticker": round(requests / tickers, 2),
-        "requests_per_second": round(requests / wall, 1),
-        "fraction_of_cap": round(requests / wall / args.cap, 2) if args.cap else None,
+        "concurrency": args.concurrency, "prices_start": args.prices_start, "prices_end": args.prices_end,
+        **figures(wall, usage, requests, tickers, args.cap),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
         "http_429": stat(log, "downloader/response_status_count/429"),
         "retries": stat(log, "retry/count"),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-        "units_failed": sum(stat(log, f"units/failed/{d}") for d in DATASETS),
+        "units_failed": sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", log, re.MULTILINE))),
+        "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),
+        "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
         "rows": rows_per_dataset(data_dir),
         "status_ok": status.returncode == 0,
         "second_run_requests": stat(second_log, "downloader/request_count"),
         "data_dir": str(data_dir),
     }
+
+    if args.baseline:
+        result["baseline"] = {
+            "universe": summary["tickers"],
+            "sandbox_rate_limit": args.sandbox_rate_limit or args.cap,
+            **figures(baseline_wall, baseline_usage, summary["api_requests"], summary["tickers"], args.cap),
+            "http_429": summary["http_429"],
+            "retries": summary["retries"],
+            "tickers_failed": summary["tickers_failed"],
+            "rows": summary["rows"],
+            "data_dir": str(baseline_dir) if args.keep_baseline_data else "(removed)",
+        }
+        result["baseline_wall_ratio"] = round(baseline_wall / wall, 2)
+
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1))
-    width = max(map(len, result))
-    for name, value in result.items():
-        print(f"{name:<{width}}  {value}")
+    args.output.with_suffix(".log").write_text(log)
+    print_table(result)
     print(f"written to {args.output}")
 
 

@@ -11,7 +11,7 @@ Filters are pushed down to pyarrow: ``tickers`` picks the tickers' own files
 opened, and ``columns`` reads only those columns.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -19,11 +19,14 @@ import pyarrow.dataset as ds
 from screener_crawler import settings as project_settings
 from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
 from screener_crawler.datasets import DATASETS
+from screener_crawler.ratios.compute import reprice
 from screener_crawler.storage import unit_files
 
 PARTITIONING = ds.partitioning(pa.schema([("year", pa.int32()), ("month", pa.int32())]),
                                flavor="hive")
 PARTITION_COLUMNS = ("year", "month")
+ASOF_PRICE_DAYS = 14
+"""How far back ``ratios_asof`` looks for a ticker's last close."""
 
 
 def default_root(sandbox=False):
@@ -66,11 +69,35 @@ class DataLoader:
         return table.to_table(columns=columns, filter=row_filter).to_pandas()
 
     def load_financial_ratios(self, tickers=None, start=None, end=None, columns=None):
-        """``load("financial_ratios", ...)``: the ratios computed from the statements and prices."""
+        """``load("financial_ratios", ...)``: the ratios computed from the statements and prices;
+        ``start``/``end`` bound ``filing_date``."""
         if "financial_ratios" not in DATASETS:
             raise ValueError("the financial_ratios dataset is not declared in "
                              "screener_crawler.datasets yet, so it cannot be loaded")
         return self.load("financial_ratios", tickers, start, end, columns)
+
+    def ratios_asof(self, date, tickers=None, timeframe="trailing_twelve_months"):
+        """The screener as of ``date``: per ticker, its latest ``financial_ratios`` row of
+        ``timeframe`` usable on that date (``available_date <= date``; latest ``period_end``,
+        then latest ``filing_date``), with the valuation ratios recomputed at the last close on
+        or before ``date`` (within ``ASOF_PRICE_DAYS``; else null) and the share counts on that
+        day's split basis. Nothing filed after ``date`` is read."""
+        day = _as_date(date, "date")
+        rows = self.load_financial_ratios(tickers, end=day)
+        rows = rows[(rows["timeframe"] == timeframe) & (rows["available_date"] <= day)]
+        rows = (rows.sort_values(["ticker", "period_end", "filing_date"], kind="stable")
+                .groupby("ticker", sort=True).tail(1).reset_index(drop=True))
+        if rows.empty:
+            return rows
+        names = sorted(set(rows["ticker"]))
+        prices = self.load("daily_prices", names, start=day - timedelta(days=ASOF_PRICE_DAYS), end=day,
+                           columns=["ticker", "date", "close"]).dropna(subset=["close"])
+        last = prices.sort_values("date").groupby("ticker").tail(1).set_index("ticker")
+        splits = self.load("splits", names, end=day, columns=["ticker", "execution_date", "split_from", "split_to"])
+        splits_by_ticker = {ticker: frame for ticker, frame in splits.groupby("ticker")}
+        close = rows["ticker"].map(last["close"]).astype("float64")
+        price_date = rows["ticker"].map(last["date"])
+        return reprice(rows, close, price_date, splits_by_ticker)
 
     def _dataset(self, spec, tickers):
         """A pyarrow dataset over ``spec``'s files (only the tickers' own files when given), or

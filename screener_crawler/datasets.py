@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
+from screener_crawler.ratios.compute import BASIS_FIELDS as RATIO_BASIS_FIELDS
+from screener_crawler.ratios.compute import IDENTITY_FIELDS as RATIO_IDENTITY_FIELDS
+from screener_crawler.ratios.compute import RATIO_FIELDS, RATIOS_NATURAL_KEY
 
 DOWNLOADED_AT = pa.field("downloaded_at", pa.timestamp("us", tz="UTC"), nullable=False)
 
@@ -144,6 +147,13 @@ DATASETS = {
         natural_key=("ticker", "date"),
         partition_date="date",
         required=("ticker", "date"),
+    ),
+    "financial_ratios": Dataset(
+        name="financial_ratios",
+        schema=_schema(*RATIO_IDENTITY_FIELDS, *RATIO_FIELDS, *RATIO_BASIS_FIELDS),
+        natural_key=RATIOS_NATURAL_KEY,
+        partition_date="filing_date",
+        required=("ticker", "timeframe", "period_end", "filing_date", "available_date"),
     ),
     "universe": Dataset(
         name="universe",

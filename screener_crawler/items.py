@@ -9,6 +9,7 @@ same chain, in order: a unit (one dataset of one ticker) is written only after i
 
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 import scrapy
 
 from screener_crawler.datasets import DATASETS, DOWNLOADED_AT
@@ -46,6 +47,8 @@ RECORD_ITEMS = {cls.dataset: cls for cls in RecordItem.__subclasses__()}
 class RecordBatch:
     """Records of one dataset from one page, in the order the API gave them.
 
+    ``ValidationPipeline`` sets ``table``: the valid records as one Arrow table of the
+    dataset's schema, which is what later pipelines hold and write.
     ``partition`` (year, month) marks records of a market-wide listing by day: they are held
     per partition, for every ticker at once, rather than per ticker.
     """
@@ -53,6 +56,7 @@ class RecordBatch:
     dataset: str
     records: list = field(default_factory=list)
     partition: tuple | None = None
+    table: pa.Table | None = None
 
 
 @dataclass
@@ -74,11 +78,15 @@ class UnitFailed:
 
 @dataclass
 class DatasetUnit:
-    """All validated records of one (dataset, ticker), ready to be written."""
+    """All validated records of one (dataset, ticker) as one table, ready to be written."""
 
     dataset: str
     ticker: str
-    records: list = field(default_factory=list)
+    table: pa.Table
+
+    @property
+    def records(self):
+        return self.table.to_pylist()
 
 
 @dataclass
@@ -105,7 +113,7 @@ class PartitionUnit:
     dataset: str
     partition: tuple
     months_total: int
-    records: list = field(default_factory=list)
+    table: pa.Table
 
 
 @dataclass
@@ -123,3 +131,10 @@ class UnitWritten:
     rows: int
     duplicates: int
     files: int
+
+
+@dataclass
+class RatiosDue:
+    """A ticker's ratio inputs are settled: compute and write its ``financial_ratios`` unit."""
+
+    ticker: str

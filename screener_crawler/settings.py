@@ -16,8 +16,8 @@ ADDONS = {"screener_crawler.connection.PolygonConnection": 0}
 POLYGON_API_KEY = os.environ.get("POLYGON_API_KEY", "")
 POLYGON_BASE_URL = os.environ.get("POLYGON_BASE_URL", "")
 # Hard cap in requests/second over the whole crawl; 0 = no cap. Free plan: 5 per minute
-# (0.083); paid plans: stay under 100.
-POLYGON_RATE_LIMIT = float(os.environ.get("POLYGON_RATE_LIMIT", "90"))
+# (0.083); paid plans: stay under 100. Kept as given, so `scrapy crawl` refuses a bad value.
+POLYGON_RATE_LIMIT = os.environ.get("POLYGON_RATE_LIMIT", "90")
 # Tickers per request on endpoints that take a list (v1 statements: tickers.any_of).
 POLYGON_TICKERS_PER_REQUEST = 100
 # Rows per page; 0 = each endpoint's maximum (what a crawl wants: fewer requests).
@@ -53,19 +53,39 @@ AUTOTHROTTLE_START_DELAY = 0.05
 AUTOTHROTTLE_MAX_DELAY = 10
 AUTOTHROTTLE_TARGET_CONCURRENCY = 16
 RETRY_ENABLED = True
+# Retries of a request after 5xx, timeouts, resets or invalid JSON; then its units fail.
 RETRY_TIMES = 5
+# 429s a request may meet on top of RETRY_TIMES: each pauses the whole crawl first.
+RETRY_429_TIMES = 20
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 408]
+# Wait before a retry, or after a 429 without Retry-After: BACKOFF_BASE_DELAY seconds, doubled
+# each time up to BACKOFF_MAX_DELAY, shortened by a random share of up to BACKOFF_JITTER.
+BACKOFF_BASE_DELAY = 1.0
+BACKOFF_MAX_DELAY = 60.0
+BACKOFF_JITTER = 0.25
+# This many 429 pauses in a row (no success between) cut the rate by BACKOFF_RATE_FACTOR; it
+# grows back by a quarter per BACKOFF_RECOVERY_INTERVAL seconds without a 429.
+BACKOFF_LOWER_RATE_AFTER = 3
+BACKOFF_RATE_FACTOR = 0.5
+BACKOFF_RECOVERY_INTERVAL = 30.0
 COOKIES_ENABLED = False
 # A grouped-daily month is held in memory until its last day arrives: few months at a time.
 DOWNLOAD_SLOTS = {"polygon-grouped-daily": {"concurrency": 2}}
 TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
-    # After RetryMiddleware (550) on the way out, before it on the way back: retried copies
-    # of a request never carry the Authorization header.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "screener_crawler.middlewares.retry.PolygonRetryMiddleware": 550,
     "screener_crawler.middlewares.entitlement.PlanEntitlementMiddleware": 560,
-    "screener_crawler.middlewares.rate_limit.RateLimitMiddleware": 570,
-    "screener_crawler.middlewares.auth.AuthMiddleware": 595,
+    # Nearest the network of all (after redirects and the HTTP cache): the key is added last
+    # and taken off first, so no retried, redirected or cached copy of a request carries it.
+    "screener_crawler.middlewares.auth.AuthMiddleware": 950,
+}
+# The rate cap and the 429 pauses hold requests in the download handler, the last step before
+# the wire (see screener_crawler/middlewares/rate_limit.py).
+DOWNLOAD_HANDLERS = {
+    "http": "screener_crawler.middlewares.rate_limit.RateLimitedDownloadHandler",
+    "https": "screener_crawler.middlewares.rate_limit.RateLimitedDownloadHandler",
 }
 SPIDER_MIDDLEWARES = {
     "screener_crawler.middlewares.unit_failures.UnitFailureMiddleware": 100,
@@ -78,6 +98,7 @@ ITEM_PIPELINES = {
     "screener_crawler.pipelines.validation.ValidationPipeline": 100,
     "screener_crawler.pipelines.unit_collector.UnitCollectorPipeline": 200,
     "screener_crawler.pipelines.parquet_writer.ParquetWriterPipeline": 300,
+    "screener_crawler.pipelines.financial_ratios.FinancialRatiosPipeline": 350,
     "screener_crawler.pipelines.ledger.LedgerPipeline": 400,
 }
 EXTENSIONS = {

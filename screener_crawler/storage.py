@@ -67,16 +67,47 @@ def partition_dir(root, dataset, year=None, month=None):
     return base / f"year={year:04d}" / f"month={month:02d}"
 
 
-def deduplicate(dataset, records):
-    """Records with repeated natural keys removed (the first is kept), and how many went."""
-    seen = set()
-    unique = []
-    for record in records:
-        key = tuple(record.get(column) for column in dataset.natural_key)
-        if key not in seen:
-            seen.add(key)
-            unique.append(record)
-    return unique, len(records) - len(unique)
+def stampless_schema(dataset):
+    """The dataset's schema without ``downloaded_at``, which is added when a unit is written."""
+    return dataset.schema.remove(dataset.schema.get_field_index(DOWNLOADED_AT.name))
+
+
+def records_table(dataset, records):
+    """``records`` (dicts of the dataset's columns, values already of the schema's types) as
+    one table of ``stampless_schema``."""
+    return pa.Table.from_pylist(list(records), schema=stampless_schema(dataset))
+
+
+def _as_table(dataset, rows):
+    return rows if isinstance(rows, pa.Table) else records_table(dataset, rows)
+
+
+def deduplicate(dataset, table):
+    """``table`` without the rows whose natural key repeats an earlier row's (the first is
+    kept, order unchanged), and how many went."""
+    if table.num_rows < 2:
+        return table, 0
+    keys = list(dataset.natural_key)
+    numbered = table.select(keys).append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
+    if len(first) == table.num_rows:
+        return table, 0
+    return table.take(first.sort()), table.num_rows - len(first)
+
+
+def by_ticker(table):
+    """(ticker, its rows) for each ticker of ``table``, in ticker order."""
+    if table.num_rows == 0:
+        return
+    tickers = table.column("ticker")
+    if pc.count_distinct(tickers).as_py() == 1:
+        yield tickers[0].as_py(), table
+        return
+    table = table.sort_by("ticker")
+    start = 0
+    for entry in pc.value_counts(table.column("ticker")).to_pylist():
+        yield entry["values"], table.slice(start, entry["counts"])
+        start += entry["counts"]
 
 
 def remove_temporaries(root):
@@ -119,17 +150,17 @@ def write_atomically(table, path):
     replace_atomically(path, lambda temporary: pq.write_table(table, str(temporary), filesystem=LOCAL_FILESYSTEM))
 
 
-def write_unit(root, dataset, ticker, records, downloaded_at):
+def write_unit(root, dataset, ticker, rows, downloaded_at):
     """Replace ``ticker``'s files of ``dataset`` (the whole table when not per ticker) with
-    ``records``.
+    ``rows`` (a table of ``stampless_schema``, or a list of records).
 
     New files are renamed into place first; only then are the ticker's files in partitions it
     no longer has removed, so a crash leaves either the old unit or the new one per partition,
-    never a half-written file. Running it twice with the same records leaves the same rows.
+    never a half-written file. Running it twice with the same rows leaves the same rows.
     """
     name = unit_file_name(dataset, ticker)
     with _unit_lock(dataset, ticker):
-        unique, duplicates = deduplicate(dataset, records)
+        unique, duplicates = deduplicate(dataset, _as_table(dataset, rows))
         written = set()
         for directory, table in partitions(root, dataset, unit_table(dataset, unique, downloaded_at)):
             path = directory / name
@@ -138,14 +169,13 @@ def write_unit(root, dataset, ticker, records, downloaded_at):
         for stale in unit_files(root, dataset, ticker):
             if stale not in written:
                 stale.unlink(missing_ok=True)
-        return WriteResult(rows=len(unique), duplicates=duplicates, files=len(written))
+        return WriteResult(rows=unique.num_rows, duplicates=duplicates, files=len(written))
 
 
-def unit_table(dataset, records, downloaded_at):
-    """``records`` as one table of the dataset's schema, every row stamped ``downloaded_at``."""
-    without_stamp = dataset.schema.remove(dataset.schema.get_field_index(DOWNLOADED_AT.name))
-    table = pa.Table.from_pylist(records, schema=without_stamp)
-    return table.append_column(DOWNLOADED_AT, pa.array([downloaded_at] * table.num_rows, DOWNLOADED_AT.type))
+def unit_table(dataset, table, downloaded_at):
+    """``table`` in the dataset's full schema, every row stamped ``downloaded_at``."""
+    stamp = pa.array([downloaded_at] * table.num_rows, DOWNLOADED_AT.type)
+    return pa.Table.from_arrays([*table.columns, stamp], schema=dataset.schema)
 
 
 def partitions(root, dataset, table):
@@ -166,24 +196,22 @@ def partitions(root, dataset, table):
         start += length
 
 
-def write_partition(root, dataset, partition, records, tickers, downloaded_at):
+def write_partition(root, dataset, partition, rows, tickers, downloaded_at):
     """Replace, in one (year, month) partition, the file of every ticker in ``tickers`` with its
-    ``records`` (no file when it has none); the tickers' other partitions are left alone.
+    rows (no file when it has none); the tickers' other partitions are left alone.
     Returns the rows written per ticker."""
     year, month = partition
     directory = partition_dir(root, dataset, year, month)
-    by_ticker = defaultdict(list)
-    for record in records:
-        by_ticker[record["ticker"]].append(record)
-    rows = {}
+    pieces = dict(by_ticker(_as_table(dataset, rows)))
+    sort_keys = [(column, "ascending") for column in dataset.natural_key]
+    written = {}
     for ticker in sorted(tickers):
         path = directory / unit_file_name(dataset, ticker)
         with _unit_lock(dataset, ticker):
-            unique, _ = deduplicate(dataset, by_ticker.get(ticker, ()))
-            if unique:
-                table = unit_table(dataset, unique, downloaded_at)
-                write_atomically(table.sort_by([(c, "ascending") for c in dataset.natural_key]), path)
-                rows[ticker] = len(unique)
-            else:
+            if ticker not in pieces:
                 path.unlink(missing_ok=True)
-    return rows
+                continue
+            unique, _ = deduplicate(dataset, pieces[ticker])
+            write_atomically(unit_table(dataset, unique, downloaded_at).sort_by(sort_keys), path)
+            written[ticker] = unique.num_rows
+    return written

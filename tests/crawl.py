@@ -11,8 +11,10 @@ import pyarrow.dataset as ds
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_crawl(spider, *arguments, env=None, settings=None, timeout=300):
-    command = [sys.executable, "-m", "scrapy", "crawl", spider]
+def run_crawl(spider, *arguments, env=None, settings=None, timeout=300, module="scrapy"):
+    """``python -m <module> crawl <spider> -a ... -s ...``; ``module`` may be a wrapper that
+    patches something first and then runs Scrapy's command line."""
+    command = [sys.executable, "-m", module, "crawl", spider]
     for name, value in (arguments or ()):
         command += ["-a", f"{name}={value}"]
     for name, value in (settings or {}).items():

@@ -1,6 +1,9 @@
 """The fundamentals spider's parsing, on real recorded v1 and vX responses."""
 
+import json
+
 import pytest
+from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
 from screener_crawler.items import (
@@ -172,3 +175,16 @@ def test_record_with_wrong_type_is_rejected():
     row = v1_statement_rows("balance_sheets", {**served, "total_assets": "a lot"})[0].row
     with pytest.raises(InvalidValue, match="total_assets"):
         validate_record("balance_sheets", row)
+
+
+def test_a_page_of_many_filings_travels_as_one_batch_per_dataset(spider):
+    page = recorded_json("balance_sheets_stocks_financials_v1__openapi_example.json")
+    filing = page["results"][0]
+    page["results"] = [dict(filing, period_end=f"20{year}-12-31", tickers=["AAPL", "MSFT"]) for year in range(10, 20)]
+    meta = {"polygon_units": (("balance_sheets", "AAPL"), ("balance_sheets", "MSFT"))}
+    request = Request(f"{BASE}/stocks/financials/v1/balance-sheets", meta=meta)
+    response = TextResponse(request.url, body=json.dumps(page).encode(), encoding="utf-8", request=request)
+    items = list(spider.parse_v1_statements(response))
+    batches = [item for item in items if isinstance(item, RecordBatch)]
+    assert len(batches) == 1
+    assert len(batches[0].records) == 20

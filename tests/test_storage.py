@@ -6,7 +6,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.storage import unit_files, write_unit
+from screener_crawler.storage import by_ticker, deduplicate, records_table, unit_files, write_unit
 
 BALANCE = DATASETS["balance_sheets"]
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -97,3 +97,20 @@ def test_market_table_is_one_file_named_after_the_dataset(tmp_path):
     write_unit(tmp_path, universe, None, [{"ticker": "AAPL", "active": True}, {"ticker": "MSFT", "active": True}], NOW)
     assert [r["ticker"] for r in read(tmp_path, "universe")] == ["AAPL", "MSFT"]
     assert [p.name for p in (tmp_path / "universe").iterdir()] == ["universe.parquet"]
+
+
+def test_by_ticker_cuts_a_mixed_table_into_each_tickers_rows():
+    rows = [balance_row(t, date(2024, 3, d), date(2024, 5, d)) for d, t in enumerate("BABCA", start=1)]
+    pieces = dict(by_ticker(records_table(BALANCE, rows)))
+    assert list(pieces) == ["A", "B", "C"]
+    assert {t: sorted(p.column("period_end").to_pylist()) for t, p in pieces.items()} == {
+        "A": [date(2024, 3, 2), date(2024, 3, 5)], "B": [date(2024, 3, 1), date(2024, 3, 3)], "C": [date(2024, 3, 4)]}
+
+
+def test_duplicates_are_dropped_from_a_table_keeping_the_first_in_order():
+    first = balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), 1.0)
+    later = balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2), 3.0)
+    table = records_table(BALANCE, [first, later, dict(first, total_assets=2.0)])
+    unique, dropped = deduplicate(BALANCE, table)
+    assert dropped == 1
+    assert unique.column("total_assets").to_pylist() == [1.0, 3.0]

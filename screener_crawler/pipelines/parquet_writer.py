@@ -1,16 +1,21 @@
+import errno
 import logging
 from datetime import datetime, timezone
 
 from scrapy.utils.asyncio import run_in_thread
+from scrapy.utils.defer import deferred_from_coro
 
 from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS
-from screener_crawler.items import DatasetUnit, PartitionUnit, PartitionWritten, UnitWritten
+from screener_crawler.items import (
+    DatasetUnit, PartitionFailed, PartitionUnit, PartitionWritten, UnitFailed, UnitWritten,
+)
 from screener_crawler.storage import remove_temporaries, write_partition, write_unit
 
 logger = logging.getLogger(__name__)
 
 RUNNING_MARKER = ".crawl.running"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class ParquetWriterPipeline:
@@ -42,13 +47,34 @@ class ParquetWriterPipeline:
         (self._root / RUNNING_MARKER).unlink(missing_ok=True)
 
     async def process_item(self, item):
+        try:
+            return await self._write(item)
+        except OSError as error:
+            if error.errno not in DISK_FULL:
+                raise
+            return self._disk_full(item, error)
+
+    def _disk_full(self, item, error):
+        """Stop the crawl with one message; the unit is failed, so the next run redoes it.
+        ``replace_atomically`` has already removed the temporary file that did not fit."""
+        self._stats.inc_value("parquet/disk_full")
+        if self._stats.get_value("parquet/disk_full") == 1:
+            logger.error("The disk holding %s is full (%s): stopping the crawl. Nothing half-written was left; "
+                         "units not written are redone by the next run. Free some space, then run the same "
+                         "command again.", self._root, error.strerror or error)
+            deferred_from_coro(self._crawler.engine.close_spider_async(reason="disk_full"))
+        if isinstance(item, PartitionUnit):
+            return PartitionFailed(item.dataset, item.partition, "disk full")
+        return UnitFailed(item.dataset, item.ticker, "disk full")
+
+    async def _write(self, item):
         if isinstance(item, PartitionUnit):
             return await self._write_partition(item)
         if not isinstance(item, DatasetUnit):
             return item
         downloaded_at = datetime.now(timezone.utc)
         result = await run_in_thread(
-            write_unit, self._root, DATASETS[item.dataset], item.ticker, item.records, downloaded_at
+            write_unit, self._root, DATASETS[item.dataset], item.ticker, item.table, downloaded_at
         )
         self._stats.inc_value(f"parquet/units_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", result.rows)
@@ -60,7 +86,7 @@ class ParquetWriterPipeline:
     async def _write_partition(self, item):
         tickers = self._crawler.spider.grouped_tickers
         rows = await run_in_thread(write_partition, self._root, DATASETS[item.dataset], item.partition,
-                                   item.records, tickers, datetime.now(timezone.utc))
+                                   item.table, tickers, datetime.now(timezone.utc))
         self._stats.inc_value(f"parquet/partitions_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", sum(rows.values()))
         self._stats.inc_value("parquet/files_written", len(rows))

@@ -3,6 +3,7 @@ import pickle
 from collections import defaultdict
 from pathlib import Path
 
+import pyarrow as pa
 from scrapy.exceptions import DropItem
 from scrapy.utils.job import job_dir
 
@@ -10,7 +11,7 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
     DatasetUnit, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitComplete, UnitFailed,
 )
-from screener_crawler.storage import replace_atomically
+from screener_crawler.storage import by_ticker, records_table, replace_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -18,10 +19,11 @@ OPEN_UNITS_FILE = "open_units.pickle"
 
 
 class UnitCollectorPipeline:
-    """Holds each (dataset, ticker)'s records until its ``UnitComplete`` arrives, then passes
-    the whole unit on as one ``DatasetUnit``; a ``UnitFailed`` discards what was held. Records
-    of a market-wide listing by day are held per (dataset, partition) instead, until its
-    ``PartitionComplete``, and passed on as one ``PartitionUnit``.
+    """Holds each (dataset, ticker)'s rows (Arrow tables, cut per ticker from each batch) until
+    its ``UnitComplete`` arrives, then passes the whole unit on as one ``DatasetUnit``; a
+    ``UnitFailed`` discards what was held. Rows of a market-wide listing by day are held per
+    (dataset, partition) instead, until its ``PartitionComplete``, and passed on as one
+    ``PartitionUnit``.
 
     A unit settles once per crawl: the first completion or failure wins, and records or markers
     that arrive for it later (a second listing of the same unit, after a resume) are ignored, so
@@ -57,38 +59,41 @@ class UnitCollectorPipeline:
             self._hold(item)
             return item
         if isinstance(item, (PartitionComplete, PartitionFailed)):
-            records = self._settle(self._partitions, (item.dataset, item.partition))
+            table = self._settle(self._partitions, (item.dataset, item.partition))
             if isinstance(item, PartitionComplete):
-                return PartitionUnit(item.dataset, item.partition, item.months_total, records)
+                return PartitionUnit(item.dataset, item.partition, item.months_total, table)
             return item
         if isinstance(item, (UnitComplete, UnitFailed)):
-            records = self._settle(self._records, (item.dataset, item.ticker))
+            table = self._settle(self._records, (item.dataset, item.ticker))
             if isinstance(item, UnitComplete):
                 self._stats.inc_value(f"units/complete/{item.dataset}")
-                return DatasetUnit(item.dataset, item.ticker, records)
+                return DatasetUnit(item.dataset, item.ticker, table)
             self._stats.inc_value(f"units/failed/{item.dataset}")
             self._stats.inc_value(f"units/failed_reason/{item.reason}")
         return item
 
     def _hold(self, batch):
-        per_ticker = DATASETS[batch.dataset].per_ticker
-        for record in batch.records:
-            if batch.partition is not None:
-                held, key = self._partitions, (batch.dataset, batch.partition)
-            else:
-                held, key = self._records, (batch.dataset, record["ticker"] if per_ticker else None)
+        if batch.partition is not None:
+            pieces = [((batch.dataset, batch.partition), batch.table)]
+        elif DATASETS[batch.dataset].per_ticker:
+            pieces = [((batch.dataset, ticker), rows) for ticker, rows in by_ticker(batch.table)]
+        else:
+            pieces = [((batch.dataset, None), batch.table)]
+        for key, table in pieces:
+            held = self._partitions if batch.partition is not None else self._records
             if key not in self._settled:
-                held[key].append(dict(record))
+                held[key].append(table)
 
     def _settle(self, held, key):
-        """The records held for ``key``, which is settled from now on; a second settlement
-        is dropped."""
-        records = held.pop(key, [])
+        """The rows held for ``key`` as one table, and ``key`` settled from now on; a second
+        settlement is dropped."""
+        tables = held.pop(key, [])
         if key in self._settled:
             self._stats.inc_value("units/settled_twice")
             raise DropItem(f"{key} already settled in this crawl", log_level="DEBUG")
         self._settled.add(key)
-        return records
+        dataset = DATASETS[key[0]]
+        return pa.concat_tables(tables) if tables else records_table(dataset, [])
 
     def close_spider(self):
         if self._state_file:

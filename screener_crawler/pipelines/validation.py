@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import RecordBatch
+from screener_crawler.storage import records_table
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ def validate_record(dataset, record):
 
 
 class ValidationPipeline:
-    """Coerces each record of a batch to its dataset's schema; a record that does not fit is
-    dropped and counted (``validation/dropped/<dataset>``), never written half-typed."""
+    """Coerces each record of a batch to its dataset's schema and gives the batch its valid
+    records as one Arrow table; a record that does not fit is dropped and counted
+    (``validation/dropped/<dataset>``), never written half-typed."""
 
     def __init__(self, stats):
         self._stats = stats
@@ -125,10 +127,10 @@ class ValidationPipeline:
     def process_item(self, item):
         if not isinstance(item, RecordBatch):
             return item
-        valid = []
+        valid, rows = [], []
         for record in item.records:
             try:
-                record.update(validate_record(item.dataset, dict(record)))
+                rows.append(validate_record(item.dataset, record))
             except InvalidValue as invalid:
                 column = invalid.args[0] if invalid.args else "?"
                 self._stats.inc_value(f"validation/dropped/{item.dataset}")
@@ -137,6 +139,7 @@ class ValidationPipeline:
             else:
                 valid.append(record)
         item.records = valid
+        item.table = records_table(DATASETS[item.dataset], rows)
         return item
 
     def close_spider(self):

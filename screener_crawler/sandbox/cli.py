@@ -18,7 +18,11 @@ _HELP = {
     "fault_reset": "rate of connections reset without an answer",
     "fault_stall": "rate of connections held open without an answer",
     "stall_seconds": "how long a stalled connection is held",
+    "fault_429": "rate of 429 answers (with Retry-After: --retry-after)",
+    "retry_after": "seconds in the Retry-After of injected 429s (0 = no header)",
+    "throttle_seconds": "answer every request 429 for this long after the first one",
     "fault_seed": "seed of the fault draws",
+    "request_log": "append one line per request (arrival time, outcome, path) to this file",
     "keys": "extra full-plan API key (repeatable)",
     "basic_keys": "extra basic-plan API key, refused on v1 endpoints (repeatable)",
 }

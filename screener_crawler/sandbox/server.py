@@ -39,7 +39,11 @@ class SandboxOptions:
     fault_reset: float = 0.0
     fault_stall: float = 0.0
     stall_seconds: float = 30.0
+    fault_429: float = 0.0
+    retry_after: int = 1
+    throttle_seconds: float = 0.0
     fault_seed: int = 0
+    request_log: str = ""
     keys: list = field(default_factory=list)
     basic_keys: list = field(default_factory=list)
 
@@ -74,7 +78,8 @@ class FaultDice:
         self._rng = random.Random(options.fault_seed)
         self._lock = threading.Lock()
         self._table = [("reset", options.fault_reset), ("stall", options.fault_stall),
-                       ("5xx", options.fault_5xx), ("truncated", options.fault_truncated)]
+                       ("5xx", options.fault_5xx), ("truncated", options.fault_truncated),
+                       ("429", options.fault_429)]
 
     def draw(self):
         with self._lock:
@@ -100,11 +105,37 @@ class SandboxServer(ThreadingHTTPServer):
         self.basic_keys = {SANDBOX_BASIC_KEY, *options.basic_keys}
         self.limiter = RateLimiter(options.rate_limit)
         self.faults = FaultDice(options)
+        self._first_request_at = None
+        self._lock = threading.Lock()
+        self._request_log = open(options.request_log, "a", buffering=1) if options.request_log else None
         super().__init__((HOST, options.port), SandboxHandler)
+
+    def throttling(self):
+        """Whether every request is still answered 429: the first ``throttle_seconds`` after
+        the first request."""
+        now = time.monotonic()
+        with self._lock:
+            if self._first_request_at is None:
+                self._first_request_at = now
+        return now - self._first_request_at < self.options.throttle_seconds
+
+    def log_request(self, arrived, outcome, path):
+        """One line per request in ``request_log``: arrival (Unix time), outcome, path without
+        its query (which may hold an ``apiKey``)."""
+        if self._request_log is not None:
+            with self._lock:
+                if not self._request_log.closed:
+                    self._request_log.write(f"{arrived:.6f} {outcome} {urlsplit(path).path}\n")
 
     @property
     def url(self):
         return f"http://{HOST}:{self.server_address[1]}"
+
+    def server_close(self):
+        super().server_close()
+        if self._request_log is not None:
+            with self._lock:
+                self._request_log.close()
 
     def handle_error(self, request, client_address):
         """Clients hanging up (a crawl killed or stopped mid-request) are normal here; anything
@@ -122,20 +153,28 @@ class SandboxHandler(BaseHTTPRequestHandler):
         """Silent: request lines may carry ``apiKey``, which must never be logged."""
 
     def do_GET(self):
+        arrived = time.time()
+        outcome = self._serve()
+        self.server.log_request(arrived, outcome, self.path)
+
+    def _serve(self):
+        """Answer the request; what was answered (a status, ``reset`` or ``stall``)."""
         opts = self.server.options
         if opts.latency_ms:
             time.sleep(opts.latency_ms / 1000.0)
         fault = self.server.faults.draw()
         if fault == "reset":
-            return self._reset()
+            self._reset()
+            return "reset"
         if fault == "stall":
             time.sleep(opts.stall_seconds)
             self.close_connection = True
-            return
+            return "stall"
         if fault == "5xx":
             code, reason = random.choice(_GATEWAY_ERRORS)
             body = _NGINX_PAGE.format(code=code, reason=reason).encode()
-            return self._send(code, body, "text/html")
+            self._send(code, body, "text/html")
+            return code
 
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -143,25 +182,31 @@ class SandboxHandler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             key = auth[7:].strip()
-        status, body, headers = self._answer(parts.path, params, key)
+        status, body, headers = self._answer(parts.path, params, key, throttle=fault == "429")
         payload = to_json(body)
         if fault == "truncated" and status == 200:
-            return self._send(200, payload[: max(1, len(payload) // 2)], "application/json",
-                              declared_length=len(payload) // 2 or 1)
+            self._send(200, payload[: max(1, len(payload) // 2)], "application/json",
+                       declared_length=len(payload) // 2 or 1)
+            return "truncated"
         self._send(status, payload, "application/json", headers)
+        return status
 
-    def _answer(self, path, params, key):
+    def _answer(self, path, params, key, throttle=False):
         server = self.server
         if not key:
             return 401, {"status": "ERROR", "request_id": request_id(), "error": "API Key was not provided"}, {}
         if key not in server.full_keys and key not in server.basic_keys:
             return 401, {"status": "ERROR", "request_id": request_id(), "error": "Unknown API Key"}, {}
-        wait = server.limiter.admit(key)
-        if wait is not None:
+        if server.throttling() or throttle:
+            throttle, wait = True, server.options.retry_after or None
+        else:
+            wait = server.limiter.admit(key)
+            throttle = wait is not None
+        if throttle:
             return 429, {"status": "ERROR", "request_id": request_id(),
                          "error": "You've exceeded the maximum requests per minute, please wait or upgrade "
                                   "your subscription to continue. https://polygon.io/pricing"}, \
-                {"Retry-After": str(wait)}
+                {"Retry-After": str(wait)} if wait else {}
         if key not in server.full_keys and path.startswith(V1_PLAN_PREFIXES):
             return 403, {"status": "NOT_AUTHORIZED", "request_id": request_id(),
                          "message": "You are not entitled to this data. Please upgrade your plan at "

@@ -113,6 +113,7 @@ class PolygonSpider(scrapy.Spider):
         if self.tickers is None:
             self.tickers = self.fresh_universe()
         if self.tickers is None:
+            self.crawler.stats.inc_value("units/planned")
             yield self.universe_listing(active=True)
             return
         for request in self.unit_requests():

@@ -37,8 +37,8 @@ class FundamentalsFamily:
         units = response.meta["polygon_units"]
         dataset = units[0][0]
         wanted = {ticker for _, ticker in units}
-        for record in payload.get("results") or ():
-            yield from self.record_batches(v1_statement_rows(dataset, record, wanted))
+        results = payload.get("results") or ()
+        yield from self.record_batches(row for record in results for row in v1_statement_rows(dataset, record, wanted))
         yield from self.listing_continues(response, payload)
 
     def vx_listing(self, ticker, datasets, timeframes=VX_TIMEFRAMES):
@@ -60,8 +60,9 @@ class FundamentalsFamily:
         timeframes = response.meta["polygon_timeframes"]
         ticker = units[0][1]
         datasets = [dataset for dataset, _ in units]
-        for record in payload.get("results") or ():
-            yield from self.record_batches(vx_financials_rows(record, ticker, timeframes[0]), datasets)
+        results = payload.get("results") or ()
+        yield from self.record_batches(
+            (row for record in results for row in vx_financials_rows(record, ticker, timeframes[0])), datasets)
         next_page = self.next_page_request(response, payload)
         if next_page:
             yield next_page

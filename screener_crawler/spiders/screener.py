@@ -1,13 +1,15 @@
 from screener_crawler.spiders.base import PolygonSpider
 from screener_crawler.spiders.corporate_actions import CorporateActionsFamily
+from screener_crawler.spiders.financial_ratios import FinancialRatiosFamily
 from screener_crawler.spiders.fundamentals import FundamentalsFamily
 from screener_crawler.spiders.prices import PricesFamily
 from screener_crawler.spiders.related_tickers import RelatedTickersFamily
 
 
 class ScreenerSpider(FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily, PricesFamily,
-                     PolygonSpider):
+                     FinancialRatiosFamily, PolygonSpider):
     """Every dataset of every ticker in one crawl, under one rate budget: the batch download."""
 
     name = "screener"
-    families = (FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily, PricesFamily)
+    families = (FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily, PricesFamily,
+                FinancialRatiosFamily)

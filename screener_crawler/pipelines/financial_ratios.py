@@ -1,0 +1,174 @@
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from scrapy.utils.asyncio import call_later, is_asyncio_available, run_in_thread
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from screener_crawler.connection import data_root
+from screener_crawler.datasets import DATASETS
+from screener_crawler.items import (
+    PartitionFailed,
+    PartitionWritten,
+    RatiosDue,
+    UnitFailed,
+    UnitWritten,
+)
+from screener_crawler.ratios.compute import RATIOS_SCHEMA, to_table
+from screener_crawler.ratios.source import RATIO_INPUTS, batch_ratios
+from screener_crawler.storage import by_ticker, write_unit
+
+logger = logging.getLogger(__name__)
+
+RATIOS = "financial_ratios"
+DUE_AT_ONCE = 64
+"""Tickers sent on together when the grouped daily prices complete every ticker at once."""
+BATCH = 64
+"""Tickers read, computed and written in one call in a thread: pandas costs about as much for
+one ticker as for many, so batches make it cheap per ticker."""
+
+
+class FinancialRatiosPipeline:
+    """Computes a ticker's ``financial_ratios`` unit once its inputs (statements, daily prices,
+    splits) are settled in this crawl: written, or not to be downloaded by it (then what is on
+    disk is used). The computation reads the ticker's own files and writes its unit in a thread;
+    the reactor only keeps the books.
+
+    A ``RatiosDue`` item (from the spider, for tickers with nothing pending, or sent here when
+    the last input of a ticker is written) becomes the unit's ``UnitWritten`` or ``UnitFailed``
+    for the ledger. An input that fails fails the ticker's ratios with its reason. Sits between
+    the Parquet writer, whose ``UnitWritten``/``PartitionWritten`` it watches, and the ledger.
+
+    Due tickers queue up and are computed in batches of up to ``BATCH``, one batch at a time
+    in a thread; each ``RatiosDue`` waits for its ticker's result.
+    """
+
+    def __init__(self, crawler):
+        self._crawler = crawler
+        self._root = data_root(crawler.settings)
+        self._stats = crawler.stats
+        self._written = defaultdict(set)
+        self._settled = set()
+        self._price_partitions = set()
+        self._price_partition_failed = False
+        self._queue = []
+        self._results = {}
+        self._computing = False
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_item(self, item):
+        if isinstance(item, RatiosDue):
+            return await self._compute(item.ticker)
+        if isinstance(item, UnitWritten) and item.dataset in RATIO_INPUTS:
+            self._written[item.dataset].add(item.ticker)
+            await self._send_due([item.ticker])
+        elif isinstance(item, UnitFailed) and item.dataset in RATIO_INPUTS:
+            await self._input_failed(item)
+        elif isinstance(item, PartitionWritten) and item.dataset == "daily_prices":
+            await self._price_partition_written(item)
+        elif isinstance(item, PartitionFailed) and item.dataset == "daily_prices":
+            self._price_partition_failed = True
+        return item
+
+    def _wanted(self, ticker):
+        """Ratios of ``ticker`` are to be (re)computed in this crawl: pending in the ledger's
+        view, or one of their inputs has just been rewritten."""
+        spider = self._crawler.spider
+        if RATIOS not in getattr(spider, "datasets", ()) or ticker in self._settled:
+            return False
+        return ticker in spider.pending.get(RATIOS, ()) or any(ticker in self._written[d] for d in RATIO_INPUTS)
+
+    def _inputs_settled(self, ticker):
+        pending = self._crawler.spider.pending
+        return all(ticker not in pending.get(d, ()) or ticker in self._written[d] for d in RATIO_INPUTS)
+
+    async def _send_due(self, tickers):
+        due = [t for t in tickers if self._wanted(t) and self._inputs_settled(t)]
+        self._settled.update(due)
+        for start in range(0, len(due), DUE_AT_ONCE):
+            await self._send([RatiosDue(ticker) for ticker in due[start:start + DUE_AT_ONCE]])
+
+    async def _input_failed(self, item):
+        if self._wanted(item.ticker):
+            self._settled.add(item.ticker)
+            await self._send([UnitFailed(RATIOS, item.ticker, f"input {item.dataset} failed: {item.reason}")])
+
+    async def _price_partition_written(self, item):
+        """Grouped daily prices complete every ticker's prices with their last month."""
+        self._price_partitions.add(item.partition)
+        if len(self._price_partitions) < item.months_total or self._price_partition_failed:
+            return
+        tickers = sorted(getattr(self._crawler.spider, "grouped_tickers", ()))
+        self._written["daily_prices"].update(tickers)
+        await self._send_due(tickers)
+
+    async def _send(self, items):
+        """Put ``items`` through the item pipelines, as if the spider had yielded them."""
+        scraper = self._crawler.engine.scraper
+        runs = [scraper.start_itemproc_async(item, response=None) for item in items]
+        if is_asyncio_available():
+            await asyncio.gather(*runs)
+        else:
+            for run in runs:
+                await run
+
+    async def _compute(self, ticker):
+        self._settled.add(ticker)
+        result = self._results[ticker] = Deferred()
+        self._queue.append(ticker)
+        if not self._computing:
+            self._computing = True
+            call_later(0, lambda: deferred_from_coro(self._compute_queue()))
+        result = await maybe_deferred_to_future(result)
+        if isinstance(result, Exception):
+            logger.error("Could not compute the financial ratios of %s", ticker, exc_info=result)
+            self._stats.inc_value("financial_ratios/errors")
+            return UnitFailed(RATIOS, ticker, f"ratio computation: {type(result).__name__}")
+        self._stats.inc_value("financial_ratios/units")
+        self._stats.inc_value("financial_ratios/rows", result.rows)
+        return UnitWritten(RATIOS, ticker, result.rows, result.duplicates, result.files)
+
+    async def _compute_queue(self):
+        """Compute the queued tickers, a batch at a time, until none is left (started on the
+        reactor's next turn, so that tickers due together share a batch)."""
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+                started = time.monotonic()
+                try:
+                    results = await run_in_thread(compute_and_write, self._root, batch)
+                except Exception as error:
+                    results = dict.fromkeys(batch, error)
+                self._stats.inc_value("financial_ratios/batches")
+                self._stats.inc_value("financial_ratios/compute_ms", int(1000 * (time.monotonic() - started)))
+                for ticker in batch:
+                    self._results.pop(ticker).callback(results[ticker])
+        finally:
+            self._computing = False
+
+
+def compute_and_write(root, tickers):
+    """Compute the ratios of ``tickers`` from their files under ``root`` and replace their units
+    (blocking). Returns ticker -> ``WriteResult``, or the exception that failed that ticker: a
+    batch that fails is computed again ticker by ticker, so one bad ticker fails alone."""
+    try:
+        units = dict(by_ticker(to_table(batch_ratios(root, tickers))))
+    except Exception as error:
+        if len(tickers) == 1:
+            return {tickers[0]: error}
+        return {ticker: result for one in tickers for ticker, result in compute_and_write(root, [one]).items()}
+    results = {}
+    downloaded_at = datetime.now(UTC)
+    for ticker in tickers:
+        try:
+            results[ticker] = write_unit(root, DATASETS[RATIOS], ticker, units.get(ticker, RATIOS_SCHEMA.empty_table()),
+                                         downloaded_at)
+        except Exception as error:
+            results[ticker] = error
+    return results

@@ -1,0 +1,280 @@
+"""The rows of ``financial_ratios`` from statements, prices and splits (of one ticker or many at
+once), and the valuation ratios of stored rows re-priced on another day. Pure functions over
+pandas frames.
+
+A row is usable from ``available_date``: the first trading day after ``filing_date`` (the first
+day after it with a bar of the ticker; the next weekday when no later bar exists). Its valuation
+ratios use the close on that day; the statement's share counts are put on that day's split
+basis (``F``), since the bars are as traded (unadjusted).
+"""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, VALUATION_RATIOS
+from screener_crawler.ratios.periods import (
+    VALUE_COLUMNS,
+    as_datetimes,
+    period_views,
+    split_factor,
+)
+
+IDENTITY_FIELDS = (
+    pa.field("ticker", pa.string(), nullable=False),
+    pa.field("timeframe", pa.string(), nullable=False),
+    pa.field("fiscal_year", pa.int64()),
+    pa.field("fiscal_quarter", pa.int64()),
+    pa.field("period_start", pa.date32()),
+    pa.field("period_end", pa.date32(), nullable=False),
+    pa.field("filing_date", pa.date32(), nullable=False),
+    pa.field("available_date", pa.date32(), nullable=False),
+    pa.field("q4_derived", pa.bool_()),
+    pa.field("price_date", pa.date32()),
+    pa.field("close", pa.float64()),
+    pa.field("split_factor", pa.float64()),
+)
+"""What identifies a row and the price its valuation ratios used (``close`` on ``price_date``,
+``split_factor`` = F)."""
+
+
+class _NoView:
+    """A view a context does not have (e.g. the opening balance of a year-ago period)."""
+
+    def __init__(self, index):
+        self._index = index
+
+    def __getitem__(self, name):
+        return pd.Series(np.nan, index=self._index, dtype="float64")
+
+
+class _RecordingView:
+    def __init__(self, name, reads, index):
+        self._name, self._reads, self._index = name, reads, index
+
+    def __getitem__(self, name):
+        self._reads.add((self._name, name))
+        return pd.Series(np.nan, index=self._index, dtype="float64")
+
+
+class Context:
+    """What a ratio's ``compute`` reads: ``x.REV`` (the row's value), ``x.avg("TA")``,
+    ``x.yoy.REV``, ``x.qoq``, ``x.y3``, ``x.ttm``, ``x.D``, and the price symbols ``x.P``,
+    ``x.F``, ``x.SO``, ``x.MCAP``, ``x.EV``."""
+
+    _NAVIGATION = {("cur", "yoy"): "yoy", ("cur", "qoq"): "qoq", ("cur", "y3"): "y3", ("cur", "ttm"): "ttm",
+                   ("yoy", "ttm"): "ttm_yoy"}
+
+    def __init__(self, views, index, days=None, close=None, factor=None, view="cur"):
+        self._views, self._index, self._view = views, index, view
+        self._days, self._close, self._factor = days, close, factor
+
+    def _frame(self, name):
+        return self._views.get(name) if name in self._views else _NoView(self._index)
+
+    def _at(self, step):
+        target = self._NAVIGATION.get((self._view, step))
+        if target is None:
+            return Context({}, self._index, view=step)
+        return Context(self._views, self._index, self._days, self._close, self._factor, view=target)
+
+    yoy = property(lambda self: self._at("yoy"))
+    qoq = property(lambda self: self._at("qoq"))
+    y3 = property(lambda self: self._at("y3"))
+    ttm = property(lambda self: self._at("ttm"))
+
+    def __getattr__(self, name):
+        if name in ALIAS_BY_NAME or name == "SO":
+            return self._frame(self._view)[name]
+        raise AttributeError(name)
+
+    def avg(self, item):
+        """2-point average of a balance (alias name, or a function of a context) at the row's
+        opening and closing dates; null when either is missing."""
+        if self._view != "cur":
+            return _NoView(self._index)["avg"]
+        value = (lambda x: getattr(x, item)) if isinstance(item, str) else item
+        opening = Context(self._views, self._index, view="open")
+        return (value(self) + value(opening)) / 2
+
+    @property
+    def D(self):
+        return self._days if self._days is not None else _NoView(self._index)["D"]
+
+    @property
+    def P(self):
+        return self._close if self._close is not None else _NoView(self._index)["P"]
+
+    @property
+    def F(self):
+        return self._factor if self._factor is not None else _NoView(self._index)["F"]
+
+    @property
+    def MCAP(self):
+        return self.P * self.F * self.SO
+
+    @property
+    def EV(self):
+        return self.MCAP + self.DEBT + self.NCI + self.PREF - self.CASH
+
+
+def _valuation_reads():
+    """(view, alias) pairs the valuation ratios read: stored with each row, so that
+    ``ratios_asof`` can re-price them without the statements."""
+    reads = set()
+    index = pd.RangeIndex(1)
+    views = {name: _RecordingView(name, reads, index) for name in ("cur", "open", "ttm", "ttm_yoy", "yoy")}
+    context = Context(views, index, days=pd.Series([np.nan]), close=pd.Series([np.nan]),
+                      factor=pd.Series([np.nan]))
+    for ratio in VALUATION_RATIOS:
+        ratio.compute(context)
+    return tuple(sorted(reads))
+
+
+VALUATION_READS = _valuation_reads()
+
+
+def basis_column(view, alias):
+    return f"basis_{view}_{alias.lower()}"
+
+
+BASIS_FIELDS = tuple(pa.field(basis_column(view, alias), pa.float64()) for view, alias in VALUATION_READS)
+"""The statement values valuation ratios need, per row (``basis_ttm_rev`` = ttm(REV)...)."""
+RATIO_FIELDS = tuple(pa.field(ratio.name, pa.float64()) for ratio in RATIOS)
+RATIOS_NATURAL_KEY = ("ticker", "timeframe", "period_end", "filing_date")
+
+
+def _clean(values, index):
+    values = pd.Series(values, index=index).astype("float64")
+    return values.where(np.isfinite(values))
+
+
+def available_dates(tickers, filing_dates, prices):
+    """First trading day after each filing date and its close: the first bar of the row's
+    ticker in ``prices`` (``ticker``, ``date``, ``close``; one bar a ticker a day) after it, else
+    the next weekday and no close."""
+    filing = pd.Series(filing_dates).to_numpy(dtype="datetime64[ns]")
+    next_weekday = pd.Series(filing + np.timedelta64(1, "D")).to_numpy(dtype="datetime64[D]")
+    next_weekday = np.busday_offset(next_weekday, 0, roll="forward").astype("datetime64[ns]")
+    if prices.empty:
+        return next_weekday, np.full(len(filing), np.nan)
+    codes = pd.Index(prices["ticker"].unique())
+    bar_keys = _day_keys(codes.get_indexer(prices["ticker"]), prices["date"].to_numpy())
+    order = np.argsort(bar_keys, kind="stable")
+    bar_keys = bar_keys[order]
+    trading_days = prices["date"].to_numpy(dtype="datetime64[ns]")[order]
+    row_keys = _day_keys(codes.get_indexer(tickers), filing)
+    position = np.minimum(np.searchsorted(bar_keys, row_keys, side="right"), len(bar_keys) - 1)
+    found = (bar_keys[position] // _DAYS_PER_TICKER == row_keys // _DAYS_PER_TICKER) & (bar_keys[position] > row_keys)
+    found &= ~np.isnat(filing)
+    chosen = np.where(found, trading_days[position], next_weekday).astype("datetime64[ns]")
+    close = np.where(found, prices["close"].to_numpy(dtype="float64")[order][position], np.nan)
+    return chosen, close
+
+
+_DAYS_PER_TICKER = 1 << 20
+
+
+def _day_keys(codes, days):
+    """One sortable integer per (ticker code, day); a ticker not in the prices sorts first."""
+    day_numbers = days.astype("datetime64[D]").astype("int64")
+    return codes.astype("int64") * _DAYS_PER_TICKER + (day_numbers + _DAYS_PER_TICKER // 2)
+
+
+def _prices(prices):
+    if prices is None or prices.empty:
+        return pd.DataFrame({"ticker": [], "date": np.array([], dtype="datetime64[ns]"), "close": []})
+    prices = as_datetimes(prices[["ticker", "date", "close"]], ("date",)).dropna(subset=["date"])
+    prices = prices.drop_duplicates(["ticker", "date"], keep="last")
+    return prices.assign(close=prices["close"].astype("float64")).reset_index(drop=True)
+
+
+def _splits(splits):
+    if splits is None or splits.empty:
+        return None
+    splits = as_datetimes(splits, ("execution_date",))
+    key = ["ticker", "execution_date", "split_from", "split_to"] if "ticker" in splits else [
+        "execution_date", "split_from", "split_to"]
+    return splits.drop_duplicates(key)
+
+
+def compute_ratios(ticker, statements, prices=None, splits=None):
+    """The ``financial_ratios`` rows of one ticker as a DataFrame (columns of the dataset
+    schema but ``downloaded_at``; NaN is null). The frames need no ``ticker`` column."""
+
+    def own(frame):
+        return None if frame is None else frame.assign(ticker=ticker)
+
+    return compute_many({dataset: own(frame) for dataset, frame in statements.items()}, own(prices), own(splits))
+
+
+def compute_many(statements, prices=None, splits=None):
+    """The ``financial_ratios`` rows of every ticker in the frames (each with a ``ticker``
+    column), sorted by ticker: the rows each ticker gets from ``compute_ratios`` alone."""
+    splits = _splits(splits)
+    rows, views, days = period_views(statements, splits)
+    columns = [f.name for f in (*IDENTITY_FIELDS, *RATIO_FIELDS, *BASIS_FIELDS)]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    available, close = available_dates(rows["ticker"], rows["filing_date"], _prices(prices))
+    factor = split_factor(splits, rows["period_end"], available, rows["ticker"])
+    index = rows.index
+    context = Context(views, index, days=days, close=pd.Series(close, index=index),
+                      factor=pd.Series(factor, index=index))
+    out = pd.DataFrame({
+        "ticker": rows["ticker"],
+        "timeframe": rows["timeframe"],
+        "fiscal_year": rows["fiscal_year"].astype("Int64"),
+        "fiscal_quarter": rows["fiscal_quarter"].astype("Int64"),
+        "period_start": rows["period_start"],
+        "period_end": rows["period_end"],
+        "filing_date": rows["filing_date"],
+        "available_date": available,
+        "q4_derived": rows["q4_derived"].astype(bool),
+        "price_date": np.where(np.isnan(close), np.datetime64("NaT"), available).astype("datetime64[ns]"),
+        "close": close,
+        "split_factor": factor,
+    }, index=index)
+    ratios = {ratio.name: _clean(ratio.compute(context), index) for ratio in RATIOS}
+    basis = {basis_column(view, alias): _clean(views[view][alias], index) for view, alias in VALUATION_READS}
+    return pd.concat([out, pd.DataFrame(ratios, index=index), pd.DataFrame(basis, index=index)], axis=1)[columns]
+
+
+def reprice(rows, close, price_date, splits_by_ticker):
+    """``rows`` of ``financial_ratios`` (a DataFrame) with their valuation ratios recomputed at
+    ``close`` on ``price_date`` (aligned Series), share counts put on that day's split basis
+    with each ticker's splits (ticker -> DataFrame)."""
+    rows = rows.copy()
+    index = rows.index
+    factor = np.full(len(rows), np.nan)
+    period_end = pd.to_datetime(rows["period_end"]).to_numpy(dtype="datetime64[ns]")
+    price_day = pd.to_datetime(pd.Series(price_date, index=index)).to_numpy(dtype="datetime64[ns]")
+    for ticker, positions in rows.groupby("ticker").indices.items():
+        factor[positions] = split_factor(_splits(splits_by_ticker.get(ticker)), period_end[positions],
+                                         price_day[positions])
+    views = {}
+    for view, alias in VALUATION_READS:
+        views.setdefault(view, pd.DataFrame(np.nan, index=index, columns=VALUE_COLUMNS))
+        views[view][alias] = rows[basis_column(view, alias)].astype("float64")
+    context = Context(views, index, close=pd.Series(close, index=index).astype("float64"),
+                      factor=pd.Series(factor, index=index))
+    for ratio in VALUATION_RATIOS:
+        rows[ratio.name] = _clean(ratio.compute(context), index)
+    rows["close"] = pd.Series(close, index=index).astype("float64")
+    rows["price_date"] = pd.Series(price_date, index=index)
+    rows["split_factor"] = factor
+    return rows
+
+
+RATIOS_SCHEMA = pa.schema([*IDENTITY_FIELDS, *RATIO_FIELDS, *BASIS_FIELDS])
+
+
+def to_table(frame):
+    """Rows as a table of ``RATIOS_SCHEMA`` (the dataset's columns but ``downloaded_at``),
+    NaN as null."""
+    return pa.Table.from_pandas(frame, schema=RATIOS_SCHEMA, preserve_index=False, safe=False)
+
+
+def to_records(frame):
+    """Rows as dicts with None for null (never NaN), dates as ``datetime.date``."""
+    return to_table(frame).to_pylist() if len(frame) else []

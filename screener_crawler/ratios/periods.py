@@ -1,0 +1,333 @@
+"""Statement rows into comparable periods, as they were known on each filing date.
+
+Every frame carries a ``ticker`` column and holds any number of tickers at once: every lookup
+matches within a ticker, so computing several tickers together gives each the rows it gets
+alone (one pass of pandas over many tickers costs little more than over one).
+
+Every step keys periods by fiscal quarter (``qi = 4 x fiscal_year + fiscal_quarter - 1``) or
+fiscal year, and looks other periods up *as known on the row's filing date*: the latest version
+of that period filed on or before it (``pd.merge_asof``), so no row depends on a later filing.
+Periods must also sit where they should: consecutive quarter ends 80-100 days apart, a year
+350-380 days; anything else (a gap, a changed fiscal year) gives nulls, never a wrong match.
+"""
+
+import numpy as np
+import pandas as pd
+
+from screener_crawler.polygon.fields import statement_line_items
+from screener_crawler.ratios.catalogue import ALIASES, FLOW, PER_SHARE, SHARES, STOCK
+
+QUARTERLY, ANNUAL, TTM = "quarterly", "annual", "trailing_twelve_months"
+QUARTER_GAP = (80, 100)
+YEAR_GAP = (350, 380)
+THREE_YEAR_GAP = (1080, 1110)
+SAME_PERIOD = (0, 0)
+ALIAS_NAMES = [alias.name for alias in ALIASES]
+VALUE_COLUMNS = [*ALIAS_NAMES, "SO"]
+"""Alias values of a period, and SO: the share count market value uses (see the catalogue)."""
+META = ["ticker", "timeframe", "fiscal_year", "fiscal_quarter", "period_start", "period_end", "filing_date"]
+STATEMENT_KEY = ["ticker", "timeframe", "period_end", "filing_date"]
+DATE_COLUMNS = ("period_start", "period_end", "filing_date")
+
+
+def as_datetimes(frame, columns):
+    frame = frame.copy()
+    for column in columns:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    return frame
+
+
+def statement_versions(statements):
+    """One row per (timeframe, period_end, filing_date) of the quarterly and annual statements,
+    holding each statement's latest version of that period filed by then, as alias values.
+
+    ``statements``: dataset name -> DataFrame of that dataset's rows (with ``ticker``). Provider
+    TTM rows are not used: TTM is computed from quarters here.
+    """
+    keys, values = [], {}
+    for dataset, frame in statements.items():
+        if frame is None or frame.empty:
+            continue
+        frame = as_datetimes(frame[frame["timeframe"].isin((QUARTERLY, ANNUAL))], DATE_COLUMNS)
+        if frame.empty:
+            continue
+        keys.append(frame[META])
+        line_items = [column for column in statement_line_items(dataset) if column in frame]
+        numeric = frame[line_items].add_prefix(f"{dataset}.").astype("float64")
+        numeric[f"has.{dataset}"] = 1.0
+        values[dataset] = pd.concat([frame[STATEMENT_KEY], numeric], axis=1).sort_values("filing_date")
+    if not keys:
+        return pd.DataFrame(columns=[*META, *VALUE_COLUMNS])
+    versions = (pd.concat(keys).sort_values("filing_date")
+                .groupby(STATEMENT_KEY, as_index=False, dropna=False).first()
+                .sort_values("filing_date", kind="stable"))
+    for frame in values.values():
+        versions = pd.merge_asof(versions, frame, on="filing_date", by=["ticker", "timeframe", "period_end"],
+                                 direction="backward")
+    versions = versions.reset_index(drop=True)
+    return pd.concat([versions[META], alias_values(versions)], axis=1)
+
+
+def alias_values(raw):
+    """Every alias of the catalogue computed from raw ``dataset.column`` columns."""
+    built = {}
+    missing = pd.Series(np.nan, index=raw.index, dtype="float64")
+
+    def source(name):
+        if "." in name:
+            return raw[name] if name in raw else missing
+        return built[name]
+
+    for alias in ALIASES:
+        series = [source(name) for name in alias.sources]
+        value = alias.build(*series) if alias.build else series[0]
+        if alias.absent_is_zero:
+            dataset = alias.sources[0].split(".")[0]
+            filed = raw[f"has.{dataset}"].eq(1.0) if f"has.{dataset}" in raw else missing.notna()
+            value = value.where(value.notna() | ~filed, 0.0)
+        built[alias.name] = value.astype("float64")
+    return pd.DataFrame(built, index=raw.index)
+
+
+def split_factor(splits, start, end, tickers=None):
+    """Shares at ``end`` per share at ``start``: the product of ``split_to / split_from`` of the
+    splits executed after ``start`` and on or before ``end`` (null where a date is missing).
+    With ``tickers`` (aligned with the dates), a split counts only for rows of its own ticker;
+    without, every split of ``splits`` counts (the splits of one ticker)."""
+    start = pd.Series(start).to_numpy(dtype="datetime64[ns]")
+    end = pd.Series(end).to_numpy(dtype="datetime64[ns]")
+    factor = np.ones(len(start))
+    if splits is not None:
+        owners = splits["ticker"] if tickers is not None else pd.Series(None, index=splits.index)
+        tickers = None if tickers is None else pd.Series(tickers).to_numpy()
+        for owner, executed, split_from, split_to in zip(
+                owners, splits["execution_date"], splits["split_from"], splits["split_to"]):
+            if not (split_from and split_to and split_from > 0 and split_to > 0) or pd.isna(executed):
+                continue
+            executed = np.datetime64(pd.Timestamp(executed), "ns")
+            applies = (executed > start) & (executed <= end)
+            if tickers is not None:
+                applies &= tickers == owner
+            factor *= np.where(applies, split_to / split_from, 1.0)
+    factor[np.isnat(start) | np.isnat(end)] = np.nan
+    return factor
+
+
+def lookup(source, key, rows, wanted):
+    """For each of ``rows``, the ``source`` row of the same ticker whose ``key`` equals
+    ``wanted`` with the latest ``filing_date`` on or before the row's; NaN where there is none.
+    Adds ``src_period_end``, ``src_period_start`` and ``src_filing_date``."""
+    positions = np.arange(len(rows))
+    left = pd.DataFrame({"ticker": rows["ticker"].to_numpy(),
+                         "_key": pd.Series(wanted).to_numpy(dtype="float64"),
+                         "filing_date": rows["filing_date"].to_numpy(dtype="datetime64[ns]"),
+                         "_pos": positions})
+    left = left[left["_key"].notna()].sort_values("filing_date", kind="stable")
+    right = pd.DataFrame({"ticker": source["ticker"].to_numpy(),
+                          "_key": source[key].to_numpy(dtype="float64"),
+                          "src_filing_date": source["filing_date"].to_numpy(dtype="datetime64[ns]"),
+                          "src_period_end": source["period_end"].to_numpy(dtype="datetime64[ns]"),
+                          "src_period_start": source["period_start"].to_numpy(dtype="datetime64[ns]")})
+    right = pd.concat([right, source[VALUE_COLUMNS].reset_index(drop=True)], axis=1)
+    right = right[right["_key"].notna()].sort_values("src_filing_date", kind="stable")
+    merged = pd.merge_asof(left, right, left_on="filing_date", right_on="src_filing_date", by=["ticker", "_key"],
+                           direction="backward")
+    merged = merged.set_index("_pos").reindex(positions)
+    columns = ["src_period_end", "src_period_start", "src_filing_date", *VALUE_COLUMNS]
+    result = merged[columns]
+    result.index = rows.index
+    return result
+
+
+def days_between(later, earlier):
+    return (pd.Series(later).to_numpy(dtype="datetime64[ns]")
+            - pd.Series(earlier).to_numpy(dtype="datetime64[ns]")) / np.timedelta64(1, "D")
+
+
+def within(days, bounds):
+    low, high = bounds
+    return (days >= low) & (days <= high)
+
+
+def _recompute_per_share(frame):
+    for alias in ALIASES:
+        if alias.kind == PER_SHARE:
+            numerator, shares = alias.per_share_of
+            frame[alias.name] = frame[numerator] / frame[shares].where(frame[shares] > 0)
+
+
+def quarters_and_years(versions):
+    """(quarterly rows, annual rows) with their period index: ``qi`` for quarters (the fiscal
+    Q4 for years) and ``fiscal_year``."""
+    fiscal_year = pd.to_numeric(versions["fiscal_year"], errors="coerce")
+    fiscal_quarter = pd.to_numeric(versions["fiscal_quarter"], errors="coerce")
+    versions = versions.assign(fiscal_year=fiscal_year, fiscal_quarter=fiscal_quarter, q4_derived=False)
+    quarterly = versions[(versions["timeframe"] == QUARTERLY) & fiscal_year.notna()
+                         & fiscal_quarter.isin((1, 2, 3, 4))].copy()
+    quarterly["qi"] = quarterly["fiscal_year"] * 4 + quarterly["fiscal_quarter"] - 1
+    quarterly["SO"] = quarterly["SHD"]
+    annual = versions[(versions["timeframe"] == ANNUAL) & fiscal_year.notna()].copy()
+    annual["fiscal_quarter"] = np.nan
+    annual["qi"] = annual["fiscal_year"] * 4 + 3
+    annual["SO"] = annual["SHD"]
+    return quarterly.reset_index(drop=True), annual.reset_index(drop=True)
+
+
+def derive_fourth_quarters(quarterly, annual, splits):
+    """Quarterly rows plus a Q4 for every fiscal year the API gave no Q4 for: flows are the year
+    minus Q1-Q3, balances the year's, weighted shares 4 x FY - (Q1 + Q2 + Q3) (restated to the
+    year-end split basis), EPS recomputed. Filed (usable) when the annual report is. Needs
+    Q1-Q3 known by then and tiling the year; else no Q4."""
+    reported = pd.MultiIndex.from_frame(quarterly.loc[quarterly["fiscal_quarter"] == 4, ["ticker", "qi"]])
+    years = annual[~pd.MultiIndex.from_frame(annual[["ticker", "qi"]]).isin(reported)]
+    if years.empty or quarterly.empty:
+        return quarterly
+    earlier = [lookup(quarterly, "qi", years, years["qi"] - k) for k in (3, 2, 1)]
+    ends = [part["src_period_end"] for part in earlier] + [years["period_end"]]
+    tiles = np.ones(len(years), dtype=bool)
+    for before, after in zip(ends, ends[1:]):
+        tiles &= within(days_between(after, before), QUARTER_GAP)
+    starts_known = years["period_start"].notna() & earlier[0]["src_period_start"].notna()
+    tiles &= ~starts_known.to_numpy() | (years["period_start"] == earlier[0]["src_period_start"]).to_numpy()
+    derived = years[["ticker", "timeframe", "fiscal_year", "period_end", "filing_date", "qi"]].copy()
+    derived["timeframe"] = QUARTERLY
+    derived["fiscal_quarter"] = 4.0
+    derived["period_start"] = earlier[2]["src_period_end"] + pd.Timedelta(days=1)
+    derived["q4_derived"] = True
+    for alias in ALIASES:
+        year_value = years[alias.name]
+        if alias.kind == FLOW:
+            derived[alias.name] = year_value - sum(part[alias.name] for part in earlier)
+        elif alias.kind == SHARES:
+            restated = [part[alias.name]
+                        * split_factor(splits, part["src_period_end"], years["period_end"], years["ticker"])
+                        for part in earlier]
+            derived[alias.name] = 4 * year_value - sum(restated)
+        else:
+            derived[alias.name] = year_value
+    _recompute_per_share(derived)
+    derived["SO"] = derived["SHD"]
+    derived = derived[tiles]
+    return pd.concat([quarterly, derived[quarterly.columns]], ignore_index=True)
+
+
+def trailing_twelve_months(quarterly, splits):
+    """A TTM row for every quarter with the three before it known on its filing date and
+    contiguous: flows summed, balances at the end, weighted shares averaged (restated to the
+    last quarter's split basis), EPS recomputed as TTM NIC / mean shares."""
+    if quarterly.empty:
+        return quarterly.iloc[0:0].assign(timeframe=TTM)
+    earlier = [lookup(quarterly, "qi", quarterly, quarterly["qi"] - k) for k in (1, 2, 3)]
+    ends = [quarterly["period_end"]] + [part["src_period_end"] for part in earlier]
+    contiguous = np.ones(len(quarterly), dtype=bool)
+    for after, before in zip(ends, ends[1:]):
+        contiguous &= within(days_between(after, before), QUARTER_GAP)
+    ttm = quarterly.copy()
+    ttm["timeframe"] = TTM
+    ttm["period_start"] = earlier[2]["src_period_start"]
+    for alias in ALIASES:
+        own = quarterly[alias.name]
+        if alias.kind == FLOW:
+            ttm[alias.name] = own + sum(part[alias.name] for part in earlier)
+        elif alias.kind == SHARES:
+            restated = [part[alias.name] * split_factor(splits, part["src_period_end"], quarterly["period_end"],
+                                                      quarterly["ticker"])
+                        for part in earlier]
+            ttm[alias.name] = (own + sum(restated)) / 4
+    _recompute_per_share(ttm)
+    return ttm[contiguous].reset_index(drop=True)
+
+
+def annual_share_counts(annual, quarterly):
+    """SO of annual rows: the fiscal Q4's diluted shares (reported or derived) known on the
+    annual filing date, else the year's own."""
+    if annual.empty:
+        return annual
+    fourth = lookup(quarterly, "qi", annual, annual["qi"])
+    same_end = fourth["src_period_end"].to_numpy() == annual["period_end"].to_numpy()
+    annual = annual.copy()
+    annual["SO"] = fourth["SO"].where(same_end).fillna(annual["SHD"]).to_numpy()
+    return annual
+
+
+def comparison_view(rows, sources, gap, splits):
+    """For each row, the values of the period ``sources[timeframe] = (table, key, offset)``
+    points to, as known on the row's filing date, with share counts and per-share values
+    restated to the row's split basis; NaN when absent or not ``gap`` days before the row.
+    An offset of None means the row itself."""
+    view = pd.DataFrame(np.nan, index=rows.index, columns=VALUE_COLUMNS)
+    for timeframe, (table, key, offset) in sources.items():
+        mask = (rows["timeframe"] == timeframe).to_numpy()
+        if not mask.any():
+            continue
+        subset = rows[mask]
+        if offset is None:
+            view.loc[mask, VALUE_COLUMNS] = subset[VALUE_COLUMNS].to_numpy()
+            continue
+        if table.empty:
+            continue
+        found = lookup(table, key, subset, subset[key] - offset)
+        placed = within(days_between(subset["period_end"], found["src_period_end"]), gap)
+        factor = split_factor(splits, found["src_period_end"], subset["period_end"], subset["ticker"])
+        values = found[VALUE_COLUMNS].copy()
+        for alias in ALIASES:
+            if alias.kind == SHARES:
+                values[alias.name] = values[alias.name] * factor
+            elif alias.kind == PER_SHARE:
+                values[alias.name] = values[alias.name] / factor
+        values["SO"] = values["SO"] * factor
+        values[~placed] = np.nan
+        view.loc[mask, VALUE_COLUMNS] = values.to_numpy()
+    return view
+
+
+def period_views(statements, splits):
+    """Every row of the ratios dataset (quarterly incl. derived Q4s, annual, TTM) with the
+    views the formulas read: ``cur``, ``open``, ``qoq``, ``yoy``, ``y3``, ``ttm``, ``ttm_yoy``,
+    and ``D``, the days of each row's window."""
+    versions = statement_versions(statements)
+    quarterly, annual = quarters_and_years(versions)
+    quarterly = derive_fourth_quarters(quarterly, annual, splits)
+    annual = annual_share_counts(annual, quarterly)
+    ttm = trailing_twelve_months(quarterly, splits)
+    rows = pd.concat([quarterly, annual, ttm], ignore_index=True)
+    if rows.empty:
+        return rows, {}, pd.Series(dtype="float64")
+    rows = rows.sort_values(["ticker", "period_end", "timeframe", "filing_date"], kind="stable").reset_index(drop=True)
+    quarter_key, year_key = "qi", "fiscal_year"
+    views = {
+        "cur": rows[VALUE_COLUMNS],
+        "qoq": comparison_view(rows, {QUARTERLY: (quarterly, quarter_key, 1), TTM: (ttm, quarter_key, 1)},
+                               QUARTER_GAP, splits),
+        "yoy": comparison_view(rows, {QUARTERLY: (quarterly, quarter_key, 4), TTM: (ttm, quarter_key, 4),
+                                      ANNUAL: (annual, year_key, 1)}, YEAR_GAP, splits),
+        "y3": comparison_view(rows, {QUARTERLY: (quarterly, quarter_key, 12), TTM: (ttm, quarter_key, 12),
+                                     ANNUAL: (annual, year_key, 3)}, THREE_YEAR_GAP, splits),
+        "ttm": comparison_view(rows, {QUARTERLY: (ttm, quarter_key, 0), ANNUAL: (None, None, None),
+                                      TTM: (None, None, None)}, SAME_PERIOD, splits),
+        "ttm_yoy": comparison_view(rows, {QUARTERLY: (ttm, quarter_key, 4), TTM: (ttm, quarter_key, 4),
+                                          ANNUAL: (annual, year_key, 1)}, YEAR_GAP, splits),
+    }
+    is_quarter = (rows["timeframe"] == QUARTERLY).to_numpy()
+    views["open"] = pd.DataFrame(np.where(is_quarter[:, None], views["qoq"].to_numpy(), views["yoy"].to_numpy()),
+                                 index=rows.index, columns=VALUE_COLUMNS)
+    quarter_days = days_between(rows["period_end"], rows["period_start"]) + 1
+    previous_end_days = days_between(rows["period_end"], views_period_end(rows, quarterly))
+    quarter_days = np.where(np.isnan(quarter_days), previous_end_days, quarter_days)
+    days = pd.Series(np.where(is_quarter, quarter_days, 365.0), index=rows.index)
+    return rows, views, days
+
+
+def views_period_end(rows, quarterly):
+    """The period end of each row's previous fiscal quarter, for the length of a quarter whose
+    start the API did not give."""
+    if quarterly.empty:
+        return pd.Series(pd.NaT, index=rows.index)
+    found = lookup(quarterly, "qi", rows, rows["qi"] - 1)
+    ends = found["src_period_end"]
+    placed = within(days_between(rows["period_end"], ends), QUARTER_GAP)
+    return ends.where(placed)
+
+
+__all__ = ["ANNUAL", "QUARTERLY", "STOCK", "TTM", "period_views", "split_factor", "statement_versions"]

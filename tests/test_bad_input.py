@@ -1,0 +1,88 @@
+"""``scrapy crawl`` refuses bad settings and places it cannot write with one clear line and exit
+code 2, before anything starts: no spider opened, no request, nothing written. (Bad spider
+arguments: tests/test_crawl_fundamentals.py.)"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.crawl import run_crawl
+
+CLOSED_PORT = "http://127.0.0.1:9"
+RATE = "POLYGON_RATE_LIMIT must be a number, 0 or more (requests per second; 0 = no cap, free plan 0.083), not "
+CONCURRENCY = "CONCURRENT_REQUESTS must be a whole number, 1 or more (requests in flight at once), not "
+WRITE_A_FOLDER = "set SCREENER_DATA_DIR to a folder you can write"
+
+BAD_INPUTS = [
+    # id, -a arguments, -s settings, environment, the error line
+    ("rate-negative", (), {"POLYGON_RATE_LIMIT": "-1"}, {}, RATE + "'-1'"),
+    ("rate-not-a-number", (), {"POLYGON_RATE_LIMIT": "ten"}, {}, RATE + "'ten'"),
+    ("rate-not-a-number-in-env", (), {}, {"POLYGON_RATE_LIMIT": "fast"}, RATE + "'fast'"),
+    ("rate-nan", (), {"POLYGON_RATE_LIMIT": "nan"}, {}, RATE + "'nan'"),
+    ("concurrency-zero", (), {"CONCURRENT_REQUESTS": "0"}, {}, CONCURRENCY + "'0'"),
+    ("concurrency-negative", (), {"CONCURRENT_REQUESTS": "-4"}, {}, CONCURRENCY + "'-4'"),
+    ("concurrency-not-a-number", (), {"CONCURRENT_REQUESTS": "many"}, {}, CONCURRENCY + "'many'"),
+    ("concurrency-fraction", (), {"CONCURRENT_REQUESTS": "2.5"}, {}, CONCURRENCY + "'2.5'"),
+    ("retries-negative", (), {"RETRY_TIMES": "-1"}, {},
+     "RETRY_TIMES must be a whole number, 0 or more (retries of a failed request), not '-1'"),
+    ("jitter-above-one", (), {"BACKOFF_JITTER": "2"}, {},
+     "BACKOFF_JITTER must be a number between 0 and 1 (the share of a wait that is random), not '2'"),
+    ("data-dir-is-a-file", (), {}, {"SCREENER_DATA_DIR": "{file}"},
+     "the data directory {file} cannot be written (it is a file); " + WRITE_A_FOLDER),
+    ("data-dir-under-a-file", (), {}, {"SCREENER_DATA_DIR": "{file}/data"},
+     "the data directory {file}/data cannot be written (not a directory); " + WRITE_A_FOLDER),
+    ("ledger-is-a-folder", (), {"SCREENER_PROGRESS_FILE": "{tmp}"}, {},
+     "the ledger {tmp} is a folder; set SCREENER_PROGRESS_FILE to a file name"),
+    ("jobdir-under-a-file", (), {"JOBDIR": "{file}/job"}, {},
+     "the job directory {file}/job cannot be written (not a directory); set JOBDIR to a folder you can write"),
+    ("refill-path", (("refill", "../x"),), {}, {},
+     "not a ticker symbol: '../X' (expected letters and digits with an optional class suffix, like BRK.B)"),
+    ("datasets-empty", (("datasets", ","),), {}, {}, "unknown dataset (none given); this spider offers: balance_sheets, income_statements, cash_flow"),
+]
+
+
+def fill(value, folder):
+    return value.replace("{file}", str(folder / "a-file")).replace("{tmp}", str(folder))
+
+
+def refuse(case, folder):
+    """Run the crawl of one bad input in its own folder (which holds a regular file, ``a-file``)."""
+    _, arguments, settings, env, _ = case
+    (folder / "a-file").write_text("not a folder")
+    environment = {"POLYGON_BASE_URL": CLOSED_PORT, "POLYGON_API_KEY": "bad-input-key",
+                   "SCREENER_DATA_DIR": str(folder / "data"),
+                   **{name: fill(value, folder) for name, value in env.items()}}
+    return run_crawl("fundamentals", ("tickers", "AAPL"), *arguments, env=environment,
+                     settings={name: fill(value, folder) for name, value in settings.items()}, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+    """Every bad input's crawl, run a few at a time: (result, folder) by case id."""
+    folders = {case[0]: tmp_path_factory.mktemp(case[0]) for case in BAD_INPUTS}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = {case[0]: pool.submit(refuse, case, folders[case[0]]) for case in BAD_INPUTS}
+    return {name: (future.result(), folders[name]) for name, future in results.items()}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_is_refused_with_one_line_before_anything_starts(refusals, case):
+    result, folder = refusals[case[0]]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].endswith(f" error: {fill(case[-1], folder)}")
+    assert "Traceback" not in result.stderr
+    assert "Spider opened" not in result.stderr
+    assert not any(path.suffix == ".parquet" for path in folder.rglob("*"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into a read-only folder")
+def test_a_data_dir_without_write_permission_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = run_crawl("fundamentals", ("tickers", "AAPL"),
+                       env={"POLYGON_BASE_URL": CLOSED_PORT, "POLYGON_API_KEY": "bad-input-key",
+                            "SCREENER_DATA_DIR": str(locked / "data")}, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        f" error: the data directory {locked / 'data'} cannot be written (permission denied); " + WRITE_A_FOLDER)
