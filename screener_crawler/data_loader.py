@@ -62,10 +62,16 @@ class DataLoader:
         if start is not None and end is not None and start > end:
             raise ValueError(f"start {start} is after end {end}")
 
+        return self._read(spec, tickers, start, end, columns)
+
+    def _read(self, spec, tickers, start, end, columns, where=None):
+        """``load``'s reading, with ``where`` (a pyarrow expression) pushed down as well."""
         table = self._dataset(spec, tickers)
         if table is None:
             return _empty_frame(spec, columns)
         row_filter = _row_filter(spec, tickers, start, end)
+        if where is not None:
+            row_filter = where if row_filter is None else row_filter & where
         return table.to_table(columns=columns, filter=row_filter).to_pandas()
 
     def load_financial_ratios(self, tickers=None, start=None, end=None, columns=None):
@@ -83,8 +89,9 @@ class DataLoader:
         or before ``date`` (within ``ASOF_PRICE_DAYS``; else null) and the share counts on that
         day's split basis. Nothing filed after ``date`` is read."""
         day = _as_date(date, "date")
-        rows = self.load_financial_ratios(tickers, end=day)
-        rows = rows[(rows["timeframe"] == timeframe) & (rows["available_date"] <= day)]
+        usable = (ds.field("timeframe") == timeframe) & (ds.field("available_date") <= pa.scalar(day, pa.date32()))
+        spec = DATASETS["financial_ratios"]
+        rows = self._read(spec, tickers, None, day, list(spec.columns), where=usable)
         rows = (rows.sort_values(["ticker", "period_end", "filing_date"], kind="stable")
                 .groupby("ticker", sort=True).tail(1).reset_index(drop=True))
         if rows.empty:
