@@ -27,6 +27,9 @@ RATIOS = "financial_ratios"
 DUE_AT_ONCE = 64
 """Tickers sent on together when the grouped daily prices complete every ticker at once."""
 BATCH = 64
+BATCHES_AT_ONCE = 2
+"""Batches computed at the same time, each in its own thread: their Parquet writes release
+the GIL, so a second batch keeps the other core busy while the first one computes."""
 """Tickers read, computed and written in one call in a thread: pandas costs about as much for
 one ticker as for many, so batches make it cheap per ticker."""
 
@@ -42,8 +45,8 @@ class FinancialRatiosPipeline:
     for the ledger. An input that fails fails the ticker's ratios with its reason. Sits between
     the Parquet writer, whose ``UnitWritten``/``PartitionWritten`` it watches, and the ledger.
 
-    Due tickers queue up and are computed in batches of up to ``BATCH``, one batch at a time
-    in a thread; each ``RatiosDue`` waits for its ticker's result.
+    Due tickers queue up and are computed in batches of up to ``BATCH``, ``BATCHES_AT_ONCE``
+    batches at a time, each in a thread; each ``RatiosDue`` waits for its ticker's result.
     """
 
     def __init__(self, crawler):
@@ -56,7 +59,7 @@ class FinancialRatiosPipeline:
         self._price_partition_failed = False
         self._queue = []
         self._results = {}
-        self._computing = False
+        self._workers = 0
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -122,8 +125,8 @@ class FinancialRatiosPipeline:
         self._settled.add(ticker)
         result = self._results[ticker] = Deferred()
         self._queue.append(ticker)
-        if not self._computing:
-            self._computing = True
+        if self._workers < BATCHES_AT_ONCE:
+            self._workers += 1
             call_later(0, lambda: deferred_from_coro(self._compute_queue()))
         result = await maybe_deferred_to_future(result)
         if isinstance(result, Exception):
@@ -150,7 +153,7 @@ class FinancialRatiosPipeline:
                 for ticker in batch:
                     self._results.pop(ticker).callback(results[ticker])
         finally:
-            self._computing = False
+            self._workers -= 1
 
 
 def compute_and_write(root, tickers):
