@@ -56,7 +56,19 @@ def unit_files(root, dataset, ticker=None):
     if dataset.partition_date is None:
         path = base / name
         return [path] if path.exists() else []
-    return sorted(base.glob(f"year=*/month=*/{name}"))
+    return sorted(Path(directory, name) for directory in _partition_directories(base)
+                  if os.path.exists(os.path.join(directory, name)))
+
+
+def _partition_directories(base):
+    """The ``year=*/month=*`` folders under ``base``, listed with ``os.scandir`` (pathlib's glob
+    spent a tenth of a crawl's CPU looking for the stale files of every unit)."""
+    try:
+        years = [entry.path for entry in os.scandir(base) if entry.name.startswith("year=")]
+    except FileNotFoundError:
+        return []
+    return [entry.path for year in years for entry in os.scandir(year)
+            if entry.name.startswith("month=") and entry.is_dir()]
 
 
 def partition_dir(root, dataset, year=None, month=None):
@@ -145,9 +157,16 @@ def replace_atomically(path, write):
         raise
 
 
+PARQUET_OPTIONS = {"use_dictionary": False, "compression": "none"}
+"""Most files hold a few rows of one ticker's month: dictionaries and compression cost a
+fifth of the write's CPU and save next to nothing. Statistics stay (``scrapy status`` counts
+nulls from them), and so does the Arrow schema in the footer."""
+
+
 def write_atomically(table, path):
     """Write ``table`` to ``path`` as Parquet through ``replace_atomically``."""
-    replace_atomically(path, lambda temporary: pq.write_table(table, str(temporary), filesystem=LOCAL_FILESYSTEM))
+    replace_atomically(path, lambda temporary: pq.write_table(
+        table, str(temporary), filesystem=LOCAL_FILESYSTEM, **PARQUET_OPTIONS))
 
 
 def write_unit(root, dataset, ticker, rows, downloaded_at):
