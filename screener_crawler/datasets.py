@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
+from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, STATEMENTS, TICKER_FIELD, statement_line_items
 from screener_crawler.ratios.compute import BASIS_FIELDS as RATIO_BASIS_FIELDS
 from screener_crawler.ratios.compute import IDENTITY_FIELDS as RATIO_IDENTITY_FIELDS
 from screener_crawler.ratios.compute import RATIO_FIELDS, RATIOS_NATURAL_KEY
@@ -41,16 +41,11 @@ def _schema(*fields):
 
 def _statement_dataset(name):
     identity = [
-        pa.field("ticker", pa.string(), nullable=False),
+        TICKER_FIELD,
         pa.field("cik", pa.string()),
         pa.field("tickers", pa.list_(pa.field("element", pa.string()))),
         pa.field("company_name", pa.string()),
-        pa.field("timeframe", pa.string(), nullable=False),
-        pa.field("fiscal_year", pa.int64()),
-        pa.field("fiscal_quarter", pa.int64()),
-        pa.field("period_start", pa.date32()),
-        pa.field("period_end", pa.date32(), nullable=False),
-        pa.field("filing_date", pa.date32(), nullable=False),
+        *STATEMENT_PERIOD_FIELDS,
         pa.field("source", pa.string(), nullable=False),
         pa.field("source_filing_url", pa.string()),
     ]
@@ -69,7 +64,7 @@ DATASETS = {
     "dividends": Dataset(
         name="dividends",
         schema=_schema(
-            pa.field("ticker", pa.string(), nullable=False),
+            TICKER_FIELD,
             pa.field("id", pa.string()),
             pa.field("cash_amount", pa.float64()),
             pa.field("split_adjusted_cash_amount", pa.float64()),
@@ -91,7 +86,7 @@ DATASETS = {
     "splits": Dataset(
         name="splits",
         schema=_schema(
-            pa.field("ticker", pa.string(), nullable=False),
+            TICKER_FIELD,
             pa.field("id", pa.string()),
             pa.field("execution_date", pa.date32(), nullable=False),
             pa.field("split_from", pa.float64()),
@@ -107,7 +102,7 @@ DATASETS = {
     "ticker_events": Dataset(
         name="ticker_events",
         schema=_schema(
-            pa.field("ticker", pa.string(), nullable=False),
+            TICKER_FIELD,
             pa.field("date", pa.date32(), nullable=False),
             pa.field("event_type", pa.string(), nullable=False),
             pa.field("new_ticker", pa.string()),
@@ -122,7 +117,7 @@ DATASETS = {
     "related_tickers": Dataset(
         name="related_tickers",
         schema=_schema(
-            pa.field("ticker", pa.string(), nullable=False),
+            TICKER_FIELD,
             pa.field("related_ticker", pa.string(), nullable=False),
             pa.field("rank", pa.int64()),
         ),
@@ -133,7 +128,7 @@ DATASETS = {
     "daily_prices": Dataset(
         name="daily_prices",
         schema=_schema(
-            pa.field("ticker", pa.string(), nullable=False),
+            TICKER_FIELD,
             pa.field("date", pa.date32(), nullable=False),
             pa.field("open", pa.float64()),
             pa.field("high", pa.float64()),
@@ -158,7 +153,7 @@ DATASETS = {
     "universe": Dataset(
         name="universe",
         schema=_schema(
-            pa.field("ticker", pa.string(), nullable=False),
+            TICKER_FIELD,
             pa.field("name", pa.string()),
             pa.field("active", pa.bool_()),
             pa.field("market", pa.string()),

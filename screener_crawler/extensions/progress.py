@@ -2,48 +2,25 @@ import logging
 import time
 from datetime import timedelta
 
-from scrapy import signals
-from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import create_looping_call
+from screener_crawler.extensions.periodic import PeriodicExtension
 
 logger = logging.getLogger(__name__)
 
 
-class CrawlProgress:
+class CrawlProgress(PeriodicExtension):
     """Logs a progress line every ``SCREENER_PROGRESS_INTERVAL`` seconds: units done of
     planned, tickers complete, request rate, 429s, retries and an ETA from the unit rate."""
 
-    def __init__(self, stats, interval):
-        self._stats = stats
-        self._interval = interval
-        self._task = None
-        self._started = None
-        self._last = None
+    INTERVAL_SETTING = "SCREENER_PROGRESS_INTERVAL"
 
-    @classmethod
-    def from_crawler(cls, crawler):
-        interval = crawler.settings.getfloat("SCREENER_PROGRESS_INTERVAL")
-        if interval <= 0:
-            raise NotConfigured
-        extension = cls(crawler.stats, interval)
-        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
-        return extension
-
-    def spider_opened(self):
+    def started(self):
         self._started = self._last = (time.monotonic(), 0)
-        self._task = create_looping_call(self.log_progress)
-        self._task.start(self._interval, now=False)
-
-    def spider_closed(self):
-        if self._task and self._task.running:
-            self._task.stop()
 
     def units_done(self):
         stats = self._stats.get_stats()
         return sum(v for k, v in stats.items() if k.startswith(("units/complete/", "units/failed/")))
 
-    def log_progress(self):
+    def tick(self):
         stats = self._stats.get_stats()
         now = time.monotonic()
         requests = stats.get("downloader/request_count", 0)

@@ -7,7 +7,22 @@ and otherwise keep their own name. The crawler's schemas and the sandbox both de
 module (see ``../shared/polygon/API.md`` §5.2-5.3).
 """
 
+import pyarrow as pa
+
 STATEMENTS = ("balance_sheets", "income_statements", "cash_flow")
+
+TICKER_FIELD = pa.field("ticker", pa.string(), nullable=False)
+
+STATEMENT_PERIOD_FIELDS = (
+    pa.field("timeframe", pa.string(), nullable=False),
+    pa.field("fiscal_year", pa.int64()),
+    pa.field("fiscal_quarter", pa.int64()),
+    pa.field("period_start", pa.date32()),
+    pa.field("period_end", pa.date32(), nullable=False),
+    pa.field("filing_date", pa.date32(), nullable=False),
+)
+"""Which period and which filing a statement row reports: the columns the statement datasets
+and ``financial_ratios`` share."""
 
 V1_LINE_ITEMS = {
     "balance_sheets": (

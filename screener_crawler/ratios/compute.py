@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, TICKER_FIELD
 from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, VALUATION_RATIOS
 from screener_crawler.ratios.periods import (
     VALUE_COLUMNS,
@@ -21,13 +22,8 @@ from screener_crawler.ratios.periods import (
 )
 
 IDENTITY_FIELDS = (
-    pa.field("ticker", pa.string(), nullable=False),
-    pa.field("timeframe", pa.string(), nullable=False),
-    pa.field("fiscal_year", pa.int64()),
-    pa.field("fiscal_quarter", pa.int64()),
-    pa.field("period_start", pa.date32()),
-    pa.field("period_end", pa.date32(), nullable=False),
-    pa.field("filing_date", pa.date32(), nullable=False),
+    TICKER_FIELD,
+    *STATEMENT_PERIOD_FIELDS,
     pa.field("available_date", pa.date32(), nullable=False),
     pa.field("q4_derived", pa.bool_()),
     pa.field("price_date", pa.date32()),
