@@ -20,6 +20,7 @@ from screener_crawler import settings as project_settings
 from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
 from screener_crawler.datasets import DATASETS
 from screener_crawler.ratios.compute import reprice
+from screener_crawler.ratios.latest import read_latest
 from screener_crawler.storage import unit_files
 
 PARTITIONING = ds.partitioning(pa.schema([("year", pa.int32()), ("month", pa.int32())]),
@@ -81,6 +82,27 @@ class DataLoader:
             raise ValueError("the financial_ratios dataset is not declared in "
                              "screener_crawler.datasets yet, so it cannot be loaded")
         return self.load("financial_ratios", tickers, start, end, columns)
+
+    def latest_ratios(self, tickers=None, timeframe="trailing_twelve_months", columns=None):
+        """The screener cross-section: per ticker, its latest ``financial_ratios`` row of
+        ``timeframe`` (latest ``period_end``, then latest ``filing_date``), valued as the crawl
+        valued it (at the close of its ``available_date``; ``ratios_asof`` re-prices).
+
+        It reads the one cross-section file the ratio pipeline keeps (``ratios/latest.py``);
+        for data written before that file existed, it falls back to reading the dataset."""
+        spec = DATASETS["financial_ratios"]
+        columns = _columns(spec, columns)
+        unknown = sorted(set(columns) - set(spec.columns))
+        if unknown:
+            raise ValueError(f"latest_ratios has the dataset's own columns only, not {unknown}")
+        table = read_latest(self.root, None if tickers is None else _ticker_list(tickers), timeframe, columns)
+        if table is not None:
+            return table.to_pandas()
+        keys = ["ticker", "period_end", "filing_date"]
+        rows = self._read(spec, tickers, None, None, list(dict.fromkeys([*keys, *columns])),
+                          where=ds.field("timeframe") == timeframe)
+        rows = rows.sort_values(keys, kind="stable").groupby("ticker", sort=True).tail(1)
+        return rows[columns].reset_index(drop=True)
 
     def ratios_asof(self, date, tickers=None, timeframe="trailing_twelve_months"):
         """The screener as of ``date``: per ticker, its latest ``financial_ratios`` row of

@@ -48,7 +48,7 @@ class RecordBatch:
     """Records of one dataset from one page, in the order the API gave them.
 
     ``ValidationPipeline`` sets ``table``: the valid records as one Arrow table of the
-    dataset's schema, which is what later pipelines hold and write.
+    dataset's schema, which is what later pipelines hold and write; it empties ``records``.
     ``partition`` (year, month) marks records of a market-wide listing by day: they are held
     per partition, for every ticker at once, rather than per ticker.
     """

@@ -41,6 +41,8 @@ SCREENER_LEDGER_SAVE_INTERVAL = 10
 SCREENER_PROGRESS_INTERVAL = 5
 # Seconds between the reactor-lag probe's ticks (stats reactor/max_lag_ms); 0 turns it off.
 SCREENER_REACTOR_LAG_INTERVAL = 0.05
+# Batches of this many records or more are validated in a thread, off the reactor.
+SCREENER_VALIDATE_IN_THREAD_ROWS = 2000
 
 # --- HTTP ------------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = False
@@ -109,6 +111,7 @@ EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
 }
-FIELDSTATS_ENABLED = True
+# Per-dataset field coverage (fields_coverage/<dataset>) in the end-of-crawl stats.
+SCREENER_FIELD_COVERAGE = True
 
 LOG_LEVEL = "INFO"

@@ -9,9 +9,12 @@ import subprocess
 import sys
 import time
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from screener_crawler.datasets import DATASETS, TICKER_DATASETS
+from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
 from tests.crawl import PROJECT_ROOT, comparable_rows, read_dataset, run_crawl
 
@@ -142,12 +145,15 @@ def test_a_second_run_sends_no_request(sandbox, full_run):
 
 def test_refill_rewrites_only_that_tickers_files(sandbox, full_run):
     data_dir, _ = full_run
-    files = {p: p.stat().st_mtime_ns for p in data_dir.rglob("*.parquet") if "universe" not in p.parts}
+    market_wide = {"universe", "financial_ratios_latest"}
+    files = {p: p.stat().st_mtime_ns for p in data_dir.rglob("*.parquet") if not market_wide & set(p.parts)}
+    others = pq.read_table(latest_path(data_dir)).filter(pc.field("ticker") != "AAPL")
     result = screener(sandbox, data_dir, ("refill", "AAPL"))
-    changed = {p for p in data_dir.rglob("*.parquet") if "universe" not in p.parts
+    changed = {p for p in data_dir.rglob("*.parquet") if not market_wide & set(p.parts)
                and (p not in files or p.stat().st_mtime_ns != files[p])}
     assert changed and {p.name for p in changed} == {"ticker=AAPL.parquet"}
     assert stat(result, "units/planned") == len(TICKER_DATASETS)
+    assert pq.read_table(latest_path(data_dir)).filter(pc.field("ticker") != "AAPL").equals(others)
 
 
 def test_force_redoes_everything(sandbox, full_run):

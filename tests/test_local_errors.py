@@ -2,6 +2,7 @@
 data", a plan without an endpoint that has no fallback fails just that dataset, a repeating
 cursor fails its unit, and a record of the wrong type is dropped and counted."""
 
+import asyncio
 import json
 
 import pytest
@@ -78,7 +79,7 @@ def test_a_record_of_the_wrong_type_is_dropped_and_counted():
     crawler.stats.open_spider()
     good = {"ticker": "AAPL", "related_ticker": "MSFT", "rank": 1}
     bad = {"ticker": "AAPL", "related_ticker": "GOOGL", "rank": "first"}
-    batch = ValidationPipeline(crawler.stats).process_item(RecordBatch("related_tickers", [good, bad]))
+    batch = asyncio.run(ValidationPipeline(crawler.stats).process_item(RecordBatch("related_tickers", [good, bad])))
     assert batch.table.column("related_ticker").to_pylist() == ["MSFT"]
     assert crawler.stats.get_value("validation/dropped/related_tickers") == 1
     assert crawler.stats.get_value("validation/invalid_column/related_tickers/rank") == 1

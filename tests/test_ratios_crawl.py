@@ -3,6 +3,7 @@ values an independent recomputation from the statements on disk reproduces, resu
 point-in-time as-of view."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -115,3 +116,29 @@ def test_ratios_asof_reprices_valuation_at_that_days_close(crawled):
         assert row["close"] == last["close"] and row["price_date"] == last["date"]
         assert row["market_cap"] == pytest.approx(row["close"] * row["split_factor"] * row["basis_cur_so"])
     assert any(not pd.isna(asof[r.name]).all() for r in VALUATION_RATIOS)
+
+
+def test_latest_ratios_is_each_tickers_latest_row_from_one_file(crawled):
+    data_dir, _ = crawled
+    everything = read_dataset(data_dir, "financial_ratios").to_pandas()
+    for timeframe in ("trailing_twelve_months", "quarterly", "annual"):
+        expected = (everything[everything["timeframe"] == timeframe]
+                    .sort_values(["ticker", "period_end", "filing_date"]).groupby("ticker").tail(1))
+        latest = DataLoader(data_dir).latest_ratios(timeframe=timeframe)
+        assert list(latest["ticker"]) == list(expected["ticker"]) and len(latest) >= 2
+        assert list(latest["period_end"]) == list(expected["period_end"])
+        assert list(latest["filing_date"]) == list(expected["filing_date"])
+        pd.testing.assert_series_equal(latest["net_margin"].reset_index(drop=True),
+                                       expected["net_margin"].reset_index(drop=True), check_names=False)
+    assert (data_dir / "financial_ratios_latest" / "financial_ratios_latest.parquet").is_file()
+
+
+def test_latest_ratios_reads_the_dataset_when_the_cross_section_file_is_missing(crawled, tmp_path):
+    data_dir, _ = crawled
+    columns = ["ticker", "period_end", "filing_date", "current_ratio"]
+    from_file = DataLoader(data_dir).latest_ratios(tickers=["MSFT", "AAPL"], columns=columns)
+    copy = tmp_path / "root"
+    shutil.copytree(data_dir / "financial_ratios", copy / "financial_ratios")
+    from_dataset = DataLoader(copy).latest_ratios(tickers=["MSFT", "AAPL"], columns=columns)
+    assert list(from_file["ticker"]) == ["AAPL", "MSFT"]
+    pd.testing.assert_frame_equal(from_file, from_dataset)

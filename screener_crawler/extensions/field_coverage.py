@@ -1,21 +1,25 @@
+from collections import Counter
+
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy_fieldstats.fieldstats import FieldStatsExtension
 
 from screener_crawler.items import RecordBatch
 
 
 class DatasetFieldCoverage:
-    """scrapy-fieldstats' field coverage, kept per dataset: the crawl stats get
-    ``fields_coverage/<dataset>`` = {column: "97.5%"} over that dataset's records."""
+    """Field coverage per dataset in the format of scrapy-fieldstats: the crawl stats get
+    ``fields_coverage/<dataset>`` = {column: "97.5%"}, the share of valid records with a value
+    in that column. Counted from each batch's Arrow table (its null counts), not record by
+    record: a grouped-daily crawl validates tens of millions of bars."""
 
     def __init__(self, crawler):
         self._crawler = crawler
-        self._per_dataset = {}
+        self._rows = Counter()
+        self._values = {}
 
     @classmethod
     def from_crawler(cls, crawler):
-        if not crawler.settings.getbool("FIELDSTATS_ENABLED"):
+        if not crawler.settings.getbool("SCREENER_FIELD_COVERAGE"):
             raise NotConfigured
         extension = cls(crawler)
         crawler.signals.connect(extension.item_scraped, signal=signals.item_scraped)
@@ -23,12 +27,16 @@ class DatasetFieldCoverage:
         return extension
 
     def item_scraped(self, item):
-        if isinstance(item, RecordBatch):
-            if item.dataset not in self._per_dataset:
-                self._per_dataset[item.dataset] = FieldStatsExtension(add_to_stats=False)
-            for record in item.records:
-                self._per_dataset[item.dataset].compute_item(record)
+        if not isinstance(item, RecordBatch) or item.table is None or not item.table.num_rows:
+            return
+        table = item.table
+        self._rows[item.dataset] += table.num_rows
+        values = self._values.setdefault(item.dataset, Counter())
+        for name, column in zip(table.column_names, table.columns):
+            values[name] += len(column) - column.null_count
 
     def spider_closed(self):
-        for dataset, field_stats in sorted(self._per_dataset.items()):
-            self._crawler.stats.set_value(f"fields_coverage/{dataset}", field_stats.build_fields_summary())
+        for dataset, values in sorted(self._values.items()):
+            rows = self._rows[dataset]
+            coverage = {name: f"{100 * count / rows:.1f}%" for name, count in values.items()}
+            self._crawler.stats.set_value(f"fields_coverage/{dataset}", coverage)

@@ -4,6 +4,8 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from scrapy.utils.asyncio import call_later, is_asyncio_available, run_in_thread
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
@@ -18,8 +20,9 @@ from screener_crawler.items import (
     UnitWritten,
 )
 from screener_crawler.ratios.compute import RATIOS_SCHEMA, to_table
+from screener_crawler.ratios.latest import update_latest
 from screener_crawler.ratios.source import RATIO_INPUTS, batch_ratios
-from screener_crawler.storage import by_ticker, write_unit
+from screener_crawler.storage import by_ticker, unit_table, write_unit
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +30,11 @@ RATIOS = "financial_ratios"
 DUE_AT_ONCE = 64
 """Tickers sent on together when the grouped daily prices complete every ticker at once."""
 BATCH = 64
+"""Tickers read, computed and written in one call in a thread: pandas costs about as much for
+one ticker as for many, so batches make it cheap per ticker."""
 BATCHES_AT_ONCE = 2
 """Batches computed at the same time, each in its own thread: their Parquet writes release
 the GIL, so a second batch keeps the other core busy while the first one computes."""
-"""Tickers read, computed and written in one call in a thread: pandas costs about as much for
-one ticker as for many, so batches make it cheap per ticker."""
 
 
 class FinancialRatiosPipeline:
@@ -157,21 +160,30 @@ class FinancialRatiosPipeline:
 
 
 def compute_and_write(root, tickers):
-    """Compute the ratios of ``tickers`` from their files under ``root`` and replace their units
-    (blocking). Returns ticker -> ``WriteResult``, or the exception that failed that ticker: a
-    batch that fails is computed again ticker by ticker, so one bad ticker fails alone."""
+    """Compute the ratios of ``tickers`` from their files under ``root``, replace their units
+    and their rows in the cross-section (``ratios/latest.py``) (blocking). Returns ticker ->
+    ``WriteResult``, or the exception that failed that ticker: a batch that fails is computed
+    again ticker by ticker, so one bad ticker fails alone."""
     try:
-        units = dict(by_ticker(to_table(batch_ratios(root, tickers))))
+        computed = to_table(batch_ratios(root, tickers))
     except Exception as error:
         if len(tickers) == 1:
             return {tickers[0]: error}
         return {ticker: result for one in tickers for ticker, result in compute_and_write(root, [one]).items()}
+    units = dict(by_ticker(computed))
     results = {}
+    dataset = DATASETS[RATIOS]
     downloaded_at = datetime.now(UTC)
     for ticker in tickers:
         try:
-            results[ticker] = write_unit(root, DATASETS[RATIOS], ticker, units.get(ticker, RATIOS_SCHEMA.empty_table()),
+            results[ticker] = write_unit(root, dataset, ticker, units.get(ticker, RATIOS_SCHEMA.empty_table()),
                                          downloaded_at)
         except Exception as error:
             results[ticker] = error
+    written = [ticker for ticker in tickers if not isinstance(results[ticker], Exception)]
+    try:
+        rows = computed.filter(pc.is_in(computed.column("ticker"), pa.array(written, pa.string())))
+        update_latest(root, written, unit_table(dataset, rows, downloaded_at))
+    except Exception as error:
+        results.update(dict.fromkeys(written, error))
     return results
