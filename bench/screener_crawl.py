@@ -110,6 +110,17 @@ def rows_per_dataset(log):
     return {**{name: int(rows) for name, rows in written}, **({"financial_ratios": ratios} if ratios else {})}
 
 
+def cross_section(data_dir):
+    """(seconds, rows) of ``DataLoader.latest_ratios()``, the screener cross-section of every
+    ticker, timed in a fresh process (imports not counted)."""
+    code = ("import sys, time; from screener_crawler.data_loader import DataLoader; t = time.perf_counter(); "
+            "rows = len(DataLoader(sys.argv[1]).latest_ratios()); print(time.perf_counter() - t, rows)")
+    done = subprocess.run([sys.executable, "-c", code, str(data_dir)], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, check=True)
+    seconds, rows = done.stdout.split()
+    return round(float(seconds), 2), int(rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--universe-size", type=int, default=10070)
@@ -149,6 +160,8 @@ def main():
     status = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True)
 
+    cross_section_seconds, cross_section_rows = cross_section(data_dir)
+
     tickers = args.universe_size + args.delisted
     requests = stat(log, "downloader/request_count")
     result = {
@@ -162,6 +175,8 @@ def main():
         "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),
         "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
         "rows": rows_per_dataset(log),
+        "cross_section_seconds": cross_section_seconds,
+        "cross_section_rows": cross_section_rows,
         "status_ok": status.returncode == 0,
         "second_run_requests": stat(second_log, "downloader/request_count"),
         "data_dir": str(data_dir),
