@@ -129,6 +129,8 @@ def main():
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--prices-start", default="2009-01-01")
     parser.add_argument("--prices-end", required=True)
+    parser.add_argument("--sample", type=int, default=0,
+                        help="download only this many tickers, spread evenly over the sorted universe (0 = all)")
     args = parser.parse_args()
 
     client = CountingClient(api_key=args.api_key, base=args.base_url)
@@ -138,10 +140,13 @@ def main():
     universe.to_parquet(args.data_dir / "universe" / "universe.parquet", index=False)
 
     rows = {"universe": len(universe)}
+    tickers = sorted(universe["ticker"])
+    if 0 < args.sample < len(tickers):
+        tickers = [tickers[i * len(tickers) // args.sample] for i in range(args.sample)]
     failed = {}
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         futures = {pool.submit(download, client, args.data_dir, ticker, args.prices_start, args.prices_end): ticker
-                   for ticker in universe["ticker"]}
+                   for ticker in tickers}
         for future in as_completed(futures):
             try:
                 for dataset, count in future.result().items():
@@ -150,7 +155,7 @@ def main():
                 failed[futures[future]] = repr(error)[:200]
                 print(f"{futures[future]}: {error!r}", file=sys.stderr)
 
-    print(json.dumps({"tickers": len(universe), "api_requests": client.requests, "http_429": client.http_429,
+    print(json.dumps({"tickers": len(tickers), "universe": len(universe), "api_requests": client.requests, "http_429": client.http_429,
                       "retries": client.retried, "rows": rows, "tickers_failed": len(failed)}))
 
 

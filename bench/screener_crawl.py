@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -37,8 +38,42 @@ def stat(log, name):
     return int(match.group(1)) if match else 0
 
 
+class TreeMemory:
+    """Samples, twice a second, the summed RSS of a process and its descendants (the crawl and
+    its worker processes); ``stop()`` gives the peak in MB. ``ru_maxrss`` would give only the
+    largest single process."""
+
+    def __init__(self, pid):
+        self._pid, self._peak, self._running = pid, 0, True
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        page = os.sysconf("SC_PAGE_SIZE")
+        while self._running:
+            parents, rss = {}, {}
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    try:
+                        fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    parents[int(entry.name)], rss[int(entry.name)] = int(fields[1]), int(fields[21]) * page
+            tree, grew = {self._pid}, True
+            while grew:
+                grown = tree | {pid for pid, parent in parents.items() if parent in tree}
+                grew, tree = grown != tree, grown
+            self._peak = max(self._peak, sum(rss.get(pid, 0) for pid in tree))
+            time.sleep(0.5)
+
+    def stop(self):
+        self._running = False
+        self._thread.join()
+        return round(self._peak / 2**20)
+
+
 def crawl(url, key, data_dir, settings):
-    """Run the crawl as a user would; (wall seconds, rusage of the crawler, its log)."""
+    """Run the crawl as a user would; (wall seconds, its CPU seconds and peak RSS, its log)."""
     command = [sys.executable, "-m", "scrapy", "crawl", "screener"]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
@@ -47,8 +82,10 @@ def crawl(url, key, data_dir, settings):
     with tempfile.TemporaryFile("w+") as log:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        sampler = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
+        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         text = log.read()
@@ -57,16 +94,18 @@ def crawl(url, key, data_dir, settings):
     return wall, usage, text
 
 
-def baseline(url, key, data_dir, prices_start, prices_end):
-    """Run bench/baseline_client.py; (wall seconds, its rusage, its JSON summary)."""
+def baseline(url, key, data_dir, prices_start, prices_end, sample):
+    """Run bench/baseline_client.py; (wall seconds, its CPU seconds and peak RSS, its JSON summary)."""
     command = [sys.executable, str(PROJECT_ROOT / "bench" / "baseline_client.py"), "--base-url", url,
                "--api-key", key, "--data-dir", str(data_dir), "--prices-start", prices_start,
-               "--prices-end", prices_end]
+               "--prices-end", prices_end, "--sample", str(sample)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=out, stderr=err)
+        sampler = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
+        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
         out.seek(0)
         err.seek(0)
         text, errors = out.read(), err.read()
@@ -83,8 +122,8 @@ def figures(wall, usage, requests, tickers, cap):
         "requests_per_ticker": round(requests / tickers, 2),
         "requests_per_second": round(requests / wall, 1),
         "fraction_of_cap": round(requests / wall / cap, 2) if cap else None,
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": usage["peak_rss_mb"],
+        "cpu_seconds": round(usage["cpu_seconds"], 1),
     }
 
 
@@ -135,15 +174,20 @@ def main():
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the baseline client against a fresh sandbox (default: yes)")
     parser.add_argument("--keep-baseline-data", action="store_true")
+    parser.add_argument("--baseline-sample", type=int, default=0, metavar="N",
+                        help="the baseline downloads only N tickers spread over the universe (all in the sandbox) "
+                             "and its wall time for the whole universe is extrapolated (0 = every ticker)")
     parser.add_argument("--data-dir", type=Path, help="default: a fresh temporary folder")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "bench" / "results" / "screener_crawl.json")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a further Scrapy setting of the crawl, e.g. --set SCREENER_WORKER_PROCESSES=1")
     args = parser.parse_args()
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="screener-bench-"))
     key = SANDBOX_API_KEY if args.plan == "v1" else SANDBOX_BASIC_KEY
     settings = {"POLYGON_RATE_LIMIT": args.cap, "CONCURRENT_REQUESTS": args.concurrency,
                 "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency, "PRICES_START": args.prices_start,
-                "PRICES_END": args.prices_end}
+                "PRICES_END": args.prices_end, **dict(item.split("=", 1) for item in args.set)}
     sandbox_options = {"universe_size": args.universe_size, "delisted": args.delisted, "latency_ms": args.latency_ms}
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         wall, usage, log = crawl(sandbox.url, key, data_dir, settings)
@@ -154,7 +198,7 @@ def main():
         baseline_dir = Path(tempfile.mkdtemp(prefix="screener-baseline-"))
         with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit or args.cap) as sandbox:
             baseline_wall, baseline_usage, summary = baseline(sandbox.url, key, baseline_dir, args.prices_start,
-                                                              args.prices_end)
+                                                              args.prices_end, args.baseline_sample)
         if not args.keep_baseline_data:
             shutil.rmtree(baseline_dir)
     status = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
@@ -167,6 +211,7 @@ def main():
     result = {
         "universe": tickers, "plan": args.plan, "latency_ms": args.latency_ms, "cap": args.cap,
         "concurrency": args.concurrency, "prices_start": args.prices_start, "prices_end": args.prices_end,
+        "settings": args.set,
         **figures(wall, usage, requests, tickers, args.cap),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
         "http_429": stat(log, "downloader/response_status_count/429"),
@@ -193,7 +238,10 @@ def main():
             "rows": summary["rows"],
             "data_dir": str(baseline_dir) if args.keep_baseline_data else "(removed)",
         }
-        result["baseline_wall_ratio"] = round(baseline_wall / wall, 2)
+        universe_wall = baseline_wall * summary["universe"] / summary["tickers"]
+        if summary["tickers"] < summary["universe"]:
+            result["baseline"]["wall_seconds_for_universe_extrapolated"] = round(universe_wall, 1)
+        result["baseline_wall_ratio"] = round(universe_wall / wall, 2)
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1))

@@ -27,6 +27,7 @@ NUMERIC_SETTINGS = (
     ("BACKOFF_RECOVERY_INTERVAL", float, 0, "seconds without a 429 before the rate grows back"),
     ("POLYGON_TICKERS_PER_REQUEST", int, 1, "tickers per request"),
     ("POLYGON_PAGE_SIZE", int, 0, "rows per page; 0 = the endpoint's maximum"),
+    ("SCREENER_WORKER_PROCESSES", int, 0, "processes writing Parquet beside the crawl; 0 = threads"),
 )
 FRACTION_SETTINGS = (
     ("BACKOFF_JITTER", "the share of a wait that is random"),

@@ -41,6 +41,9 @@ SCREENER_LEDGER_SAVE_INTERVAL = 10
 SCREENER_PROGRESS_INTERVAL = 5
 # Seconds between the reactor-lag probe's ticks (stats reactor/max_lag_ms); 0 turns it off.
 SCREENER_REACTOR_LAG_INTERVAL = 0.05
+# Processes that write Parquet and compute ratios beside the crawl (0: threads of the crawl's
+# own process instead).
+SCREENER_WORKER_PROCESSES = min(4, os.cpu_count() or 1)
 # Batches of this many records or more are validated in a thread, off the reactor.
 SCREENER_VALIDATE_IN_THREAD_ROWS = 2000
 

@@ -121,8 +121,10 @@ def test_a_batch_read_from_disk_gives_each_ticker_its_rows_from_all_its_data(on_
 
 def test_compute_and_write_replaces_the_unit_of_every_ticker_of_the_batch(on_disk):
     root, frames = on_disk
-    results = compute_and_write(root, ["TOY", "ACME", "AAPL", "NONE"])
+    results, latest = compute_and_write(root, ["TOY", "ACME", "AAPL", "NONE"])
     assert results["NONE"].rows == 0
+    assert set(latest.column("ticker").to_pylist()) == set(frames)
+    assert latest.group_by(["ticker", "timeframe"]).aggregate([]).num_rows == latest.num_rows
     written = read_dataset(root, "financial_ratios").to_pandas()
     for ticker in frames:
         assert results[ticker].rows == (written["ticker"] == ticker).sum() == len(alone(frames, ticker))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from scrapy.utils.asyncio import call_later, is_asyncio_available, run_in_thread
+from scrapy.utils.asyncio import call_later, is_asyncio_available
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
@@ -20,9 +20,11 @@ from screener_crawler.items import (
     UnitWritten,
 )
 from screener_crawler.ratios.compute import RATIOS_SCHEMA, to_table
-from screener_crawler.ratios.latest import update_latest
+from screener_crawler.ratios.latest import NAME as LATEST_NAME
+from screener_crawler.ratios.latest import latest_rows, update_latest
 from screener_crawler.ratios.source import RATIO_INPUTS, batch_ratios
 from screener_crawler.storage import by_ticker, unit_table, write_unit
+from screener_crawler.workers import worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,7 @@ BATCH = 64
 """Tickers read, computed and written in one call in a thread: pandas costs about as much for
 one ticker as for many, so batches make it cheap per ticker."""
 BATCHES_AT_ONCE = 2
-"""Batches computed at the same time, each in its own thread: their Parquet writes release
-the GIL, so a second batch keeps the other core busy while the first one computes."""
+"""Batches computed at the same time, each in its own worker process (``workers.py``)."""
 
 
 class FinancialRatiosPipeline:
@@ -62,7 +63,8 @@ class FinancialRatiosPipeline:
         self._price_partition_failed = False
         self._queue = []
         self._results = {}
-        self._workers = 0
+        self._free_lanes = list(range(BATCHES_AT_ONCE))
+        self._workers = worker_pool(crawler)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -128,9 +130,9 @@ class FinancialRatiosPipeline:
         self._settled.add(ticker)
         result = self._results[ticker] = Deferred()
         self._queue.append(ticker)
-        if self._workers < BATCHES_AT_ONCE:
-            self._workers += 1
-            call_later(0, lambda: deferred_from_coro(self._compute_queue()))
+        if self._free_lanes:
+            lane = self._free_lanes.pop(0)
+            call_later(0, lambda: deferred_from_coro(self._compute_queue(lane)))
         result = await maybe_deferred_to_future(result)
         if isinstance(result, Exception):
             logger.error("Could not compute the financial ratios of %s", ticker, exc_info=result)
@@ -140,15 +142,27 @@ class FinancialRatiosPipeline:
         self._stats.inc_value("financial_ratios/rows", result.rows)
         return UnitWritten(RATIOS, ticker, result.rows, result.duplicates, result.files)
 
-    async def _compute_queue(self):
+    async def _compute_batch(self, lane, batch):
+        """Compute and write ``batch`` in the lane's process, then put its rows in the
+        cross-section, whose updates all go to one process, one at a time."""
+        results, latest = await self._workers.run(lane, compute_and_write, self._root, batch)
+        written = [ticker for ticker in batch if not isinstance(results[ticker], Exception)]
+        try:
+            await self._workers.run(LATEST_NAME, update_latest, self._root, written, latest)
+        except Exception as error:
+            results.update(dict.fromkeys(written, error))
+        return results
+
+    async def _compute_queue(self, lane):
         """Compute the queued tickers, a batch at a time, until none is left (started on the
-        reactor's next turn, so that tickers due together share a batch)."""
+        reactor's next turn, so that tickers due together share a batch). Each of the
+        ``BATCHES_AT_ONCE`` lanes has its own worker process."""
         try:
             while self._queue:
                 batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
                 started = time.monotonic()
                 try:
-                    results = await run_in_thread(compute_and_write, self._root, batch)
+                    results = await self._compute_batch(lane, batch)
                 except Exception as error:
                     results = dict.fromkeys(batch, error)
                 self._stats.inc_value("financial_ratios/batches")
@@ -156,20 +170,23 @@ class FinancialRatiosPipeline:
                 for ticker in batch:
                     self._results.pop(ticker).callback(results[ticker])
         finally:
-            self._workers -= 1
+            self._free_lanes.append(lane)
 
 
 def compute_and_write(root, tickers):
-    """Compute the ratios of ``tickers`` from their files under ``root``, replace their units
-    and their rows in the cross-section (``ratios/latest.py``) (blocking). Returns ticker ->
-    ``WriteResult``, or the exception that failed that ticker: a batch that fails is computed
-    again ticker by ticker, so one bad ticker fails alone."""
+    """Compute the ratios of ``tickers`` from their files under ``root`` and replace their units
+    (blocking). Returns (ticker -> ``WriteResult`` or the exception that failed it, the latest
+    rows of the written tickers for the cross-section, ``ratios/latest.py``). A batch that fails
+    is computed again ticker by ticker, so one bad ticker fails alone."""
     try:
         computed = to_table(batch_ratios(root, tickers))
     except Exception as error:
         if len(tickers) == 1:
-            return {tickers[0]: error}
-        return {ticker: result for one in tickers for ticker, result in compute_and_write(root, [one]).items()}
+            return {tickers[0]: error}, None
+        outcomes = [compute_and_write(root, [one]) for one in tickers]
+        latest = [rows for _, rows in outcomes if rows is not None]
+        return ({ticker: result for results, _ in outcomes for ticker, result in results.items()},
+                pa.concat_tables(latest) if latest else None)
     units = dict(by_ticker(computed))
     results = {}
     dataset = DATASETS[RATIOS]
@@ -181,9 +198,5 @@ def compute_and_write(root, tickers):
         except Exception as error:
             results[ticker] = error
     written = [ticker for ticker in tickers if not isinstance(results[ticker], Exception)]
-    try:
-        rows = computed.filter(pc.is_in(computed.column("ticker"), pa.array(written, pa.string())))
-        update_latest(root, written, unit_table(dataset, rows, downloaded_at))
-    except Exception as error:
-        results.update(dict.fromkeys(written, error))
-    return results
+    rows = computed.filter(pc.is_in(computed.column("ticker"), pa.array(written, pa.string())))
+    return results, latest_rows(unit_table(dataset, rows, downloaded_at))

@@ -2,7 +2,6 @@ import errno
 import logging
 from datetime import datetime, timezone
 
-from scrapy.utils.asyncio import run_in_thread
 from scrapy.utils.defer import deferred_from_coro
 
 from screener_crawler.connection import data_root
@@ -11,6 +10,7 @@ from screener_crawler.items import (
     DatasetUnit, PartitionFailed, PartitionUnit, PartitionWritten, UnitFailed, UnitWritten,
 )
 from screener_crawler.storage import remove_temporaries, write_partition, write_unit
+from screener_crawler.workers import worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,8 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 class ParquetWriterPipeline:
     """Writes each complete ``DatasetUnit`` as that ticker's Hive-partitioned Parquet files,
-    in a thread so the reactor keeps crawling, and passes on a ``UnitWritten`` summary.
+    in a worker process (``workers.py``) so the reactor keeps crawling, and passes on a
+    ``UnitWritten`` summary.
 
     A marker in the data root tells whether the last crawl stopped cleanly; if it did not
     (killed mid-write), the temporary files it left are removed before writing starts.
@@ -30,6 +31,7 @@ class ParquetWriterPipeline:
         self._crawler = crawler
         self._root = data_root(crawler.settings)
         self._stats = crawler.stats
+        self._workers = worker_pool(crawler)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -73,9 +75,8 @@ class ParquetWriterPipeline:
         if not isinstance(item, DatasetUnit):
             return item
         downloaded_at = datetime.now(timezone.utc)
-        result = await run_in_thread(
-            write_unit, self._root, DATASETS[item.dataset], item.ticker, item.table, downloaded_at
-        )
+        result = await self._workers.run((item.dataset, item.ticker), write_unit, self._root,
+                                         DATASETS[item.dataset], item.ticker, item.table, downloaded_at)
         self._stats.inc_value(f"parquet/units_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", result.rows)
         self._stats.inc_value("parquet/files_written", result.files)
@@ -85,8 +86,9 @@ class ParquetWriterPipeline:
 
     async def _write_partition(self, item):
         tickers = self._crawler.spider.grouped_tickers
-        rows = await run_in_thread(write_partition, self._root, DATASETS[item.dataset], item.partition,
-                                   item.table, tickers, datetime.now(timezone.utc))
+        rows = await self._workers.run((item.dataset, item.partition), write_partition, self._root,
+                                       DATASETS[item.dataset], item.partition, item.table, tickers,
+                                       datetime.now(timezone.utc))
         self._stats.inc_value(f"parquet/partitions_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", sum(rows.values()))
         self._stats.inc_value("parquet/files_written", len(rows))

@@ -41,13 +41,15 @@ def latest_rows(table):
 
 def update_latest(root, tickers, table):
     """Replace the rows of ``tickers`` (all of them, including those with no rows now) with the
-    latest rows of ``table`` (rows of those tickers in the dataset's full schema)."""
+    latest rows of ``table`` (rows of those tickers in the dataset's full schema, or None).
+    Not safe across processes: the ratio pipeline sends every update to one worker."""
     schema = DATASETS["financial_ratios"].schema
     path = latest_path(root)
     with _update_lock:
         kept = pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
         kept = kept.filter(pc.invert(pc.is_in(kept.column("ticker"), pa.array(list(tickers), pa.string()))))
-        merged = pa.concat_tables([kept, latest_rows(table.select(schema.names).cast(schema))])
+        fresh = schema.empty_table() if table is None else latest_rows(table.select(schema.names).cast(schema))
+        merged = pa.concat_tables([kept, fresh])
         write_atomically(merged.sort_by([("ticker", "ascending"), ("timeframe", "ascending")]), path)
 
 

@@ -1,0 +1,65 @@
+"""Blocking work of a crawl (Parquet writes, ratio computation) in worker processes.
+
+Threads would share the crawl's GIL: pyarrow holds it for most of a small file's write, so six
+writer threads got about 1.3 cores out of two and kept the reactor waiting for the GIL. Worker
+processes each have their own. A job carries a key, and the jobs of one key always go to the
+same process, one after another: two writes of the same unit never overlap.
+
+``SCREENER_WORKER_PROCESSES = 0`` runs the jobs in threads of the crawl's own process instead.
+"""
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+import weakref
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+
+from scrapy import signals
+from scrapy.utils.asyncio import run_in_thread
+
+_pools = weakref.WeakKeyDictionary()
+
+
+def worker_pool(crawler):
+    """The crawl's one ``WorkerPool``, made on first use and shut down when the engine stops."""
+    if crawler not in _pools:
+        pool = _pools[crawler] = WorkerPool(crawler.settings.getint("SCREENER_WORKER_PROCESSES"))
+        crawler.signals.connect(pool.shutdown, signal=signals.engine_stopped)
+    return _pools[crawler]
+
+
+class WorkerPool:
+    def __init__(self, processes):
+        self.processes = processes
+        context = multiprocessing.get_context("spawn")
+        self._executors = [
+            ProcessPoolExecutor(1, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),))
+            for _ in range(processes)
+        ]
+
+    async def run(self, key, function, *args):
+        """``function(*args)`` in the process of ``key`` (a thread when there are none). An int
+        key picks the process by number, so that lanes 0 and 1 run on different cores."""
+        if not self._executors:
+            return await run_in_thread(function, *args)
+        number = key if isinstance(key, int) else zlib.crc32(repr(key).encode())
+        executor = self._executors[number % len(self._executors)]
+        return await asyncio.wrap_future(executor.submit(function, *args))
+
+    def shutdown(self):
+        for executor in self._executors:
+            executor.shutdown(wait=True)
+        self._executors = []
+
+
+def _exit_with_parent(parent):
+    """A worker outlives no crawl, not even one killed with SIGKILL."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -1,0 +1,73 @@
+"""The worker processes that write Parquet and compute ratios beside the crawl."""
+
+import asyncio
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from screener_crawler.workers import WorkerPool
+from tests.crawl import PROJECT_ROOT
+
+
+def fail_with_full_disk():
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_one_key_runs_in_one_process_and_lanes_in_different_ones():
+    pool = WorkerPool(2)
+    try:
+        async def pids():
+            by_key = [await pool.run(("daily_prices", "AAPL"), os.getpid) for _ in range(3)]
+            lanes = await asyncio.gather(pool.run(0, os.getpid), pool.run(1, os.getpid))
+            return by_key, lanes
+        by_key, lanes = asyncio.run(pids())
+    finally:
+        pool.shutdown()
+    assert len(set(by_key)) == 1 and by_key[0] != os.getpid()
+    assert len(set(lanes)) == 2 and os.getpid() not in lanes
+
+
+def test_a_full_disk_in_a_worker_reaches_the_crawl_as_enospc():
+    pool = WorkerPool(1)
+    try:
+        with pytest.raises(OSError) as raised:
+            asyncio.run(pool.run("unit", fail_with_full_disk))
+    finally:
+        pool.shutdown()
+    assert raised.value.errno == errno.ENOSPC
+
+
+def test_no_processes_means_threads_of_the_crawl():
+    pool = WorkerPool(0)
+    assert asyncio.run(pool.run("unit", os.getpid)) == os.getpid()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_workers_exit_when_the_crawl_is_killed():
+    code = ("import asyncio, os, time; from screener_crawler.workers import WorkerPool; pool = WorkerPool(1); "
+            "print(asyncio.run(pool.run('k', os.getpid)), flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    assert _alive(worker)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            os.waitpid(worker, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    assert not _alive(worker)
