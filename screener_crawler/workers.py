@@ -50,8 +50,11 @@ class WorkerPool:
         return await asyncio.wrap_future(executor.submit(function, *args))
 
     def shutdown(self):
+        """Let the workers exit once their jobs are done, without blocking the reactor: a stall
+        here made Scrapy's HTTP handler fire its close timeout as well as its close (the
+        workers are joined when the interpreter exits)."""
         for executor in self._executors:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=False)
         self._executors = []
 
 
