@@ -24,10 +24,10 @@ _pools = weakref.WeakKeyDictionary()
 
 
 def worker_pool(crawler):
-    """The crawl's one ``WorkerPool``, made on first use and shut down when the engine stops."""
+    """The crawl's one ``WorkerPool``, made on first use and shut down when the spider closes."""
     if crawler not in _pools:
         pool = _pools[crawler] = WorkerPool(crawler.settings.getint("SCREENER_WORKER_PROCESSES"))
-        crawler.signals.connect(pool.shutdown, signal=signals.engine_stopped)
+        crawler.signals.connect(pool.shutdown, signal=signals.spider_closed)
     return _pools[crawler]
 
 
@@ -50,11 +50,12 @@ class WorkerPool:
         return await asyncio.wrap_future(executor.submit(function, *args))
 
     def shutdown(self):
-        """Let the workers exit once their jobs are done, without blocking the reactor: a stall
-        here made Scrapy's HTTP handler fire its close timeout as well as its close (the
-        workers are joined when the interpreter exits)."""
+        """Wait for the workers to exit. Called on ``spider_closed``, when every job has been
+        awaited: on ``engine_stopped`` the wait raced Scrapy's HTTP handler, whose close fires a
+        1-s timeout as well, and not waiting left Python 3.11's exit hook writing to the
+        executors' closed wake-up pipes."""
         for executor in self._executors:
-            executor.shutdown(wait=False)
+            executor.shutdown(wait=True)
         self._executors = []
 
 
