@@ -6,9 +6,8 @@ import pytest
 from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
-from screener_crawler.items import (
-    BalanceSheetItem, CashFlowItem, IncomeStatementItem, RecordBatch, RecordItem, UnitComplete,
-)
+from screener_crawler.datasets import DATASETS
+from screener_crawler.items import RecordBatch, UnitComplete
 from screener_crawler.pipelines.validation import validate_record
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from tests.recorded import recorded_json, recorded_response
@@ -38,21 +37,29 @@ def vx_items(spider, fixture, timeframes=("quarterly", "annual", "ttm")):
     return parse(spider, spider.parse_vx_financials, fixture, meta)
 
 
-def records(items, cls=RecordItem):
-    """The typed records of the spider's output, out of their page batches."""
-    return [record for item in items if isinstance(item, RecordBatch)
-            for record in item.records if isinstance(record, cls)]
+def records(items, dataset=None):
+    """The records of the spider's output (of ``dataset`` when given), out of their page batches;
+    every record holds only columns of its batch's dataset."""
+    found = []
+    for item in items:
+        if isinstance(item, RecordBatch) and dataset in (None, item.dataset):
+            for record in item.records:
+                unknown = set(record) - set(DATASETS[item.dataset].columns)
+                assert not unknown, unknown
+                found.append(record)
+    return found
 
 
-@pytest.mark.parametrize("fixture, dataset, cls", [
-    ("balance_sheets_stocks_financials_v1__openapi_example.json", "balance_sheets", BalanceSheetItem),
-    ("income_statements_stocks_financials_v1__openapi_example.json", "income_statements", IncomeStatementItem),
-    ("cash_flow_statements_stocks_financials_v1__openapi_example.json", "cash_flow", CashFlowItem),
+@pytest.mark.parametrize("fixture, dataset", [
+    ("balance_sheets_stocks_financials_v1__openapi_example.json", "balance_sheets"),
+    ("income_statements_stocks_financials_v1__openapi_example.json", "income_statements"),
+    ("cash_flow_statements_stocks_financials_v1__openapi_example.json", "cash_flow"),
 ])
-def test_v1_statement_becomes_one_typed_item_per_requested_ticker(spider, fixture, dataset, cls):
-    items = records(v1_items(spider, fixture, dataset))
-    assert [type(item) for item in items] == [cls]
-    assert items[0]["ticker"] == "AAPL"
+def test_v1_statement_becomes_one_record_of_its_dataset_per_requested_ticker(spider, fixture, dataset):
+    output = v1_items(spider, fixture, dataset)
+    assert [batch.dataset for batch in output if isinstance(batch, RecordBatch)] == [dataset]
+    items = records(output)
+    assert len(items) == 1 and items[0]["ticker"] == "AAPL"
 
 
 @pytest.mark.parametrize("fixture, dataset", [
@@ -95,33 +102,37 @@ def test_v1_rows_of_tickers_not_requested_are_left_out(spider):
 
 
 def test_vx_filing_feeds_all_three_statement_datasets(spider):
-    items = records(vx_items(spider, "financials_vX_reference_financials__openapi_example.json"))
-    assert sorted(type(item).__name__ for item in items) == ["BalanceSheetItem", "CashFlowItem", "IncomeStatementItem"]
+    items = vx_items(spider, "financials_vX_reference_financials__openapi_example.json")
+    assert {dataset: len(records(items, dataset)) for dataset in ("balance_sheets", "income_statements", "cash_flow")} \
+        == {"balance_sheets": 1, "income_statements": 1, "cash_flow": 1}
+    assert len(records(items)) == 3
 
 
 def test_vx_concepts_map_onto_v1_columns(spider):
     served = recorded_json("financials_vX_reference_financials__openapi_example.json")["results"][0]["financials"]
-    items = {type(i).__name__: i for i in records(vx_items(spider, "financials_vX_reference_financials__openapi_example.json"))}
-    assert items["BalanceSheetItem"]["total_assets"] == served["balance_sheet"]["assets"]["value"]
-    assert items["BalanceSheetItem"]["noncontrolling_interest"] == \
+    output = vx_items(spider, "financials_vX_reference_financials__openapi_example.json")
+    items = {dataset: records(output, dataset)[0] for dataset in ("balance_sheets", "income_statements", "cash_flow")}
+    assert items["balance_sheets"]["total_assets"] == served["balance_sheet"]["assets"]["value"]
+    assert items["balance_sheets"]["noncontrolling_interest"] == \
         served["balance_sheet"]["equity_attributable_to_noncontrolling_interest"]["value"]
-    assert items["IncomeStatementItem"]["revenue"] == served["income_statement"]["revenues"]["value"]
-    assert items["IncomeStatementItem"]["basic_earnings_per_share"] == 0.72
-    assert items["CashFlowItem"]["net_cash_from_operating_activities"] == \
+    assert items["income_statements"]["revenue"] == served["income_statement"]["revenues"]["value"]
+    assert items["income_statements"]["basic_earnings_per_share"] == 0.72
+    assert items["cash_flow"]["net_cash_from_operating_activities"] == \
         served["cash_flow_statement"]["net_cash_flow_from_operating_activities"]["value"]
 
 
 def test_vx_concept_without_v1_twin_keeps_its_own_column(spider):
     served = recorded_json("financials_vX_reference_financials__openapi_example.json")["results"][0]["financials"]
-    items = {type(i).__name__: i for i in records(vx_items(spider, "financials_vX_reference_financials__openapi_example.json"))}
-    assert items["BalanceSheetItem"]["noncurrent_assets"] == served["balance_sheet"]["noncurrent_assets"]["value"]
-    assert items["IncomeStatementItem"]["comprehensive_income_loss"] == \
+    output = vx_items(spider, "financials_vX_reference_financials__openapi_example.json")
+    items = {dataset: records(output, dataset)[0] for dataset in ("balance_sheets", "income_statements", "cash_flow")}
+    assert items["balance_sheets"]["noncurrent_assets"] == served["balance_sheet"]["noncurrent_assets"]["value"]
+    assert items["income_statements"]["comprehensive_income_loss"] == \
         served["comprehensive_income"]["comprehensive_income_loss"]["value"]
 
 
 def test_vx_identity_fields_are_normalised(spider):
-    item = records(vx_items(spider, "financials_vX_reference_financials__py_mock.json"))[0]
-    row = validate_record(item.dataset, dict(item))
+    item = records(vx_items(spider, "financials_vX_reference_financials__py_mock.json"), "balance_sheets")[0]
+    row = validate_record("balance_sheets", item)
     assert row["fiscal_year"] == 2022 and row["fiscal_quarter"] == 1
     assert row["period_start"].isoformat() == "2022-01-01"
     assert row["period_end"].isoformat() == "2022-04-03"
@@ -143,8 +154,7 @@ def test_vx_record_without_timeframe_or_filter_falls_back_to_fiscal_period():
 
 
 def test_vx_unknown_concept_is_left_out_and_counted(spider):
-    items = records(vx_items(spider, "financials_vX_unknown_concept__derived.json"))
-    balance = next(i for i in items if isinstance(i, BalanceSheetItem))
+    balance = records(vx_items(spider, "financials_vX_unknown_concept__derived.json"), "balance_sheets")[0]
     assert "other_than_fixed_noncurrent_assets" not in balance
     assert validate_record("balance_sheets", dict(balance))["total_assets"] == 2407400000.0
     stats = spider.crawler.stats.get_stats()

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import scrapy
 
 from screener_crawler.connection import data_root, progress_file
-from screener_crawler.items import RECORD_ITEMS, RecordBatch, UnitComplete, UnitFailed
+from screener_crawler.items import RecordBatch, UnitComplete, UnitFailed
 from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.polygon.endpoints import ENDPOINTS
@@ -220,7 +220,7 @@ class PolygonSpider(scrapy.Spider):
         return response.request.replace(url=url, meta={**meta, "polygon_cursors": (*seen, cursor)})
 
     def record_batches(self, parsed_rows, datasets=None):
-        """One ``RecordBatch`` of typed items per dataset for a page's parsed rows (only of
+        """One ``RecordBatch`` per dataset for a page's parsed rows (only of
         ``datasets`` when given), counting the fields the schema does not know."""
         batches = {}
         for parsed in parsed_rows:
@@ -229,7 +229,7 @@ class PolygonSpider(scrapy.Spider):
             for name in parsed.unknown_fields:
                 self.crawler.stats.inc_value(f"parser/unknown_field/{parsed.dataset}/{name}")
             batch = batches.setdefault(parsed.dataset, RecordBatch(parsed.dataset))
-            batch.records.append(RECORD_ITEMS[parsed.dataset](parsed.row))
+            batch.records.append(parsed.row)
         yield from batches.values()
 
     def ticker_request(self, endpoint, dataset, ticker, callback, params=None, **path_args):
