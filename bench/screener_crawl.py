@@ -12,6 +12,10 @@ with the same options, and the ratio of the two wall times. The baseline has no 
 of its own: it meets the cap as the API's 429s, so its sandbox rate limit is ``--cap`` unless
 ``--sandbox-rate-limit`` is given. Its Parquet files (as many as the crawler's, tens of GB for
 the full universe) are removed afterwards unless ``--keep-baseline-data``.
+
+At 10,070 tickers each side runs for more than an hour on two cores, so they can be measured
+one at a time: ``--no-baseline`` for the crawl, then ``--crawl-result <its JSON>`` to run only
+the baseline (with the crawl's options, checked) and print both side by side.
 """
 
 import argparse
@@ -160,6 +164,64 @@ def cross_section(data_dir):
     return round(float(seconds), 2), int(rows)
 
 
+def measured_options(args):
+    """The options a crawl's figures depend on; a baseline compared with them must share them."""
+    return {"universe": args.universe_size + args.delisted, "plan": args.plan, "latency_ms": args.latency_ms,
+            "cap": args.cap, "concurrency": args.concurrency, "prices_start": args.prices_start,
+            "prices_end": args.prices_end}
+
+
+def crawl_figures(args, key, sandbox_options):
+    """Run the crawl, a second crawl of the same command, ``scrapy status`` and the
+    cross-section; the crawler's figures."""
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="screener-bench-"))
+    settings = {"POLYGON_RATE_LIMIT": args.cap, "CONCURRENT_REQUESTS": args.concurrency,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency, "PRICES_START": args.prices_start,
+                "PRICES_END": args.prices_end, **dict(item.split("=", 1) for item in args.set)}
+    with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
+        wall, usage, log = crawl(sandbox.url, key, data_dir, settings)
+        _, _, second_log = crawl(sandbox.url, key, data_dir, settings)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.with_suffix(".log").write_text(log)
+    status = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True)
+
+    cross_section_seconds, cross_section_rows = cross_section(data_dir)
+
+    tickers = args.universe_size + args.delisted
+    requests = stat(log, "downloader/request_count")
+    return {
+        **measured_options(args),
+        "settings": args.set,
+        **figures(wall, usage, requests, tickers, args.cap),
+        "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
+        "http_429": stat(log, "downloader/response_status_count/429"),
+        "retries": stat(log, "retry/count"),
+        "units_failed": sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", log, re.MULTILINE))),
+        "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),
+        "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
+        "rows": rows_per_dataset(log),
+        "cross_section_seconds": cross_section_seconds,
+        "cross_section_rows": cross_section_rows,
+        "status_ok": status.returncode == 0,
+        "second_run_requests": stat(second_log, "downloader/request_count"),
+        "data_dir": str(data_dir),
+    }
+
+
+def earlier_crawl(args):
+    """The crawler's figures from ``--crawl-result``, which must have been measured with the
+    options given now, so the baseline beside it runs against the same sandbox."""
+    result = json.loads(args.crawl_result.read_text())
+    result.pop("baseline", None)
+    result.pop("baseline_wall_ratio", None)
+    differing = {name: (result.get(name), value) for name, value in measured_options(args).items()
+                 if result.get(name) != value}
+    if differing:
+        sys.exit(f"{args.crawl_result} was measured with other options (earlier, now): {differing}")
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--universe-size", type=int, default=10070)
@@ -179,21 +241,16 @@ def main():
                              "and its wall time for the whole universe is extrapolated (0 = every ticker)")
     parser.add_argument("--data-dir", type=Path, help="default: a fresh temporary folder")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "bench" / "results" / "screener_crawl.json")
+    parser.add_argument("--crawl-result", type=Path, metavar="JSON",
+                        help="take the crawler's figures from this earlier --no-baseline result of the same options "
+                             "and run only the baseline")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a further Scrapy setting of the crawl, e.g. --set SCREENER_WORKER_PROCESSES=1")
     args = parser.parse_args()
 
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="screener-bench-"))
     key = SANDBOX_API_KEY if args.plan == "v1" else SANDBOX_BASIC_KEY
-    settings = {"POLYGON_RATE_LIMIT": args.cap, "CONCURRENT_REQUESTS": args.concurrency,
-                "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency, "PRICES_START": args.prices_start,
-                "PRICES_END": args.prices_end, **dict(item.split("=", 1) for item in args.set)}
     sandbox_options = {"universe_size": args.universe_size, "delisted": args.delisted, "latency_ms": args.latency_ms}
-    with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
-        wall, usage, log = crawl(sandbox.url, key, data_dir, settings)
-        _, _, second_log = crawl(sandbox.url, key, data_dir, settings)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.with_suffix(".log").write_text(log)
+    result = earlier_crawl(args) if args.crawl_result else crawl_figures(args, key, sandbox_options)
     if args.baseline:
         baseline_dir = Path(tempfile.mkdtemp(prefix="screener-baseline-"))
         with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit or args.cap) as sandbox:
@@ -201,33 +258,6 @@ def main():
                                                               args.prices_end, args.baseline_sample)
         if not args.keep_baseline_data:
             shutil.rmtree(baseline_dir)
-    status = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True)
-
-    cross_section_seconds, cross_section_rows = cross_section(data_dir)
-
-    tickers = args.universe_size + args.delisted
-    requests = stat(log, "downloader/request_count")
-    result = {
-        "universe": tickers, "plan": args.plan, "latency_ms": args.latency_ms, "cap": args.cap,
-        "concurrency": args.concurrency, "prices_start": args.prices_start, "prices_end": args.prices_end,
-        "settings": args.set,
-        **figures(wall, usage, requests, tickers, args.cap),
-        "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
-        "http_429": stat(log, "downloader/response_status_count/429"),
-        "retries": stat(log, "retry/count"),
-        "units_failed": sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", log, re.MULTILINE))),
-        "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),
-        "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
-        "rows": rows_per_dataset(log),
-        "cross_section_seconds": cross_section_seconds,
-        "cross_section_rows": cross_section_rows,
-        "status_ok": status.returncode == 0,
-        "second_run_requests": stat(second_log, "downloader/request_count"),
-        "data_dir": str(data_dir),
-    }
-
-    if args.baseline:
         result["baseline"] = {
             "universe": summary["tickers"],
             "sandbox_rate_limit": args.sandbox_rate_limit or args.cap,
@@ -241,7 +271,7 @@ def main():
         universe_wall = baseline_wall * summary["universe"] / summary["tickers"]
         if summary["tickers"] < summary["universe"]:
             result["baseline"]["wall_seconds_for_universe_extrapolated"] = round(universe_wall, 1)
-        result["baseline_wall_ratio"] = round(universe_wall / wall, 2)
+        result["baseline_wall_ratio"] = round(universe_wall / result["wall_seconds"], 2)
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1))
