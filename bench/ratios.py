@@ -3,8 +3,8 @@ computing the rows, writing the units (into a scratch folder, the crawl's is lef
 
     python bench/ratios.py DATA_DIR [--tickers 200] [--batch 64]
 
-``--batch`` is how many tickers are read and computed at once (the pipeline's
-``RATIOS_BATCH``); ``--batch 1`` is one ticker at a time.
+``--batch`` is how many tickers are read and computed at once (the crawl's
+``SCREENER_RATIO_BATCH_TICKERS``); ``--batch 1`` is one ticker at a time.
 """
 
 import argparse

@@ -28,6 +28,7 @@ NUMERIC_SETTINGS = (
     ("POLYGON_TICKERS_PER_REQUEST", int, 1, "tickers per request"),
     ("POLYGON_PAGE_SIZE", int, 0, "rows per page; 0 = the endpoint's maximum"),
     ("SCREENER_WORKER_PROCESSES", int, 0, "processes writing Parquet beside the crawl; 0 = threads"),
+    ("SCREENER_RATIO_BATCH_TICKERS", int, 1, "tickers per batch of financial ratios"),
 )
 FRACTION_SETTINGS = (
     ("BACKOFF_JITTER", "the share of a wait that is random"),

@@ -44,6 +44,8 @@ SCREENER_REACTOR_LAG_INTERVAL = 0.05
 # Processes that write Parquet and compute ratios beside the crawl (0: threads of the crawl's
 # own process instead).
 SCREENER_WORKER_PROCESSES = min(4, os.cpu_count() or 1)
+# Tickers whose financial ratios are read, computed and written in one call of a worker.
+SCREENER_RATIO_BATCH_TICKERS = 64
 # Batches of this many records or more are validated in a thread, off the reactor.
 SCREENER_VALIDATE_IN_THREAD_ROWS = 2000
 

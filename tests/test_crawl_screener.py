@@ -177,6 +177,18 @@ def test_grouped_daily_gives_the_same_prices_as_per_ticker_listings(sandbox, ful
     assert sum(entry["rows"] for entry in done.values()) == read_dataset(tmp_path, "daily_prices").num_rows
 
 
+def test_ratios_due_at_once_after_grouped_daily_fill_every_lane(sandbox, full_run, tmp_path):
+    """Grouped daily prices complete every ticker with their last month: the ratio batches of all
+    of them must then run side by side, one per worker, not one after the other."""
+    result = screener(sandbox, tmp_path, PRICES_SOURCE="grouped", PRICES_END="2025-11-21",
+                      SCREENER_RATIO_BATCH_TICKERS=4)
+    tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+    assert stat(result, "financial_ratios/units") == tickers
+    assert stat(result, "financial_ratios/batches") >= tickers // 4
+    assert stat(result, "financial_ratios/lanes_busy_max") == 2
+    assert snapshot(tmp_path)["financial_ratios"] == snapshot(full_run[0])["financial_ratios"]
+
+
 def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_path):
     result = screener(sandbox, tmp_path, key=BASIC_KEY)
     state = ledger(tmp_path)

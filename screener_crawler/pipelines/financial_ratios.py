@@ -29,11 +29,6 @@ from screener_crawler.workers import worker_pool
 logger = logging.getLogger(__name__)
 
 RATIOS = "financial_ratios"
-DUE_AT_ONCE = 64
-"""Tickers sent on together when the grouped daily prices complete every ticker at once."""
-BATCH = 64
-"""Tickers read, computed and written in one call in a thread: pandas costs about as much for
-one ticker as for many, so batches make it cheap per ticker."""
 BATCHES_AT_ONCE = 2
 """Batches computed at the same time, each in its own worker process (``workers.py``)."""
 
@@ -49,8 +44,11 @@ class FinancialRatiosPipeline:
     for the ledger. An input that fails fails the ticker's ratios with its reason. Sits between
     the Parquet writer, whose ``UnitWritten``/``PartitionWritten`` it watches, and the ledger.
 
-    Due tickers queue up and are computed in batches of up to ``BATCH``, ``BATCHES_AT_ONCE``
-    batches at a time, each in a thread; each ``RatiosDue`` waits for its ticker's result.
+    Due tickers queue up and are computed in batches of up to ``SCREENER_RATIO_BATCH_TICKERS``
+    (pandas costs about as much for one ticker as for many), ``BATCHES_AT_ONCE`` batches at a
+    time, each in a worker; each ``RatiosDue`` waits for its ticker's result. When the grouped
+    daily prices complete every ticker at once, all of them are queued together, so that every
+    lane has a batch (``financial_ratios/lanes_busy_max``).
     """
 
     def __init__(self, crawler):
@@ -64,6 +62,8 @@ class FinancialRatiosPipeline:
         self._queue = []
         self._results = {}
         self._free_lanes = list(range(BATCHES_AT_ONCE))
+        self._lanes_busy = 0
+        self._batch_tickers = crawler.settings.getint("SCREENER_RATIO_BATCH_TICKERS")
         self._workers = worker_pool(crawler)
 
     @classmethod
@@ -99,8 +99,7 @@ class FinancialRatiosPipeline:
     async def _send_due(self, tickers):
         due = [t for t in tickers if self._wanted(t) and self._inputs_settled(t)]
         self._settled.update(due)
-        for start in range(0, len(due), DUE_AT_ONCE):
-            await self._send([RatiosDue(ticker) for ticker in due[start:start + DUE_AT_ONCE]])
+        await self._send([RatiosDue(ticker) for ticker in due])
 
     async def _input_failed(self, item):
         if self._wanted(item.ticker):
@@ -159,12 +158,16 @@ class FinancialRatiosPipeline:
         ``BATCHES_AT_ONCE`` lanes has its own worker process."""
         try:
             while self._queue:
-                batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+                batch, self._queue = self._queue[:self._batch_tickers], self._queue[self._batch_tickers:]
                 started = time.monotonic()
+                self._lanes_busy += 1
+                self._stats.max_value("financial_ratios/lanes_busy_max", self._lanes_busy)
                 try:
                     results = await self._compute_batch(lane, batch)
                 except Exception as error:
                     results = dict.fromkeys(batch, error)
+                finally:
+                    self._lanes_busy -= 1
                 self._stats.inc_value("financial_ratios/batches")
                 self._stats.inc_value("financial_ratios/compute_ms", int(1000 * (time.monotonic() - started)))
                 for ticker in batch:
