@@ -134,10 +134,12 @@ def figures(wall, usage, requests, tickers, cap):
 def print_table(result):
     """One line per figure; with a baseline, its value beside the crawler's."""
     other = result.get("baseline", {})
-    names = [name for name in dict.fromkeys([*result, *other]) if name not in ("rows", "baseline")]
-    lines = [(name, result.get(name, ""), other.get(name, "")) for name in names]
-    datasets = dict.fromkeys([*result["rows"], *other.get("rows", {})])
-    lines += [(f"rows/{name}", result["rows"].get(name, ""), other.get("rows", {}).get(name, "")) for name in datasets]
+    names = list(dict.fromkeys([*result, *other]))
+    lines = [(name, result.get(name, ""), other.get(name, "")) for name in names
+             if name != "baseline" and not isinstance(result.get(name, other.get(name)), dict)]
+    for group in ("rows", "status_done_pct"):
+        mine, theirs = result.get(group) or {}, other.get(group) or {}
+        lines += [(f"{group}/{name}", mine.get(name, ""), theirs.get(name, "")) for name in dict.fromkeys([*mine, *theirs])]
     width = max(len(name) for name, _, _ in lines)
     if other:
         print(f"{'':<{width}}  {'crawler':>12}  {'baseline':>12}")
@@ -151,6 +153,18 @@ def rows_per_dataset(log):
     written = re.findall(r"^ 'parquet/rows_written/([^']+)': (\d+)", log, re.MULTILINE)
     ratios = stat(log, "financial_ratios/rows")
     return {**{name: int(rows) for name, rows in written}, **({"financial_ratios": ratios} if ratios else {})}
+
+
+def status_figures(report_json):
+    """What ``scrapy status --json`` says of each dataset: ledger completion (%) and files whose
+    schema differs from the declared one."""
+    try:
+        datasets = json.loads(report_json)["datasets"]
+    except (ValueError, KeyError):
+        return {"status_done_pct": None, "status_schema_mismatches": None}
+    return {"status_done_pct": {name: report["completion"]["done_pct"] for name, report in datasets.items()
+                                if report.get("completion")},
+            "status_schema_mismatches": sum(len(report["schema_mismatches"]) for report in datasets.values())}
 
 
 def cross_section(data_dir):
@@ -183,8 +197,10 @@ def crawl_figures(args, key, sandbox_options):
         _, _, second_log = crawl(sandbox.url, key, data_dir, settings)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".log").write_text(log)
+    started = time.monotonic()
     status = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True)
+    status_seconds = time.monotonic() - started
 
     cross_section_seconds, cross_section_rows = cross_section(data_dir)
 
@@ -204,6 +220,8 @@ def crawl_figures(args, key, sandbox_options):
         "cross_section_seconds": cross_section_seconds,
         "cross_section_rows": cross_section_rows,
         "status_ok": status.returncode == 0,
+        **status_figures(status.stdout),
+        "status_seconds": round(status_seconds, 1),
         "second_run_requests": stat(second_log, "downloader/request_count"),
         "data_dir": str(data_dir),
     }
