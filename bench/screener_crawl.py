@@ -28,13 +28,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from screener_crawler.sandbox import SANDBOX_API_KEY, SANDBOX_BASIC_KEY, SandboxProcess  # noqa: E402
+from screener_crawler.sandbox.market import DEFAULT_AS_OF  # noqa: E402
 
 
 def stat(log, name):
@@ -250,7 +250,9 @@ def main():
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--plan", choices=("v1", "basic"), default="v1")
     parser.add_argument("--prices-start", default="2009-01-01")
-    parser.add_argument("--prices-end", default=date.today().isoformat())
+    parser.add_argument("--prices-end", default=DEFAULT_AS_OF.isoformat(),
+                        help="last day of daily bars (default: the sandbox's last market day; later weekdays "
+                             "would each cost the grouped-daily listing an empty request)")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the baseline client against a fresh sandbox (default: yes)")
     parser.add_argument("--keep-baseline-data", action="store_true")
