@@ -1,14 +1,14 @@
-import asyncio
 import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from scrapy.utils.asyncio import call_later, is_asyncio_available
+from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
 
 from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS
@@ -31,6 +31,26 @@ logger = logging.getLogger(__name__)
 RATIOS = "financial_ratios"
 BATCHES_AT_ONCE = 2
 """Batches computed at the same time, each in its own worker process (``workers.py``)."""
+SEND_SLICE = 256
+"""Item pipelines started per reactor turn when many tickers become due at once."""
+
+
+async def next_reactor_turn():
+    """Return after the reactor has handled what was ready (network, timers)."""
+    turn = Deferred()
+    call_later(0, turn.callback, None)
+    await maybe_deferred_to_future(turn)
+
+
+async def start_in_slices(starts, size, next_turn):
+    """Start the coroutine functions ``starts``, ``size`` per turn of the event loop (awaiting
+    ``next_turn`` between slices), and return their Deferreds without waiting for them."""
+    runs = []
+    for first in range(0, len(starts), size):
+        if first:
+            await next_turn()
+        runs += [deferred_from_coro(start()) for start in starts[first:first + size]]
+    return runs
 
 
 class FinancialRatiosPipeline:
@@ -116,14 +136,13 @@ class FinancialRatiosPipeline:
         await self._send_due(tickers)
 
     async def _send(self, items):
-        """Put ``items`` through the item pipelines, as if the spider had yielded them."""
+        """Put ``items`` through the item pipelines, as if the spider had yielded them: all of
+        them at once, but started ``SEND_SLICE`` per reactor turn (the grouped daily prices make
+        ten thousand tickers due together; starting their pipelines in one turn stalls it)."""
         scraper = self._crawler.engine.scraper
-        runs = [scraper.start_itemproc_async(item, response=None) for item in items]
-        if is_asyncio_available():
-            await asyncio.gather(*runs)
-        else:
-            for run in runs:
-                await run
+        runs = await start_in_slices([partial(scraper.start_itemproc_async, item, response=None) for item in items],
+                                     SEND_SLICE, next_reactor_turn)
+        await maybe_deferred_to_future(gatherResults(runs, consumeErrors=True))
 
     async def _compute(self, ticker):
         self._settled.add(ticker)
