@@ -4,6 +4,7 @@ replaced. No Scrapy here; the writer pipeline calls ``write_unit`` from a thread
 Layout: ``<root>/<dataset>/year=YYYY/month=MM/ticker=<T>.parquet``,
 ``<root>/<dataset>/ticker=<T>.parquet`` for a dataset without a partition date, and
 ``<root>/<dataset>/<dataset>.parquet`` for a market-wide table such as the universe.
+Every write also records its files' facts for ``scrapy status`` (``file_facts.py``).
 """
 
 import os
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from screener_crawler import file_facts
 from screener_crawler.datasets import DOWNLOADED_AT
 
 SAFE_TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")
@@ -180,14 +182,16 @@ def write_unit(root, dataset, ticker, rows, downloaded_at):
     name = unit_file_name(dataset, ticker)
     with _unit_lock(dataset, ticker):
         unique, duplicates = deduplicate(dataset, _as_table(dataset, rows))
-        written = set()
+        written, facts = set(), []
         for directory, table in partitions(root, dataset, unit_table(dataset, unique, downloaded_at)):
             path = directory / name
             write_atomically(table, path)
             written.add(path)
+            facts.append(file_facts.fact(Path(root) / dataset.name, path, table))
         for stale in unit_files(root, dataset, ticker):
             if stale not in written:
                 stale.unlink(missing_ok=True)
+        file_facts.record(root, dataset, name.removesuffix(".parquet"), facts, replace_atomically)
         return WriteResult(rows=unique.num_rows, duplicates=duplicates, files=len(written))
 
 
@@ -223,7 +227,7 @@ def write_partition(root, dataset, partition, rows, tickers, downloaded_at):
     directory = partition_dir(root, dataset, year, month)
     pieces = dict(by_ticker(_as_table(dataset, rows)))
     sort_keys = [(column, "ascending") for column in dataset.natural_key]
-    written = {}
+    written, facts = {}, []
     for ticker in sorted(tickers):
         path = directory / unit_file_name(dataset, ticker)
         with _unit_lock(dataset, ticker):
@@ -231,6 +235,9 @@ def write_partition(root, dataset, partition, rows, tickers, downloaded_at):
                 path.unlink(missing_ok=True)
                 continue
             unique, _ = deduplicate(dataset, pieces[ticker])
-            write_atomically(unit_table(dataset, unique, downloaded_at).sort_by(sort_keys), path)
+            table = unit_table(dataset, unique, downloaded_at).sort_by(sort_keys)
+            write_atomically(table, path)
             written[ticker] = unique.num_rows
+            facts.append(file_facts.fact(Path(root) / dataset.name, path, table))
+    file_facts.record(root, dataset, f"partition={year:04d}-{month:02d}", facts, replace_atomically)
     return written

@@ -94,17 +94,30 @@ def test_written_rows_match_the_ledger(full_run):
         assert rows > 0, dataset
 
 
+def status_report(data_dir, *options):
+    result = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json",
+                             *options], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def assert_status_needs_no_footer(data_dir):
+    """Every file the crawl wrote is known from the writer's facts, which say what the footers say."""
+    report, deep = status_report(data_dir), status_report(data_dir, "--deep")
+    assert report["files_checked"]["footers_read"] == 0
+    assert report["files_checked"]["from_writer_facts"] == deep["files_checked"]["footers_read"] > 0
+    assert report["datasets"] == deep["datasets"]
+
+
 def test_status_reports_every_dataset_complete_with_one_schema(full_run):
     data_dir, _ = full_run
-    result = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(result.stdout)
+    report = status_report(data_dir)
     assert report["ok"] and report["progress_file"] == str(data_dir / "download_progress.json")
     for dataset in TICKER_DATASETS:
         entry = report["datasets"][dataset]
         assert entry["completion"]["done_pct"] == 100.0, dataset
         assert entry["schema_mismatches"] == [] and entry["unreadable_files"] == [], dataset
+    assert_status_needs_no_footer(data_dir)
 
 
 @pytest.mark.parametrize("dataset", (*TICKER_DATASETS, "universe"))
@@ -187,6 +200,7 @@ def test_ratios_due_at_once_after_grouped_daily_fill_every_lane(sandbox, full_ru
     assert stat(result, "financial_ratios/batches") >= tickers // 4
     assert stat(result, "financial_ratios/lanes_busy_max") == 2
     assert snapshot(tmp_path)["financial_ratios"] == snapshot(full_run[0])["financial_ratios"]
+    assert_status_needs_no_footer(tmp_path)
 
 
 def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_path):

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from screener_crawler import file_facts
 from screener_crawler.commands import status
 from screener_crawler.datasets import DATASETS
 from screener_crawler.ledger import Ledger
@@ -267,8 +268,37 @@ def test_footers_read_by_worker_threads_add_up_like_one_reader(tree, monkeypatch
     files = {"balance_sheets": status.data_files(root / "balance_sheets")}
     monkeypatch.setattr(status, "FILES_PER_TASK", 2)  # several tasks, so the pool is used
     progress = status.Progress(io.StringIO())
-    parallel = status.read_footers(files, 2, progress)["balance_sheets"]
-    serial = status.read_footers(files, 1, progress)["balance_sheets"]
+    parallel = status.read_footers(files, 2, progress)[0]["balance_sheets"]
+    serial = status.read_footers(files, 1, progress)[0]["balance_sheets"]
     assert (parallel.files, parallel.rows, parallel.rows_by_ticker) == (6, 6, {"AAPL": 2, "MSFT": 1, "NVDA": 3})
     assert parallel.coverage() == serial.coverage()
     assert parallel.coverage()["total_assets"] == 50.0
+
+
+def test_files_as_the_writer_recorded_them_are_not_read_again(tree):
+    root, ledger_path = tree
+    _, report = run_json(root, ledger_path)
+    _, deep = run_json(root, ledger_path, "--deep")
+    assert report["files_checked"] == {"footers_read": 0, "from_writer_facts": 3}
+    assert deep["files_checked"] == {"footers_read": 3, "from_writer_facts": 0}
+    assert report["datasets"] == deep["datasets"]
+
+
+def test_a_file_changed_after_it_was_written_is_read_again(tree):
+    root, ledger_path = tree
+    path = next((root / "balance_sheets").rglob("ticker=MSFT.parquet"))
+    table = pq.read_table(path)
+    pq.write_table(table.set_column(table.schema.get_field_index("total_assets"), "total_assets",
+                                    pa.nulls(table.num_rows, pa.float64())), path)
+    _, report = run_json(root, ledger_path)
+    assert report["files_checked"] == {"footers_read": 1, "from_writer_facts": 2}
+    assert report["datasets"]["balance_sheets"]["field_coverage"]["total_assets"] == 66.67
+
+
+def test_facts_written_for_another_schema_are_ignored(tree):
+    root, ledger_path = tree
+    for facts in (root / file_facts.FOLDER / "balance_sheets").glob("*.json"):
+        document = json.loads(facts.read_text())
+        facts.write_text(json.dumps({**document, "schema": "another"}))
+    _, report = run_json(root, ledger_path)
+    assert report["files_checked"] == {"footers_read": 3, "from_writer_facts": 0}

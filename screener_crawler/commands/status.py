@@ -2,9 +2,11 @@
 
 For every dataset with a folder under the data root (or entries in the ledger) it reports files,
 rows, tickers, ledger completion, failed tickers, schema consistency, unreadable files, field
-coverage and units the ledger calls done whose files are missing. Only Parquet footers are read
-(in parallel), never the data, so it stays quick on millions of files: row counts and per-column
-null counts come from the footers' row-group statistics.
+coverage and units the ledger calls done whose files are missing. It never reads the data, so
+it stays quick on millions of files: row counts and per-column null counts come from what the
+writer recorded of each file it wrote (``file_facts.py``), for every file still as it was
+written, and from the Parquet footers' row-group statistics for the others (read in parallel).
+``--deep`` reads every footer, whatever the writer recorded.
 
 Exit status: 0 when everything is consistent, 1 when a dataset is broken (a file whose schema
 differs from the declared one, an unreadable file, a unit done in the ledger with no files, an
@@ -24,6 +26,7 @@ import pyarrow.parquet as pq
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from .. import file_facts
 from ..connection import LEDGER_IN_DATA_ROOT, data_root, progress_file, project_path
 from ..datasets import DATASETS
 from ..ledger import Ledger
@@ -197,31 +200,88 @@ def _schema_problem(metadata, expected, verdicts):
     return verdict
 
 
-def read_footers(files_by_dataset, workers, progress):
-    """``{dataset: FooterTally}`` over every file, ``FILES_PER_TASK`` files a task, in a thread
-    pool (pyarrow parses footers without the GIL; on the 200,000-file benchmark eight threads
-    beat as many worker processes, which pay for forking and pickling)."""
+def tally_known(dataset_name, facts_paths, dataset_folder):
+    """What the writer's facts in ``facts_paths`` say of the files they still match (same size,
+    modification time and inode), summed; and the matched files' paths under the dataset."""
+    dataset = DATASETS[dataset_name]
+    tally = FooterTally(tuple(dataset.schema.names))
+    known = set()
+    for facts_path in facts_paths:
+        for fact in file_facts.read_facts(facts_path, dataset):
+            try:
+                matches = fact.matches(os.stat(os.path.join(dataset_folder, fact.relative_path)))
+            except OSError:
+                continue
+            if not matches or fact.relative_path in known:
+                continue
+            known.add(fact.relative_path)
+            tally.files += 1
+            tally.rows += fact.rows
+            ticker = ticker_of(fact.relative_path)
+            if ticker is not None:
+                tally.rows_by_ticker[ticker] = tally.rows_by_ticker.get(ticker, 0) + fact.rows
+            for column, nulls in enumerate(fact.nulls):
+                if nulls is not None:
+                    tally.null_counts[column] += nulls
+                    tally.counted_rows[column] += fact.rows
+    return dataset_name, tally, known
+
+
+def _run_tasks(function, tasks, workers, collect):
+    if workers == 1 or len(tasks) <= 1:
+        collect(function(*task) for task in tasks)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(function, *task) for task in tasks]
+            collect(future.result() for future in as_completed(futures))
+
+
+def read_footers(files_by_dataset, workers, progress, root=None):
+    """``{dataset: FooterTally}`` over every file, and how many footers were read.
+
+    With ``root``, files the writer's facts still describe (``file_facts.py``) are counted from
+    them; the footers of the others are read, ``FILES_PER_TASK`` files a task, in a thread pool
+    (pyarrow parses footers without the GIL; on the 200,000-file benchmark eight threads beat as
+    many worker processes, which pay for forking and pickling)."""
     tallies = {name: FooterTally(tuple(DATASETS[name].schema.names)) for name in files_by_dataset}
-    tasks = [(name, files[start:start + FILES_PER_TASK])
-             for name, files in files_by_dataset.items()
-             for start in range(0, len(files), FILES_PER_TASK)]
     total = sum(len(files) for files in files_by_dataset.values())
     done = 0
 
-    def collect(results):
+    def count(tally):
         nonlocal done
+        done += tally.files
+        progress.update(f"checked {done:,}/{total:,} files ({100.0 * done / total:.0f}%)")
+
+    unknown = files_by_dataset
+    if root is not None:
+        known = {name: set() for name in files_by_dataset}
+
+        def collect_known(results):
+            for name, tally, paths in results:
+                tallies[name].merge(tally)
+                known[name] |= paths
+                count(tally)
+
+        facts_tasks = [(name, paths[start:start + FILES_PER_TASK], str(Path(root) / name))
+                       for name in files_by_dataset
+                       for paths in [file_facts.facts_files(root, DATASETS[name])]
+                       for start in range(0, len(paths), FILES_PER_TASK)]
+        _run_tasks(tally_known, facts_tasks, workers, collect_known)
+        unknown = {}
+        for name, files in files_by_dataset.items():
+            prefix = len(str(Path(root) / name)) + 1
+            unknown[name] = [path for path in files if path[prefix:] not in known[name]]
+
+    def collect(results):
         for name, tally in results:
             tallies[name].merge(tally)
-            done += tally.files
-            progress.update(f"read {done:,}/{total:,} footers ({100.0 * done / total:.0f}%)")
+            count(tally)
 
-    if workers == 1 or len(tasks) <= 1:
-        collect(tally_footers(name, chunk) for name, chunk in tasks)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(tally_footers, name, chunk) for name, chunk in tasks]
-            collect(future.result() for future in as_completed(futures))
-    return tallies
+    footer_tasks = [(name, files[start:start + FILES_PER_TASK])
+                    for name, files in unknown.items()
+                    for start in range(0, len(files), FILES_PER_TASK)]
+    _run_tasks(tally_footers, footer_tasks, workers, collect)
+    return tallies, sum(len(files) for files in unknown.values())
 
 
 class Progress:
@@ -362,7 +422,7 @@ def check_dataset(name, tally, ledger, base_tickers, root):
     }
 
 
-def build_report(root, ledger, datasets, workers, progress):
+def build_report(root, ledger, datasets, workers, progress, deep=False):
     """The whole report as one JSON-able dict."""
     folders = {entry.name for entry in os.scandir(root) if entry.is_dir() and not is_temporary(entry.name)}
     selected = [name for name in DATASETS
@@ -370,7 +430,7 @@ def build_report(root, ledger, datasets, workers, progress):
                 and (name in folders or name in ledger.datasets())]
     files = {name: (data_files(Path(root) / name) if name in folders else []) for name in selected}
     progress.update(f"listed {sum(map(len, files.values())):,} files")
-    tallies = read_footers(files, workers, progress)
+    tallies, footers_read = read_footers(files, workers, progress, root=None if deep else root)
 
     base_tickers = universe_tickers(root, tallies.get("universe"))
     base = "universe"
@@ -397,6 +457,8 @@ def build_report(root, ledger, datasets, workers, progress):
         "datasets": reports,
         "problems": ledger_problems + [f"{name}: {problem}" for name, report in reports.items()
                                        for problem in report["problems"]],
+        "files_checked": {"footers_read": footers_read,
+                          "from_writer_facts": sum(len(paths) for paths in files.values()) - footers_read},
         "ok": not ledger_problems and not any(report["broken"] for report in reports.values()),
         "elapsed_seconds": round(progress.elapsed(), 2),
     }
@@ -517,7 +579,9 @@ def format_text(report, limit):
         notes.append(f"ledger entries for undeclared datasets: {', '.join(report['ledger_only_datasets'])}")
     if notes:
         lines += ["", *(f"Note: {note}" for note in notes)]
-    lines.append("")
+    checked = report["files_checked"]
+    lines += ["", f"Files checked: {checked['from_writer_facts']:,} as the writer recorded them, "
+                  f"{checked['footers_read']:,} by their Parquet footer."]
     if report["ok"]:
         lines.append(f"OK: every dataset is consistent ({report['elapsed_seconds']:.1f}s).")
     else:
@@ -533,7 +597,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self):
-        return "[--data-dir DIR] [--progress-file FILE] [--datasets a,b] [--json] [--limit N] [--workers N]"
+        return "[--data-dir DIR] [--progress-file FILE] [--datasets a,b] [--json] [--limit N] [--deep] [--workers N]"
 
     def short_desc(self):
         return "Check the downloaded data: counts, completion, schemas, coverage (exit 1 if broken)"
@@ -552,6 +616,8 @@ class Command(ScrapyCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON document")
         parser.add_argument("--limit", type=int, default=10, metavar="N",
                             help="list at most N items per section in the text output (default 10)")
+        parser.add_argument("--deep", action="store_true",
+                            help="read every file's footer, even where the writer's facts still describe the file")
         parser.add_argument("--workers", type=int, default=min(32, 4 * (os.cpu_count() or 1)),
                             metavar="N", help="threads reading footers (default: 4 per CPU, at most 32)")
 
@@ -581,7 +647,8 @@ class Command(ScrapyCommand):
             raise UsageError("--workers must be at least 1 and --limit at least 0", print_help=False)
 
         progress = Progress()
-        report = build_report(root, LedgerView.read(ledger_path), datasets, opts.workers, progress)
+        report = build_report(root, LedgerView.read(ledger_path), datasets, opts.workers, progress,
+                              deep=opts.deep)
         progress.finish()
         if opts.json:
             print(json.dumps(report, indent=1))
