@@ -157,14 +157,16 @@ def rows_per_dataset(log):
 
 def status_figures(report_json):
     """What ``scrapy status --json`` says of each dataset: ledger completion (%) and files whose
-    schema differs from the declared one."""
+    schema differs from the declared one; and how many files it had to open (footers read)."""
     try:
-        datasets = json.loads(report_json)["datasets"]
+        report = json.loads(report_json)
+        datasets = report["datasets"]
     except (ValueError, KeyError):
-        return {"status_done_pct": None, "status_schema_mismatches": None}
+        return {"status_done_pct": None, "status_schema_mismatches": None, "status_footers_read": None}
     return {"status_done_pct": {name: report["completion"]["done_pct"] for name, report in datasets.items()
                                 if report.get("completion")},
-            "status_schema_mismatches": sum(len(report["schema_mismatches"]) for report in datasets.values())}
+            "status_schema_mismatches": sum(len(report["schema_mismatches"]) for report in datasets.values()),
+            "status_footers_read": report.get("files_checked", {}).get("footers_read")}
 
 
 def cross_section(data_dir):
