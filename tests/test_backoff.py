@@ -19,7 +19,8 @@ from screener_crawler import settings as project_settings
 from screener_crawler.middlewares import rate_limit
 from screener_crawler.middlewares.backoff import BackoffPolicy, retry_after_seconds
 from screener_crawler.middlewares.rate_limit import BACKOFF_UNTIL, RateGate
-from screener_crawler.middlewares.retry import PolygonRetryMiddleware
+from screener_crawler.middlewares.retry import PAGE_JSON, PolygonRetryMiddleware
+from screener_crawler.spiders.base import page_json
 
 BASE = "http://127.0.0.1:8700"
 NO_JITTER = BackoffPolicy(base_delay=1.0, max_delay=60.0, jitter=0.0)
@@ -284,12 +285,14 @@ def test_a_5xx_retry_after_longer_than_the_backoff_wins():
     assert round(retry.meta[BACKOFF_UNTIL] - time.time()) == 7
 
 
-def test_valid_json_passes_and_stays_parsed_for_the_spider():
+def test_valid_json_passes_and_is_handed_to_the_spider_once():
     middleware, _ = retry_middleware()
     request = api_request()
     response = respond(request)
     assert middleware.process_response(request, response) is response
-    assert response._cached_decoded_json == {"results": []}
+    assert response.meta[PAGE_JSON] == {"results": []}
+    assert page_json(response) == {"results": []}
+    assert PAGE_JSON not in response.meta
 
 
 def test_non_api_and_error_bodies_are_not_parsed():

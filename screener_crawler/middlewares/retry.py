@@ -10,6 +10,8 @@ from screener_crawler.middlewares.rate_limit import BACKOFF_UNTIL
 THROTTLED_TIMES = "retry_429_times"
 """Request meta: how many of its ``retry_times`` were 429s."""
 INVALID_JSON = "invalid JSON"
+PAGE_JSON = "screener_page_json"
+"""Response meta: the decoded page, which the spider takes out (``spiders.base.page_json``)."""
 
 
 class PolygonRetryMiddleware(RetryMiddleware):
@@ -40,7 +42,7 @@ class PolygonRetryMiddleware(RetryMiddleware):
         if response.status in self.retry_http_codes:
             server_wait = retry_after_seconds(response.headers.get(b"Retry-After"))
             return self._retry_later(request, response_status_message(response.status), server_wait) or response
-        if 200 <= response.status < 300 and "polygon_endpoint" in request.meta and not _is_json(response):
+        if 200 <= response.status < 300 and "polygon_endpoint" in request.meta and not _holds_json(request, response):
             return self._retry_later(request, INVALID_JSON) or response
         return response
 
@@ -84,13 +86,11 @@ class PolygonRetryMiddleware(RetryMiddleware):
         )
 
 
-def _is_json(response):
-    """Whether the body parses; a ``TextResponse`` keeps the parsed value for the spider."""
+def _holds_json(request, response):
+    """Whether the body parses; the parsed page is left in the request's ``PAGE_JSON`` (the
+    response's meta, once the response reaches the spider) for the spider."""
     try:
-        if hasattr(response, "json"):
-            response.json()
-        else:
-            json.loads(response.body)
+        request.meta[PAGE_JSON] = json.loads(response.body)
     except (ValueError, UnicodeDecodeError):
         return False
     return True

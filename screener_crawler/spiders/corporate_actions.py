@@ -1,6 +1,6 @@
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.parsers import dividend_row, split_row, ticker_event_rows
-from screener_crawler.spiders.base import PolygonSpider, batched
+from screener_crawler.spiders.base import PolygonSpider, batched, page_json
 
 CORPORATE_ACTION_LISTINGS = {
     # dataset: (v1 endpoint, v1 sort, fallback endpoint, fallback sort, row parser)
@@ -37,7 +37,7 @@ class CorporateActionsFamily:
                 )
 
     def parse_corporate_actions(self, response):
-        payload = response.json()
+        payload = page_json(response)
         units = response.meta["polygon_units"]
         dataset = units[0][0]
         wanted = {ticker for _, ticker in units}
@@ -66,7 +66,7 @@ class CorporateActionsFamily:
 
     def parse_ticker_events(self, response):
         ticker = response.meta["polygon_units"][0][1]
-        yield from self.record_batches(ticker_event_rows(response.json().get("results"), ticker))
+        yield from self.record_batches(ticker_event_rows(page_json(response).get("results"), ticker))
         yield from self.units_complete(response.meta)
 
 

@@ -1,7 +1,7 @@
 from screener_crawler.polygon.endpoints import ENDPOINTS, STATEMENT_ENDPOINTS_V1
 from screener_crawler.polygon.fields import STATEMENTS, VX_TIMEFRAMES
 from screener_crawler.polygon.parsers import v1_statement_rows, vx_financials_rows
-from screener_crawler.spiders.base import PolygonSpider, batched
+from screener_crawler.spiders.base import PolygonSpider, batched, page_json
 
 
 class FundamentalsFamily:
@@ -33,7 +33,7 @@ class FundamentalsFamily:
                 )
 
     def parse_v1_statements(self, response):
-        payload = response.json()
+        payload = page_json(response)
         units = response.meta["polygon_units"]
         dataset = units[0][0]
         wanted = {ticker for _, ticker in units}
@@ -55,7 +55,7 @@ class FundamentalsFamily:
         )
 
     def parse_vx_financials(self, response):
-        payload = response.json()
+        payload = page_json(response)
         units = response.meta["polygon_units"]
         timeframes = response.meta["polygon_timeframes"]
         ticker = units[0][1]

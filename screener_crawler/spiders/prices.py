@@ -4,7 +4,7 @@ from itertools import groupby
 from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.parsers import daily_bar_row
-from screener_crawler.spiders.base import PolygonSpider, failure_reason
+from screener_crawler.spiders.base import PolygonSpider, failure_reason, page_json
 
 GROUPED_DAILY_SLOT = "polygon-grouped-daily"
 
@@ -46,7 +46,7 @@ class PricesFamily:
                                       start=start.isoformat(), end=end.isoformat())
 
     def parse_daily_bars(self, response):
-        payload = response.json()
+        payload = page_json(response)
         ticker = response.meta["polygon_units"][0][1]
         adjusted = bool(payload.get("adjusted", False))
         yield from self.record_batches(daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
@@ -70,7 +70,7 @@ class PricesFamily:
         )
 
     def parse_grouped_daily(self, response):
-        payload = response.json()
+        payload = page_json(response)
         days = response.meta["polygon_days"]
         partition = (days[0].year, days[0].month)
         adjusted = bool(payload.get("adjusted", False))

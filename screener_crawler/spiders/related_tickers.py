@@ -1,6 +1,6 @@
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.parsers import related_ticker_rows
-from screener_crawler.spiders.base import PolygonSpider
+from screener_crawler.spiders.base import PolygonSpider, page_json
 
 
 class RelatedTickersFamily:
@@ -15,7 +15,7 @@ class RelatedTickersFamily:
 
     def parse_related_tickers(self, response):
         ticker = response.meta["polygon_units"][0][1]
-        yield from self.record_batches(related_ticker_rows(response.json().get("results"), ticker))
+        yield from self.record_batches(related_ticker_rows(page_json(response).get("results"), ticker))
         yield from self.units_complete(response.meta)
 
 
