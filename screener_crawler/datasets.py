@@ -7,6 +7,7 @@ and the DataLoader all read from here.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pyarrow as pa
 
@@ -30,9 +31,14 @@ class Dataset:
     per_ticker: bool = True
     """Written one unit per ticker; False for a market-wide table in one file (the universe)."""
 
-    @property
+    @cached_property
     def columns(self):
         return tuple(self.schema.names)
+
+    @cached_property
+    def column_set(self):
+        """The column names, for membership tests on every field of every record."""
+        return frozenset(self.schema.names)
 
 
 def _schema(*fields):

@@ -286,3 +286,11 @@ def test_faults(fault):
             assert resp.status == 200
             with pytest.raises(ValueError):
                 json.loads(raw)
+
+
+def test_5xx_faults_serve_502_503_and_504_in_turn():
+    """Which gateway error a fault is does not depend on the order requests arrive in, so a
+    crawl that meets three 5xx faults meets every kind."""
+    with SandboxProcess(fault_5xx=1.0, **SMALL) as sb:
+        codes = [call(sb, "/v1/related-companies/AAPL")[0] for _ in range(6)]
+    assert codes == [502, 503, 504, 502, 503, 504]

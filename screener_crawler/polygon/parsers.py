@@ -7,6 +7,7 @@ returns ``ParsedRow``s; a field the schema does not know is left out of the row 
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.fields import (
@@ -42,7 +43,7 @@ def v1_statement_rows(dataset, record, wanted_tickers=None):
 
     ``wanted_tickers`` limits the rows to the tickers this crawl asked for; None keeps all.
     """
-    columns = DATASETS[dataset].columns
+    columns = DATASETS[dataset].column_set
     row = {"cik": normalise_cik(record.get("cik")), "source": "v1"}
     unknown = []
     for key, value in record.items():
@@ -133,7 +134,7 @@ def vx_financials_rows(record, ticker, requested_timeframe=None):
 
 def _flat_rows(dataset, record, source, renames=None, drop=()):
     """A flat record as one row: known columns kept, ``renames`` applied, others counted."""
-    columns = DATASETS[dataset].columns
+    columns = DATASETS[dataset].column_set
     row = {"source": source} if "source" in columns else {}
     unknown = []
     for key, value in record.items():
@@ -185,6 +186,7 @@ def related_ticker_rows(results, ticker):
             for rank, peer in enumerate(results or (), start=1) if isinstance(peer, dict)]
 
 
+@lru_cache(maxsize=1 << 16, typed=True)
 def bar_day(start_ms):
     """The trading day of a daily bar that starts at ``start_ms``: US/Eastern midnight, which is
     04:00 or 05:00 UTC, so twelve hours later is inside the same day in UTC."""

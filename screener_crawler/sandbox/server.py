@@ -1,5 +1,6 @@
 """The sandbox HTTP server: loopback only, HTTP/1.1 keep-alive, auth, rate limit, faults, latency."""
 
+import itertools
 import random
 import socket
 import struct
@@ -77,9 +78,16 @@ class FaultDice:
     def __init__(self, options):
         self._rng = random.Random(options.fault_seed)
         self._lock = threading.Lock()
+        self._gateway_errors = itertools.cycle(_GATEWAY_ERRORS)
         self._table = [("reset", options.fault_reset), ("stall", options.fault_stall),
                        ("5xx", options.fault_5xx), ("truncated", options.fault_truncated),
                        ("429", options.fault_429)]
+
+    def gateway_error(self):
+        """(code, reason) of a 5xx fault: 502, 503 and 504 in turn, so that the kinds a crawl
+        meets do not depend on the order its requests arrive in."""
+        with self._lock:
+            return next(self._gateway_errors)
 
     def draw(self):
         with self._lock:
@@ -171,7 +179,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return "stall"
         if fault == "5xx":
-            code, reason = random.choice(_GATEWAY_ERRORS)
+            code, reason = self.server.faults.gateway_error()
             body = _NGINX_PAGE.format(code=code, reason=reason).encode()
             self._send(code, body, "text/html")
             return code
