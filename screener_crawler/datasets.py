@@ -40,6 +40,12 @@ class Dataset:
         """The column names, for membership tests on every field of every record."""
         return frozenset(self.schema.names)
 
+    @cached_property
+    def null_counted(self):
+        """Per column, whether its nulls are counted (coverage): not for nested columns, whose
+        footer statistics count leaf values, not rows."""
+        return tuple(not pa.types.is_nested(field.type) for field in self.schema)
+
 
 def _schema(*fields):
     return pa.schema([*fields, DOWNLOADED_AT])

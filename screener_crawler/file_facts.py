@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pyarrow as pa
-
 FOLDER = "_file_facts"
 
 
@@ -30,35 +28,29 @@ def schema_fingerprint(schema):
     return hashlib.sha256(schema.remove_metadata().serialize().to_pybytes()).hexdigest()[:16]
 
 
-@cache
-def _nested(schema):
-    return [pa.types.is_nested(field.type) for field in schema]
+def null_counts(dataset, table):
+    """Nulls per column of ``table`` (written for ``dataset``), None where
+    ``Dataset.null_counted`` says they are not counted."""
+    return [column.null_count if counted else None
+            for counted, column in zip(dataset.null_counted, table.columns)]
 
 
-def null_counts(table):
-    """Nulls per column of ``table``, None for nested columns (their footer statistics count
-    leaf values, not rows, so ``status`` gives them no coverage either)."""
-    return [None if nested else column.null_count for nested, column in zip(_nested(table.schema), table.columns)]
-
-
-def fact(dataset_folder, path, table):
-    """The fact of ``path`` (a file under ``dataset_folder`` just written with ``table``):
-    ``[path under the folder, size, mtime_ns, inode, rows, nulls per column]``."""
+def fact(root, dataset, path, table):
+    """The fact of ``path`` (a file of ``dataset`` under ``root``, just written with ``table``):
+    ``[path under the dataset folder, size, mtime_ns, inode, rows, nulls per column]``."""
     status = os.stat(path)
-    folder, path = os.fspath(dataset_folder), os.fspath(path)
+    folder, path = os.path.join(os.fspath(root), dataset.name), os.fspath(path)
     relative = path[len(folder) + 1:] if path.startswith(folder + os.sep) else os.path.relpath(path, folder)
-    return [relative, status.st_size, status.st_mtime_ns, status.st_ino, table.num_rows, null_counts(table)]
+    return [relative, status.st_size, status.st_mtime_ns, status.st_ino, table.num_rows, null_counts(dataset, table)]
 
 
 def facts_path(root, dataset, unit):
     return Path(root) / FOLDER / dataset.name / f"{unit}.json"
 
 
-def record(root, dataset, unit, facts, replace_atomically):
-    """Replace ``unit``'s facts file with ``facts`` (written through ``replace_atomically``)."""
-    document = json.dumps({"schema": schema_fingerprint(dataset.schema), "files": facts},
-                          separators=(",", ":"))
-    replace_atomically(facts_path(root, dataset, unit), lambda temporary: Path(temporary).write_text(document))
+def document(dataset, facts):
+    """The text of a facts file holding ``facts`` of ``dataset``'s files."""
+    return json.dumps({"schema": schema_fingerprint(dataset.schema), "files": facts}, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,12 @@ def write_atomically(table, path):
         table, str(temporary), filesystem=LOCAL_FILESYSTEM, **PARQUET_OPTIONS))
 
 
+def record_facts(root, dataset, unit, facts):
+    """Replace ``unit``'s facts file (``file_facts.py``) with ``facts``, after its files."""
+    text = file_facts.document(dataset, facts)
+    replace_atomically(file_facts.facts_path(root, dataset, unit), lambda temporary: Path(temporary).write_text(text))
+
+
 def write_unit(root, dataset, ticker, rows, downloaded_at):
     """Replace ``ticker``'s files of ``dataset`` (the whole table when not per ticker) with
     ``rows`` (a table of ``stampless_schema``, or a list of records).
@@ -187,11 +193,11 @@ def write_unit(root, dataset, ticker, rows, downloaded_at):
             path = directory / name
             write_atomically(table, path)
             written.add(path)
-            facts.append(file_facts.fact(Path(root) / dataset.name, path, table))
+            facts.append(file_facts.fact(root, dataset, path, table))
         for stale in unit_files(root, dataset, ticker):
             if stale not in written:
                 stale.unlink(missing_ok=True)
-        file_facts.record(root, dataset, name.removesuffix(".parquet"), facts, replace_atomically)
+        record_facts(root, dataset, name.removesuffix(".parquet"), facts)
         return WriteResult(rows=unique.num_rows, duplicates=duplicates, files=len(written))
 
 
@@ -238,6 +244,6 @@ def write_partition(root, dataset, partition, rows, tickers, downloaded_at):
             table = unit_table(dataset, unique, downloaded_at).sort_by(sort_keys)
             write_atomically(table, path)
             written[ticker] = unique.num_rows
-            facts.append(file_facts.fact(Path(root) / dataset.name, path, table))
-    file_facts.record(root, dataset, f"partition={year:04d}-{month:02d}", facts, replace_atomically)
+            facts.append(file_facts.fact(root, dataset, path, table))
+    record_facts(root, dataset, f"partition={year:04d}-{month:02d}", facts)
     return written

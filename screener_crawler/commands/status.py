@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
@@ -131,13 +130,13 @@ def _describe_field(schema_field):
 
 
 def _leaf_columns(metadata, dataset):
-    """(leaf index, declared column index) for every flat declared column; nested columns
-    (lists) have leaf statistics that do not count rows, so they get no coverage."""
+    """(leaf index, declared column index) for every column whose nulls are counted
+    (``Dataset.null_counted``)."""
     position = {name: index for index, name in enumerate(dataset.schema.names)}
     leaves = []
     for leaf in range(metadata.num_columns):
         top = metadata.schema.column(leaf).path.split(".")[0]
-        if top in position and not pa.types.is_nested(dataset.schema.field(top).type):
+        if top in position and dataset.null_counted[position[top]]:
             leaves.append((leaf, position[top]))
     return leaves
 
