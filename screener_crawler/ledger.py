@@ -79,12 +79,12 @@ class Ledger:
                            workers=workers)
 
     def save(self):
+        """Written on the reactor thread every few seconds, so encoded in one call to json's C
+        encoder: ``json.dump`` or any ``indent`` falls back to the pure-Python encoder, which
+        took about 0.5 s of the reactor per save for 10,070 tickers."""
         self._state["last_updated"] = utc_now()
-        replace_atomically(self.path, self._dump)
-
-    def _dump(self, temporary):
-        with temporary.open("w") as handle:
-            json.dump(self._state, handle, indent=1, sort_keys=True)
+        text = json.dumps(self._state, sort_keys=True)
+        replace_atomically(self.path, lambda temporary: Path(temporary).write_text(text))
 
     def as_dict(self):
         return self._state
