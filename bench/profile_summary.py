@@ -6,6 +6,11 @@ counted once per sample) and at each leaf, from ``py-spy record -f raw --threads
     py-spy record --nonblocking -r 20 -d 180 --threads -f raw -o crawl.txt -p <crawl pid>
     python bench/profile_summary.py pyspy crawl.txt --thread MainThread
 
+Without ``--idle`` py-spy leaves out the samples of a thread that is waiting, so the shares are
+of the time the thread was busy, not of the wall time: a thread busy a fifth of the time can show
+90% in callbacks. Record with ``--idle`` to see how busy it was (its waits then show as ``select``
+leaves), or read the crawl's ``cpu/*_seconds`` stats.
+
 ``memray CAPTURE``: what was alive at the high-water mark of a ``memray run`` capture, grouped by
 the first frame in screener_crawler and by allocation site::
 

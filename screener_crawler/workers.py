@@ -11,6 +11,7 @@ same process, one after another: two writes of the same unit never overlap.
 import asyncio
 import multiprocessing
 import os
+import resource
 import threading
 import time
 import weakref
@@ -27,8 +28,22 @@ def worker_pool(crawler):
     """The crawl's one ``WorkerPool``, made on first use and shut down when the spider closes."""
     if crawler not in _pools:
         pool = _pools[crawler] = WorkerPool(crawler.settings.getint("SCREENER_WORKER_PROCESSES"))
-        crawler.signals.connect(pool.shutdown, signal=signals.spider_closed)
+
+        def shutdown():
+            pool.shutdown()
+            record_cpu_seconds(crawler.stats)
+
+        crawler.signals.connect(shutdown, signal=signals.spider_closed, weak=False)
     return _pools[crawler]
+
+
+def record_cpu_seconds(stats):
+    """Put in the stats the CPU seconds of the crawl's own process (``cpu/crawl_process_seconds``)
+    and of its worker processes once they have exited (``cpu/worker_processes_seconds``): which
+    side a crawl waits for."""
+    for name, who in (("crawl_process", resource.RUSAGE_SELF), ("worker_processes", resource.RUSAGE_CHILDREN)):
+        usage = resource.getrusage(who)
+        stats.set_value(f"cpu/{name}_seconds", round(usage.ru_utime + usage.ru_stime))
 
 
 class WorkerPool:

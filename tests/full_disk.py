@@ -9,27 +9,28 @@ import os
 import sys
 import threading
 
-import pyarrow.parquet as pq
 from scrapy.cmdline import execute
+
+from screener_crawler import storage
 
 
 def fill_disk_after(allowed):
-    write_table = pq.write_table
+    write_parquet = storage.write_parquet
     written = 0
     lock = threading.Lock()
 
-    def write_table_until_full(table, where, *args, **kwargs):
+    def write_parquet_until_full(table, path):
         nonlocal written
         with lock:
             written += 1
             full = written > allowed
         if not full:
-            return write_table(table, where, *args, **kwargs)
-        with open(where, "wb") as handle:
+            return write_parquet(table, path)
+        with open(path, "wb") as handle:
             handle.write(b"PAR1" + bytes(64))
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    pq.write_table = write_table_until_full
+    storage.write_parquet = write_parquet_until_full
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The reactor-lag probe behind issue 6's "never blocked more than 100 ms" measurement."""
 
+import gc
 import time
 
 from scrapy.utils.test import get_crawler
@@ -29,3 +30,22 @@ def test_ticks_on_time_record_no_lag_over_100ms():
         extension.tick()
     assert stats.get_value("reactor/max_lag_ms") < 100
     assert not stats.get_value("reactor/lags_over_100ms")
+
+
+def test_the_longest_garbage_collection_is_recorded_beside_the_lags():
+    extension, stats = probe()
+    extension.started()
+    try:
+        cycles = []
+        for _ in range(300_000):
+            node = []
+            node.append(node)
+            cycles.append(node)
+        del cycles, node
+        started = time.perf_counter()
+        gc.collect()
+        longest_ms = (time.perf_counter() - started) * 1000
+    finally:
+        extension.spider_closed()
+    assert 1 <= stats.get_value("reactor/gc_max_pause_ms") <= 2 * longest_ms + 20
+    assert extension.collection not in gc.callbacks

@@ -68,11 +68,11 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path, monk
     write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), 1.0)], NOW)
     import screener_crawler.storage as storage
 
-    def disk_full(table, where, **kwargs):
-        open(where, "wb").write(b"PAR1 half")
+    def disk_full(table, path):
+        open(path, "wb").write(b"PAR1 half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(storage.pq, "write_table", disk_full)
+    monkeypatch.setattr(storage, "write_parquet", disk_full)
     with pytest.raises(OSError):
         write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), 9.0)], NOW)
     assert [r["total_assets"] for r in read(tmp_path)] == [1.0]

@@ -2,6 +2,7 @@
 
 import asyncio
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -71,3 +72,22 @@ def test_workers_exit_when_the_crawl_is_killed():
         except ChildProcessError:
             pass
     assert not _alive(worker)
+
+
+def burn_cpu(seconds):
+    started = time.process_time()
+    while time.process_time() - started < seconds:
+        pass
+
+
+def test_the_stats_get_the_cpu_seconds_of_the_workers_apart_from_the_crawls():
+    code = ("import asyncio, json; from scrapy import signals; from scrapy.utils.test import get_crawler; "
+            "from screener_crawler.workers import worker_pool; from tests.test_workers import burn_cpu; "
+            "crawler = get_crawler(settings_dict={'SCREENER_WORKER_PROCESSES': 1}); crawler.stats.open_spider(); "
+            "asyncio.run(worker_pool(crawler).run('k', burn_cpu, 3.0)); "
+            "crawler.signals.send_catch_log(signal=signals.spider_closed, spider=None, reason='finished'); "
+            "print(json.dumps(crawler.stats.get_stats()))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    assert stats["cpu/worker_processes_seconds"] >= 3
+    assert stats["cpu/crawl_process_seconds"] < stats["cpu/worker_processes_seconds"]

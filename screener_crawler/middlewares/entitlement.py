@@ -1,10 +1,10 @@
-import json
 import logging
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import deferred_from_coro
 
 from screener_crawler.polygon.endpoints import ENDPOINTS
+from screener_crawler.polygon.payload import decode_json
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class PlanEntitlementMiddleware:
 
 def _payload(response):
     try:
-        return json.loads(response.body)
+        return decode_json(response.body)
     except ValueError:
         return {}
 

@@ -1,4 +1,3 @@
-import json
 import time
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
@@ -6,6 +5,7 @@ from scrapy.utils.response import response_status_message
 
 from screener_crawler.middlewares.backoff import BackoffPolicy, retry_after_seconds
 from screener_crawler.middlewares.rate_limit import BACKOFF_UNTIL
+from screener_crawler.polygon.payload import decode_json
 
 THROTTLED_TIMES = "retry_429_times"
 """Request meta: how many of its ``retry_times`` were 429s."""
@@ -90,7 +90,7 @@ def _holds_json(request, response):
     """Whether the body parses; the parsed page is left in the request's ``PAGE_JSON`` (the
     response's meta, once the response reaches the spider) for the spider."""
     try:
-        request.meta[PAGE_JSON] = json.loads(response.body)
+        request.meta[PAGE_JSON] = decode_json(response.body)
     except (ValueError, UnicodeDecodeError):
         return False
     return True

@@ -7,7 +7,6 @@ call and how a page becomes items. Auth, the rate cap, retries and plan entitlem
 middlewares' business; storage and the ledger are the pipelines'.
 """
 
-import json
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.parsers import universe_row
+from screener_crawler.polygon.payload import decode_json
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def page_json(response):
     keep a second copy on the response for that long."""
     if PAGE_JSON in response.meta:
         return response.meta.pop(PAGE_JSON)
-    return json.loads(response.body)
+    return decode_json(response.body)
 
 
 def batched(items, size):
