@@ -38,7 +38,7 @@ from screener_crawler.sandbox.market import DEFAULT_AS_OF  # noqa: E402
 
 
 def stat(log, name):
-    match = re.search(rf"^ '{re.escape(name)}': (\d+)", log, re.MULTILINE)
+    match = re.search(rf"^[ {{]'{re.escape(name)}': (\d+)", log, re.MULTILINE)
     return int(match.group(1)) if match else 0
 
 
