@@ -41,6 +41,9 @@ SCREENER_LEDGER_SAVE_INTERVAL = 10
 SCREENER_PROGRESS_INTERVAL = 5
 # Seconds between the reactor-lag probe's ticks (stats reactor/max_lag_ms); 0 turns it off.
 SCREENER_REACTOR_LAG_INTERVAL = 0.05
+# The garbage collector's thresholds while the spider is open (extensions/gc_tuning.py); empty
+# leaves Python's defaults.
+SCREENER_GC_THRESHOLDS = [50000, 20, 100]
 # Processes that write Parquet and compute ratios beside the crawl (0: threads of the crawl's
 # own process instead).
 SCREENER_WORKER_PROCESSES = min(4, os.cpu_count() or 1)
@@ -113,6 +116,7 @@ EXTENSIONS = {
     "screener_crawler.extensions.field_coverage.DatasetFieldCoverage": 500,
     "screener_crawler.extensions.progress.CrawlProgress": 500,
     "screener_crawler.extensions.reactor_lag.ReactorLag": 500,
+    "screener_crawler.extensions.gc_tuning.CrawlGarbageCollection": 500,
     "scrapy.extensions.logstats.LogStats": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
 }
