@@ -66,12 +66,16 @@ def test_cycles_made_during_the_crawl_are_still_collected():
         tuning.spider_closed()
 
 
-def test_no_thresholds_leaves_the_collector_alone():
+@pytest.mark.parametrize("thresholds", [[], "", [""]])
+def test_no_thresholds_leaves_the_collector_alone(thresholds):
+    """``-s SCREENER_GC_THRESHOLDS=`` on the command line arrives as an empty string."""
     with pytest.raises(NotConfigured):
-        extension([])
-
-
-@pytest.mark.parametrize("thresholds", [[50000, 20], [0, 10, 10], ["many", 10, 10]])
-def test_thresholds_that_are_not_three_positive_integers_are_refused(thresholds):
-    with pytest.raises(ValueError, match="SCREENER_GC_THRESHOLDS"):
         extension(thresholds)
+
+
+@pytest.mark.parametrize("thresholds", [[50000, 20], [0, 10, 10], ["many", 10, 10], "50000,20,10,5"])
+def test_thresholds_that_are_not_three_positive_integers_are_refused_naming_the_value_given(thresholds):
+    with pytest.raises(ValueError, match="SCREENER_GC_THRESHOLDS") as refusal:
+        extension(thresholds)
+    first_value = thresholds.split(",")[0] if isinstance(thresholds, str) else str(thresholds[0])
+    assert first_value in str(refusal.value)

@@ -22,15 +22,15 @@ class CrawlGarbageCollection:
 
     @classmethod
     def from_crawler(cls, crawler):
-        thresholds = crawler.settings.getlist("SCREENER_GC_THRESHOLDS")
-        if not thresholds:
-            raise NotConfigured
+        given = [value for value in crawler.settings.getlist("SCREENER_GC_THRESHOLDS") if str(value).strip()]
+        if not given:
+            raise NotConfigured("SCREENER_GC_THRESHOLDS is empty: Python's default thresholds stay")
         try:
-            thresholds = tuple(int(value) for value in thresholds)
-        except ValueError:
+            thresholds = tuple(int(value) for value in given)
+        except (TypeError, ValueError):
             thresholds = ()
         if len(thresholds) != 3 or min(thresholds) < 1:
-            raise ValueError(f"SCREENER_GC_THRESHOLDS must be three positive integers, not {thresholds!r}")
+            raise ValueError(f"SCREENER_GC_THRESHOLDS must be three positive integers, not {given!r}")
         extension = cls(thresholds)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
