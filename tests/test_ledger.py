@@ -1,0 +1,40 @@
+"""The download ledger file (DESIGN §4): what a re-run reads to skip finished units."""
+
+import json
+
+from screener_crawler.ledger import Ledger
+
+
+def test_a_saved_ledger_is_plain_json_that_loads_back_unchanged(tmp_path):
+    ledger = Ledger(tmp_path / "download_progress.json")
+    ledger.mark_done("splits", "AAPL", 3)
+    ledger.mark_failed("dividends", "ZZZZ", "http_404")
+    ledger.summarise(["AAPL", "ZZZZ"], ["splits", "dividends"], workers=16)
+    ledger.save()
+
+    on_disk = json.loads((tmp_path / "download_progress.json").read_text())
+    assert on_disk == ledger.as_dict()
+    assert list(on_disk) == sorted(on_disk)
+    reloaded = Ledger.load(tmp_path / "download_progress.json")
+    assert reloaded.is_done("splits", "AAPL") and not reloaded.is_done("dividends", "ZZZZ")
+    assert reloaded.failures("dividends")["ZZZZ"]["error"] == "http_404"
+    assert [p.name for p in tmp_path.iterdir()] == ["download_progress.json"]
+
+
+def test_a_ticker_is_completed_only_when_every_dataset_of_the_crawl_is_done(tmp_path):
+    ledger = Ledger(tmp_path / "download_progress.json")
+    for dataset in ("splits", "dividends"):
+        ledger.mark_done(dataset, "AAPL", 1)
+    ledger.mark_done("splits", "MSFT", 1)
+    ledger.mark_failed("dividends", "MSFT", "timeout")
+    ledger.mark_done("splits", "NVDA", 1)
+    ledger.mark_done("dividends", "TSLA", 1)
+
+    ledger.summarise(["NVDA", "MSFT", "AAPL", "TSLA"], ["splits", "dividends"], workers=8)
+    state = ledger.as_dict()
+    assert state["completed"] == ["AAPL"]
+    assert state["failed"] == {"MSFT": {"error": "dividends: timeout", "timestamp": state["failed"]["MSFT"]["timestamp"]}}
+    assert state["total_tickers"] == 4 and state["workers"] == 8
+
+    ledger.summarise(["NVDA", "MSFT", "AAPL", "TSLA"], ["splits"], workers=8)
+    assert ledger.as_dict()["completed"] == ["NVDA", "MSFT", "AAPL"]
