@@ -24,8 +24,8 @@ import pyarrow.dataset as ds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from screener_crawler.datasets import DATASETS, DOWNLOADED_AT  # noqa: E402
-from screener_crawler.storage import partitions, stampless_schema, write_atomically, write_unit  # noqa: E402
+from screener_crawler.datasets import DATASETS  # noqa: E402
+from screener_crawler.storage import partitions, stampless_schema, unit_table, write_atomically, write_unit  # noqa: E402
 
 DEFAULT_DATASETS = ("daily_prices", "income_statements", "financial_ratios")
 
@@ -52,11 +52,8 @@ def per_ticker_files(scratch, dataset, table, tickers, stamp):
 
 
 def per_month_files(scratch, dataset, table, stamp):
-    full = pa.Table.from_arrays([*table.columns, pa.array([stamp] * table.num_rows, DOWNLOADED_AT.type)],
-                                schema=dataset.schema)
     files = 0
-    for directory, rows in partitions(scratch, dataset, full):
-        directory.mkdir(parents=True, exist_ok=True)
+    for directory, rows in partitions(scratch, dataset, unit_table(dataset, table, stamp)):
         write_atomically(rows, directory / "part.parquet")
         files += 1
     return files
