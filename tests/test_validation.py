@@ -4,6 +4,7 @@ field coverage comes from the validated tables."""
 import asyncio
 import threading
 
+import pytest
 from scrapy.utils.test import get_crawler
 
 from screener_crawler.extensions.field_coverage import DatasetFieldCoverage
@@ -60,3 +61,57 @@ def test_field_coverage_is_the_share_of_valid_records_with_a_value():
     assert crawler.stats.get_value("fields_coverage/related_tickers") == {
         "ticker": "100.0%", "related_ticker": "100.0%", "rank": "75.0%",
     }
+
+
+def _recorded_rows():
+    """(dataset, records) parsed from recorded Polygon pages, as the spiders make them."""
+    from screener_crawler.polygon import parsers
+    from tests.recorded import recorded_json
+
+    for dataset, page in (("balance_sheets", "balance_sheets"), ("income_statements", "income_statements"),
+                          ("cash_flow", "cash_flow_statements")):
+        results = recorded_json(f"{page}_stocks_financials_v1__openapi_example.json")["results"]
+        yield dataset, [p.row for record in results for p in parsers.v1_statement_rows(dataset, record)]
+    yield "dividends", [parsers.dividend_row(r, "v1").row
+                        for r in recorded_json("dividends_stocks_v1__openapi_example.json")["results"]]
+    yield "universe", [parsers.universe_row(r).row
+                       for r in recorded_json("tickers_v3_reference_tickers__openapi_example.json")["results"]]
+    yield "daily_prices", [parsers.daily_bar_row(bar, bar["T"], True).row for bar in
+                           recorded_json("aggs_v2_grouped_daily_us_stocks_2005-04-04__py_mock.json")["results"]]
+
+
+@pytest.mark.parametrize("dataset, records", list(_recorded_rows()), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_valid_page_is_coerced_a_column_at_a_time_to_what_record_by_record_gives(dataset, records):
+    assert records
+    columnar = validation._all_valid_table(dataset, records)
+    assert columnar is not None, "a valid recorded page should not need the record-by-record path"
+    table, invalid = validation.coerce_record_by_record(dataset, records)
+    assert invalid == []
+    assert columnar.equals(table)
+    assert validation.coerce_records(dataset, records) == (table, [])
+
+
+def _bar(**values):
+    return {"ticker": "AAPL", "date": "2024-01-02", "open": 1.0, "close": 2, "volume": 10.0,
+            "transactions": 3, "adjusted": True, **values}
+
+
+@pytest.mark.parametrize("odd", [
+    {"open": True},                # Arrow alone would make it 1.0
+    {"transactions": 1.5},         # Arrow alone would make it 1
+    {"transactions": 2.0},         # valid: an integral float is an int
+    {"close": float("nan")},
+    {"volume": 2 ** 70},           # valid: too big for int64, still a float
+    {"adjusted": 1},
+    {"date": "20240103"},          # valid: ISO basic format
+    {"date": "2024-02-30"},
+    {"date": None},                # required
+    {"ticker": 7},
+])
+def test_a_page_with_an_odd_value_gives_what_record_by_record_gives(odd):
+    records = [_bar(), _bar(**{"date": "2024-01-03", **odd}), _bar(date="2024-01-04")]
+    expected_table, expected_invalid = validation.coerce_record_by_record("daily_prices", records)
+    table, invalid = validation.coerce_records("daily_prices", records)
+    assert invalid == expected_invalid
+    assert table.equals(expected_table)
+    assert table.num_rows == 3 - len(invalid)
