@@ -5,8 +5,9 @@ side by side with the baseline a user would otherwise write (``bench/baseline_cl
 
 Prints, and writes as JSON (``--output``): wall time, API requests (total and per ticker),
 requests/s achieved and as a fraction of the cap, 429s, retries, the crawler's peak RSS and CPU
-seconds, rows per dataset, whether ``scrapy status`` is clean, and how many requests a second
-run of the same command sends (it should be none). Then the same figures for the baseline (the
+seconds, rows per dataset, whether ``scrapy status`` is clean, how many requests a second run
+of the same command sends (it should be none), and what creating a file cost on the data disk
+just before the crawl (``file_create_us_before_crawl``: runs are comparable only when it is). Then the same figures for the baseline (the
 official client, 8 threads, pandas; ``--no-baseline`` skips it), run against a fresh sandbox
 with the same options, and the ratio of the two wall times. The baseline has no rate limiter
 of its own: it meets the cap as the API's 429s, so its sandbox rate limit is ``--cap`` unless
@@ -180,6 +181,23 @@ def cross_section(data_dir):
     return round(float(seconds), 2), int(rows)
 
 
+def file_create_us(folder, files=2000):
+    """CPU microseconds to create, write (1 KB) and rename a new file in ``folder``, as the
+    writer does for each Parquet file: 30-60 us on an idle disk of our 2-core machines, but
+    0.2-1.3 ms for a minute or more after many files were deleted (ext4 mounted with online
+    discard), which slows a crawl writing 400,000 files by minutes. Measured before the crawl
+    so that figures of different runs can be compared; the files are left in ``folder``
+    (deleting them would slow the crawl that follows)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.process_time()
+    for number in range(files):
+        temporary = folder / f".{number}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(b"x" * 1024)
+        os.replace(temporary, folder / f"{number}.bin")
+    return round(1e6 * (time.process_time() - started) / files)
+
+
 def measured_options(args):
     """The options a crawl's figures depend on; a baseline compared with them must share them."""
     return {"universe": args.universe_size + args.delisted, "plan": args.plan, "latency_ms": args.latency_ms,
@@ -194,6 +212,8 @@ def crawl_figures(args, key, sandbox_options):
     settings = {"POLYGON_RATE_LIMIT": args.cap, "CONCURRENT_REQUESTS": args.concurrency,
                 "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency, "PRICES_START": args.prices_start,
                 "PRICES_END": args.prices_end, **dict(item.split("=", 1) for item in args.set)}
+    probe = data_dir.parent / f".{data_dir.name}-file-create-probe"
+    create_us = file_create_us(probe)
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         wall, usage, log = crawl(sandbox.url, key, data_dir, settings)
         _, _, second_log = crawl(sandbox.url, key, data_dir, settings)
@@ -205,6 +225,7 @@ def crawl_figures(args, key, sandbox_options):
     status_seconds = time.monotonic() - started
 
     cross_section_seconds, cross_section_rows = cross_section(data_dir)
+    shutil.rmtree(probe)
 
     tickers = args.universe_size + args.delisted
     requests = stat(log, "downloader/request_count")
@@ -222,6 +243,7 @@ def crawl_figures(args, key, sandbox_options):
         "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
         "gc_max_pause_ms": stat(log, "reactor/gc_max_pause_ms"),
         "gc_pauses_over_100ms": stat(log, "reactor/gc_pauses_over_100ms"),
+        "file_create_us_before_crawl": create_us,
         "rows": rows_per_dataset(log),
         "cross_section_seconds": cross_section_seconds,
         "cross_section_rows": cross_section_rows,

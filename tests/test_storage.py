@@ -114,3 +114,31 @@ def test_duplicates_are_dropped_from_a_table_keeping_the_first_in_order():
     unique, dropped = deduplicate(BALANCE, table)
     assert dropped == 1
     assert unique.column("total_assets").to_pylist() == [1.0, 3.0]
+
+
+def test_facts_of_a_unit_count_each_files_nulls_as_its_footer_does(tmp_path):
+    """The null counts recorded for each monthly file are that file's own, not its unit's."""
+    import pyarrow.parquet as pq
+
+    from screener_crawler import file_facts
+
+    write_unit(tmp_path, BALANCE, "AAPL", [
+        balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), None),
+        balance_row("AAPL", date(2024, 3, 31), date(2024, 5, 9), None),
+        balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2)),
+        {**balance_row("AAPL", date(2024, 9, 28), date(2024, 11, 1), None), "cik": "0000320193"},
+    ], NOW)
+    [facts_file] = file_facts.facts_files(tmp_path, BALANCE)
+    facts = {f.relative_path: f for f in file_facts.read_facts(facts_file, BALANCE)}
+    assert len(facts) == 3
+    for relative, fact in facts.items():
+        metadata = pq.ParquetFile(tmp_path / "balance_sheets" / relative).metadata
+        footer = [sum(metadata.row_group(g).column(c).statistics.null_count for g in range(metadata.num_row_groups))
+                  for c in range(metadata.num_columns)]
+        assert fact.rows == metadata.num_rows
+        assert [n for n, counted in zip(footer, BALANCE.null_counted) if counted] == \
+            [n for n in fact.nulls if n is not None]
+    assert facts["year=2024/month=05/ticker=AAPL.parquet"].nulls[BALANCE.columns.index("total_assets")] == 2
+    assert facts["year=2024/month=11/ticker=AAPL.parquet"].nulls[BALANCE.columns.index("cik")] == 0
+    assert facts["year=2024/month=08/ticker=AAPL.parquet"].nulls[BALANCE.columns.index("cik")] == 1
+
