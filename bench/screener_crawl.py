@@ -7,8 +7,9 @@ Prints, and writes as JSON (``--output``): wall time, API requests (total and pe
 requests/s achieved and as a fraction of the cap, 429s, retries, the crawler's peak RSS and CPU
 seconds, rows per dataset, whether ``scrapy status`` is clean, how many requests a second run
 of the same command sends (it should be none), and what creating a file cost on the data disk
-just before the crawl (``file_create_us_before_crawl``: runs are comparable only when it is). Then the same figures for the baseline (the
-official client, 8 threads, pandas; ``--no-baseline`` skips it), run against a fresh sandbox
+just before the crawl (``file_create_us_before_crawl``: runs are comparable only when it is).
+Then the same figures for the baseline (the official client, 8 threads, pandas;
+``--no-baseline`` skips it), run against a fresh sandbox
 with the same options, and the ratio of the two wall times. The baseline has no rate limiter
 of its own: it meets the cap as the API's 429s, so its sandbox rate limit is ``--cap`` unless
 ``--sandbox-rate-limit`` is given. Its Parquet files (as many as the crawler's, tens of GB for
@@ -184,8 +185,8 @@ def cross_section(data_dir):
 def file_create_us(folder, files=2000):
     """CPU microseconds to create, write (1 KB) and rename a new file in ``folder``, as the
     writer does for each Parquet file: 30-60 us on an idle disk of our 2-core machines, but
-    0.2-1.3 ms for a minute or more after many files were deleted (ext4 mounted with online
-    discard), which slows a crawl writing 400,000 files by minutes. Measured before the crawl
+    0.2-1.3 ms while the disk still frees files deleted just before (ext4 mounted with online
+    discard), which adds minutes to a crawl writing 400,000 files. Measured before the crawl
     so that figures of different runs can be compared; the files are left in ``folder``
     (deleting them would slow the crawl that follows)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -127,8 +127,8 @@ def _exact_column(values, field):
     """``values`` as an array of ``field``'s type when Arrow's own conversion gives what the
     coercers would, else None. Arrow alone is laxer (``True`` becomes 1.0, 1.5 becomes 1, NaN
     passes), so a column qualifies only when its values are already of the Python types the
-    coercers pass unchanged; dates must be ``YYYY-MM-DD``, which both read alike, in years
-    Python's dates hold (``as_py`` of the earliest raises ValueError otherwise)."""
+    coercers pass unchanged; dates must be ``YYYY-MM-DD``, which both read alike, from year 1
+    (Arrow also reads year 0, which Python's dates cannot hold)."""
     kinds = set(map(type, values))
     kinds.discard(type(None))
     arrow_type = field.type
@@ -141,16 +141,16 @@ def _exact_column(values, field):
         return pa.array(values, arrow_type)
     if pa.types.is_date32(arrow_type) and kinds <= {str}:
         array = pc.cast(pa.array(values, pa.string()), arrow_type)
-        pc.min(array).as_py()
-        return array
+        earliest = pc.min(pc.year(array)).as_py()
+        return None if earliest is not None and earliest < 1 else array
     return None
 
 
 def _all_valid_table(dataset, records):
     """``records`` as one table when every one of them is valid, coerced a column at a time
     (a third of the time of a record at a time on a 12,500-record statements page,
-    ``bench/coerce_page.py``); None as
-    soon as a column is not plainly valid, and the caller goes record by record."""
+    ``bench/coerce_page.py``); None as soon as a column is not plainly valid, and the caller
+    goes record by record."""
     schema = stampless_schema(DATASETS[dataset])
     coercers, required = COERCERS[dataset], set(DATASETS[dataset].required)
     names = schema.names
