@@ -105,6 +105,7 @@ def _bar(**values):
     {"adjusted": 1},
     {"date": "20240103"},          # valid: ISO basic format
     {"date": "2024-02-30"},
+    {"date": "0000-01-01"},        # Arrow reads it, Python cannot
     {"date": None},                # required
     {"ticker": 7},
 ])
