@@ -19,7 +19,9 @@ class RecordBatch:
     dataset's column names, their values as parsed (``ValidationPipeline`` checks and coerces them).
 
     ``ValidationPipeline`` sets ``table``: the valid records as one Arrow table of the
-    dataset's schema, which is what later pipelines hold and write; it empties ``records``.
+    dataset's schema, which is what later pipelines hold and write; it empties ``records``, and
+    counts ``invalid_columns``, one per record dropped. A page read in a worker process
+    (``polygon/pages.py``) arrives with both already set.
     ``partition`` (year, month) marks records of a market-wide listing by day: they are held
     per partition, for every ticker at once, rather than per ticker.
     """
@@ -28,6 +30,7 @@ class RecordBatch:
     records: list = field(default_factory=list)
     partition: tuple | None = None
     table: pa.Table | None = None
+    invalid_columns: list = field(default_factory=list)
 
 
 @dataclass

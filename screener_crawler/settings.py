@@ -87,6 +87,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "screener_crawler.middlewares.retry.PolygonRetryMiddleware": 550,
     "screener_crawler.middlewares.entitlement.PlanEntitlementMiddleware": 560,
+    # Before the retry middleware sees a response, its page is read (in a worker process).
+    "screener_crawler.middlewares.page_reader.PageReaderMiddleware": 570,
     # Nearest the network of all (after redirects and the HTTP cache): the key is added last
     # and taken off first, so no retried, redirected or cached copy of a request carries it.
     "screener_crawler.middlewares.auth.AuthMiddleware": 950,

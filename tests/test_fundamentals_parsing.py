@@ -1,6 +1,7 @@
 """The fundamentals spider's parsing, on real recorded v1 and vX responses."""
 
 import json
+from datetime import date
 
 import pytest
 from scrapy.http import Request, TextResponse
@@ -17,7 +18,7 @@ BASE = "http://127.0.0.1:1"
 
 @pytest.fixture
 def spider():
-    crawler = get_crawler(FundamentalsSpider, {"POLYGON_BASE_URL": BASE})
+    crawler = get_crawler(FundamentalsSpider, {"POLYGON_BASE_URL": BASE, "POLYGON_TICKERS_PER_REQUEST": 100})
     crawler.stats.open_spider()
     return FundamentalsSpider.from_crawler(crawler, tickers="AAPL,MSFT")
 
@@ -26,9 +27,14 @@ def parse(spider, callback, fixture, meta):
     return list(callback(recorded_response(fixture, meta=meta)))
 
 
+def v1_meta(spider, dataset, tickers=("AAPL", "MSFT")):
+    """The meta of the spider's own v1 request for ``tickers``, page reader included."""
+    [request] = spider.requests({dataset: list(tickers)})
+    return request.meta
+
+
 def v1_items(spider, fixture, dataset):
-    meta = {"polygon_units": ((dataset, "AAPL"), (dataset, "MSFT"))}
-    return parse(spider, spider.parse_v1_statements, fixture, meta)
+    return parse(spider, spider.parse_v1_statements, fixture, v1_meta(spider, dataset))
 
 
 def vx_items(spider, fixture, timeframes=("quarterly", "annual", "ttm")):
@@ -38,12 +44,16 @@ def vx_items(spider, fixture, timeframes=("quarterly", "annual", "ttm")):
 
 
 def records(items, dataset=None):
-    """The records of the spider's output (of ``dataset`` when given), out of their page batches;
-    every record holds only columns of its batch's dataset."""
+    """The records of the spider's output (of ``dataset`` when given), out of their page batches
+    (a batch read by a page reader holds a table: its dates are given back as the API's strings,
+    its missing values left out); every record holds only columns of its batch's dataset."""
     found = []
     for item in items:
         if isinstance(item, RecordBatch) and dataset in (None, item.dataset):
-            for record in item.records:
+            rows = item.records if item.table is None else [
+                {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items() if v is not None}
+                for row in item.table.to_pylist()]
+            for record in rows:
                 unknown = set(record) - set(DATASETS[item.dataset].columns)
                 assert not unknown, unknown
                 found.append(record)
@@ -94,7 +104,7 @@ def test_v1_last_page_completes_every_unit_of_the_batch(spider):
 
 
 def test_v1_rows_of_tickers_not_requested_are_left_out(spider):
-    meta = {"polygon_units": (("balance_sheets", "MSFT"),)}
+    meta = v1_meta(spider, "balance_sheets", ["MSFT"])
     items = parse(spider, spider.parse_v1_statements,
                   "balance_sheets_stocks_financials_v1__openapi_example.json", meta)
     assert records(items) == []
@@ -191,10 +201,9 @@ def test_a_page_of_many_filings_travels_as_one_batch_per_dataset(spider):
     page = recorded_json("balance_sheets_stocks_financials_v1__openapi_example.json")
     filing = page["results"][0]
     page["results"] = [dict(filing, period_end=f"20{year}-12-31", tickers=["AAPL", "MSFT"]) for year in range(10, 20)]
-    meta = {"polygon_units": (("balance_sheets", "AAPL"), ("balance_sheets", "MSFT"))}
-    request = Request(f"{BASE}/stocks/financials/v1/balance-sheets", meta=meta)
+    request = Request(f"{BASE}/stocks/financials/v1/balance-sheets", meta=v1_meta(spider, "balance_sheets"))
     response = TextResponse(request.url, body=json.dumps(page).encode(), encoding="utf-8", request=request)
     items = list(spider.parse_v1_statements(response))
     batches = [item for item in items if isinstance(item, RecordBatch)]
     assert len(batches) == 1
-    assert len(batches[0].records) == 20
+    assert batches[0].table.num_rows == 20

@@ -68,7 +68,7 @@ def test_a_next_url_repeating_a_cursor_fails_the_unit(spider):
                       meta={"polygon_units": (("related_tickers", "AAPL"),), "polygon_cursors": ("abc",)})
     response = TextResponse(request.url, body=json.dumps(page).encode(), encoding="utf-8", request=request)
     with pytest.raises(RepeatedCursorError) as raised:
-        spider.next_page_request(response, page)
+        spider.next_page_request(response, page["next_url"])
     middleware = UnitFailureMiddleware(spider.crawler.stats)
     items = middleware.process_spider_exception(response, raised.value)
     assert [(i.dataset, i.ticker, i.reason) for i in items] == [("related_tickers", "AAPL", "RepeatedCursorError")]

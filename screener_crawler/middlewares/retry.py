@@ -5,6 +5,7 @@ from scrapy.utils.response import response_status_message
 
 from screener_crawler.middlewares.backoff import BackoffPolicy, retry_after_seconds
 from screener_crawler.middlewares.rate_limit import BACKOFF_UNTIL
+from screener_crawler.polygon.pages import PAGE_READ
 from screener_crawler.polygon.payload import decode_json
 
 THROTTLED_TIMES = "retry_429_times"
@@ -76,7 +77,7 @@ class PolygonRetryMiddleware(RetryMiddleware):
         return retry
 
     def _get_retry_request(self, request, reason, max_retry_times):
-        return get_retry_request(
+        retry = get_retry_request(
             request,
             spider=self.crawler.spider,
             reason=reason,
@@ -84,11 +85,17 @@ class PolygonRetryMiddleware(RetryMiddleware):
             priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
             give_up_log_level=request.meta.get("give_up_log_level", self.give_up_log_level),
         )
+        if retry is not None:
+            retry.meta.pop(PAGE_READ, None)
+        return retry
 
 
 def _holds_json(request, response):
     """Whether the body parses; the parsed page is left in the request's ``PAGE_JSON`` (the
-    response's meta, once the response reaches the spider) for the spider."""
+    response's meta, once the response reaches the spider) for the spider. A page the page
+    reader middleware has read is not decoded again."""
+    if PAGE_READ in request.meta:
+        return request.meta[PAGE_READ] is not None
     try:
         request.meta[PAGE_JSON] = decode_json(response.body)
     except (ValueError, UnicodeDecodeError):

@@ -200,10 +200,11 @@ class ValidationPipeline:
     records as one Arrow table; a record that does not fit is dropped and counted
     (``validation/dropped/<dataset>``), never written half-typed.
 
-    A batch of ``SCREENER_VALIDATE_IN_THREAD_ROWS`` records or more (a page of a 100-ticker
-    statements listing, a grouped-daily page) is coerced in a thread, so the reactor is not held
-    for the hundreds of milliseconds it takes. Items still leave this pipeline in the order they
-    came: a unit's completion marker must never overtake the last batch of its rows.
+    A batch of ``SCREENER_VALIDATE_IN_THREAD_ROWS`` records or more (a grouped-daily page) is
+    coerced in a thread, so the reactor is not held for the tens of milliseconds it takes. A
+    batch of a page read in a worker process (``polygon/pages.py``) arrives coerced; only its
+    dropped records are counted here. Items still leave this pipeline in the order they came: a
+    unit's completion marker must never overtake the last batch of its rows.
     """
 
     def __init__(self, stats, thread_rows=math.inf):
@@ -218,12 +219,12 @@ class ValidationPipeline:
     async def process_item(self, item):
         async with self._in_order:
             if isinstance(item, RecordBatch):
-                if len(item.records) >= self._thread_rows:
-                    item.table, invalid_columns = await run_in_thread(coerce_records, item.dataset, item.records)
-                else:
-                    item.table, invalid_columns = coerce_records(item.dataset, item.records)
+                if item.table is None and len(item.records) >= self._thread_rows:
+                    item.table, item.invalid_columns = await run_in_thread(coerce_records, item.dataset, item.records)
+                elif item.table is None:
+                    item.table, item.invalid_columns = coerce_records(item.dataset, item.records)
                 item.records = []
-                for column in invalid_columns:
+                for column in item.invalid_columns:
                     self._stats.inc_value(f"validation/dropped/{item.dataset}")
                     self._stats.inc_value(f"validation/invalid_column/{item.dataset}/{column}")
         return item

@@ -63,6 +63,12 @@ def v1_statement_rows(dataset, record, wanted_tickers=None):
     ]
 
 
+def v1_statement_page_rows(results, dataset, tickers):
+    """The rows of a v1 statements page (``results``) for the ``tickers`` asked for."""
+    wanted = set(tickers)
+    return [row for record in results for row in v1_statement_rows(dataset, record, wanted)]
+
+
 def vx_timeframe(record, requested_timeframe=None):
     """The v1 spelling of a vX record's timeframe.
 

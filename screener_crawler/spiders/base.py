@@ -21,6 +21,7 @@ from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
 from screener_crawler.polygon.endpoints import ENDPOINTS
+from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, read_page
 from screener_crawler.polygon.parsers import universe_row
 from screener_crawler.polygon.payload import decode_json
 
@@ -107,6 +108,8 @@ class PolygonSpider(scrapy.Spider):
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
         self._universe_tickers = []
+        self._refetch = {}
+        """dataset -> tickers that failed in an earlier crawl (``must_refetch``)."""
 
     @classmethod
     def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, **others):
@@ -182,7 +185,7 @@ class PolygonSpider(scrapy.Spider):
         rows = [universe_row(record) for record in payload.get("results") or ()]
         self._universe_tickers.extend(parsed.row.get("ticker") for parsed in rows)
         yield from self.record_batches(rows)
-        next_page = self.next_page_request(response, payload)
+        next_page = self.next_page_request(response, payload.get("next_url"))
         if next_page:
             yield next_page
         elif response.meta["polygon_active"]:
@@ -213,13 +216,12 @@ class PolygonSpider(scrapy.Spider):
         requested = self.settings.getint("POLYGON_PAGE_SIZE")
         return min(requested, endpoint.page_limit) if requested > 0 else endpoint.page_limit
 
-    def next_page_request(self, response, payload):
-        """The request for the next page, or None on the last page.
+    def next_page_request(self, response, next_url):
+        """The request for the page at the API's ``next_url``, or None on the last page (no URL).
 
         ``next_url`` is rebuilt on our configured host from its path and query, as the official
         client does, so a listing never leaves the server the user chose.
         """
-        next_url = payload.get("next_url")
         if not next_url:
             return None
         parts = urlsplit(next_url)
@@ -230,6 +232,17 @@ class PolygonSpider(scrapy.Spider):
         url = self._base_url() + parts.path + (f"?{parts.query}" if parts.query else "")
         meta = {k: v for k, v in response.meta.items() if k.startswith("polygon_")}
         return response.request.replace(url=url, meta={**meta, "polygon_cursors": (*seen, cursor)})
+
+    def read_page(self, response):
+        """The ``ReadPage`` of a response whose request names a ``PageReader``: read in a worker
+        process by the page reader middleware, or here when no middleware did; the fields its
+        rows had and the schema does not know are counted."""
+        page = response.meta.pop(PAGE_READ, None) or read_page(response.meta[PAGE_READER], response.body)
+        if page is None:
+            raise ValueError("the page is not JSON")
+        for (dataset, name), count in page.unknown_fields.items():
+            self.crawler.stats.inc_value(f"parser/unknown_field/{dataset}/{name}", count)
+        return page
 
     def record_batches(self, parsed_rows, datasets=None):
         """One ``RecordBatch`` per dataset for a page's parsed rows (only of
@@ -253,10 +266,10 @@ class PolygonSpider(scrapy.Spider):
             meta={"polygon_units": ((dataset, ticker),), "polygon_404_is_empty": True},
         )
 
-    def listing_continues(self, response, payload):
-        """After a page: the next page's request, or, on the last page, the listing's units
+    def listing_continues(self, response, next_url):
+        """After a page: the request for ``next_url``, or, on the last page, the listing's units
         complete."""
-        next_page = self.next_page_request(response, payload)
+        next_page = self.next_page_request(response, next_url)
         if next_page:
             yield next_page
         else:

@@ -45,7 +45,7 @@ class CorporateActionsFamily:
         source = response.meta["polygon_source"]
         rows = (to_row(record, source) for record in payload.get("results") or ())
         yield from self.record_batches(row for row in rows if row.row.get("ticker") in wanted)
-        yield from self.listing_continues(response, payload)
+        yield from self.listing_continues(response, payload.get("next_url"))
 
     def plan_not_entitled(self, request):
         """Without v1 dividends or splits, each ticker is listed on the v3 endpoint."""

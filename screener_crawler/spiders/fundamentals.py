@@ -1,6 +1,7 @@
 from screener_crawler.polygon.endpoints import ENDPOINTS, STATEMENT_ENDPOINTS_V1
 from screener_crawler.polygon.fields import STATEMENTS, VX_TIMEFRAMES
-from screener_crawler.polygon.parsers import v1_statement_rows, vx_financials_rows
+from screener_crawler.polygon.pages import PAGE_READER, PageReader
+from screener_crawler.polygon.parsers import v1_statement_page_rows, vx_financials_rows
 from screener_crawler.spiders.base import PolygonSpider, batched, page_json
 
 
@@ -29,17 +30,14 @@ class FundamentalsFamily:
                     errback=self.listing_failed,
                     dont_filter=self.must_refetch(dataset, batch),
                     meta={"polygon_units": tuple((dataset, t) for t in batch),
-                          "polygon_fallback": "financials_vx"},
+                          "polygon_fallback": "financials_vx",
+                          PAGE_READER: PageReader(v1_statement_page_rows, (dataset, batch))},
                 )
 
     def parse_v1_statements(self, response):
-        payload = page_json(response)
-        units = response.meta["polygon_units"]
-        dataset = units[0][0]
-        wanted = {ticker for _, ticker in units}
-        results = payload.get("results") or ()
-        yield from self.record_batches(row for record in results for row in v1_statement_rows(dataset, record, wanted))
-        yield from self.listing_continues(response, payload)
+        page = self.read_page(response)
+        yield from page.batches
+        yield from self.listing_continues(response, page.next_url)
 
     def vx_listing(self, ticker, datasets, timeframes=VX_TIMEFRAMES):
         endpoint = ENDPOINTS["financials_vx"]
@@ -63,7 +61,7 @@ class FundamentalsFamily:
         results = payload.get("results") or ()
         yield from self.record_batches(
             (row for record in results for row in vx_financials_rows(record, ticker, timeframes[0])), datasets)
-        next_page = self.next_page_request(response, payload)
+        next_page = self.next_page_request(response, payload.get("next_url"))
         if next_page:
             yield next_page
         elif len(timeframes) > 1:

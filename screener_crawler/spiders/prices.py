@@ -50,7 +50,7 @@ class PricesFamily:
         ticker = response.meta["polygon_units"][0][1]
         adjusted = bool(payload.get("adjusted", False))
         yield from self.record_batches(daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
-        yield from self.listing_continues(response, payload)
+        yield from self.listing_continues(response, payload.get("next_url"))
 
     def grouped_daily_requests(self, tickers, days):
         self.grouped_tickers = set(tickers)

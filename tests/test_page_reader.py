@@ -1,0 +1,103 @@
+"""Pages read off the crawl's process: the page reader middleware reads a v1 statements page in a
+worker process, the spider uses what it read without decoding the body again, and a body that is
+not JSON is retried."""
+
+import asyncio
+import os
+
+import pytest
+from scrapy.http import Request, TextResponse
+from scrapy.utils.test import get_crawler
+
+from screener_crawler import settings as project_settings
+from screener_crawler.items import RecordBatch, UnitComplete
+from screener_crawler.middlewares.page_reader import PageReaderMiddleware
+from screener_crawler.middlewares.retry import PolygonRetryMiddleware
+from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, PageReader, read_page
+from screener_crawler.polygon.parsers import ParsedRow
+from screener_crawler.spiders import base
+from screener_crawler.spiders.fundamentals import FundamentalsSpider
+from screener_crawler.workers import worker_pool
+from tests.recorded import FIXTURES
+
+BASE = "http://127.0.0.1:1"
+BALANCE_SHEETS = "balance_sheets_stocks_financials_v1__openapi_example.json"
+
+
+def rows_naming_their_process(results):
+    """A page reader's rows that say which process made them."""
+    return [ParsedRow("related_tickers", {"ticker": "AAPL", "related_ticker": f"P{os.getpid()}", "rank": 1})]
+
+
+@pytest.fixture
+def crawler():
+    settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
+    settings.update(POLYGON_BASE_URL=BASE, SCREENER_WORKER_PROCESSES=1, BACKOFF_JITTER=0.0)
+    crawler = get_crawler(FundamentalsSpider, settings)
+    crawler.spider = crawler._create_spider(tickers="AAPL,MSFT")
+    crawler.stats.open_spider()
+    yield crawler
+    worker_pool(crawler).shutdown()
+
+
+def statements_request(crawler, dataset="balance_sheets"):
+    [request] = crawler.spider.requests({dataset: ["AAPL", "MSFT"]})
+    return request
+
+
+def respond(request, body):
+    return TextResponse(request.url, body=body, encoding="utf-8", request=request)
+
+
+def through_middleware(crawler, request, response):
+    return asyncio.run(PageReaderMiddleware.from_crawler(crawler).process_response(request, response))
+
+
+def test_the_spider_names_a_page_reader_for_v1_statements(crawler):
+    reader = statements_request(crawler).meta[PAGE_READER]
+    assert reader.args == ("balance_sheets", ("AAPL", "MSFT"))
+
+
+def test_a_page_is_read_in_a_worker_process(crawler):
+    request = Request(f"{BASE}/v1/related-companies/AAPL",
+                      meta={PAGE_READER: PageReader(rows_naming_their_process)})
+    through_middleware(crawler, request, respond(request, b'{"results": []}'))
+    [batch] = request.meta[PAGE_READ].batches
+    reader_process = batch.table.column("related_ticker")[0].as_py()
+    assert reader_process.startswith("P") and reader_process != f"P{os.getpid()}"
+
+
+def test_the_spider_takes_the_worker_s_tables_without_reading_the_body_again(crawler, monkeypatch):
+    request = statements_request(crawler)
+    response = respond(request, (FIXTURES / BALANCE_SHEETS).read_bytes())
+    through_middleware(crawler, request, response)
+    in_process = read_page(request.meta[PAGE_READER], response.body)
+
+    def read_again(*_):
+        raise AssertionError("the page was read twice")
+
+    monkeypatch.setattr(base, "read_page", read_again)
+    items = list(crawler.spider.parse_v1_statements(response))
+    [batch] = [item for item in items if isinstance(item, RecordBatch)]
+    assert batch.table.num_rows == 1
+    assert batch.table.equals(in_process.batches[0].table)
+    assert [(i.dataset, i.ticker) for i in items if isinstance(i, UnitComplete)] == \
+        [("balance_sheets", "AAPL"), ("balance_sheets", "MSFT")]
+    assert PAGE_READ not in response.meta
+
+
+def test_a_page_that_is_not_json_is_retried_and_the_retry_carries_no_stale_read(crawler):
+    request = statements_request(crawler)
+    response = respond(request, (FIXTURES / BALANCE_SHEETS).read_bytes()[:500])
+    through_middleware(crawler, request, response)
+    assert request.meta[PAGE_READ] is None
+    retry = PolygonRetryMiddleware.from_crawler(crawler).process_response(request, response)
+    assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
+    assert PAGE_READ not in retry.meta
+    assert crawler.stats.get_value("retry/reason_count/invalid JSON") == 1
+
+
+def test_a_spider_given_a_page_that_is_not_json_says_so(crawler):
+    request = statements_request(crawler)
+    with pytest.raises(ValueError, match="not JSON"):
+        list(crawler.spider.parse_v1_statements(respond(request, b'{"results": [')))
