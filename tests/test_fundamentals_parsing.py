@@ -34,7 +34,7 @@ def v1_meta(spider, dataset, tickers=("AAPL", "MSFT")):
 
 
 def v1_items(spider, fixture, dataset):
-    return parse(spider, spider.parse_v1_statements, fixture, v1_meta(spider, dataset))
+    return parse(spider, spider.parse_read_page, fixture, v1_meta(spider, dataset))
 
 
 def vx_items(spider, fixture, timeframes=("quarterly", "annual", "ttm")):
@@ -105,7 +105,7 @@ def test_v1_last_page_completes_every_unit_of_the_batch(spider):
 
 def test_v1_rows_of_tickers_not_requested_are_left_out(spider):
     meta = v1_meta(spider, "balance_sheets", ["MSFT"])
-    items = parse(spider, spider.parse_v1_statements,
+    items = parse(spider, spider.parse_read_page,
                   "balance_sheets_stocks_financials_v1__openapi_example.json", meta)
     assert records(items) == []
     assert [(i.dataset, i.ticker) for i in items] == [("balance_sheets", "MSFT")]
@@ -203,7 +203,7 @@ def test_a_page_of_many_filings_travels_as_one_batch_per_dataset(spider):
     page["results"] = [dict(filing, period_end=f"20{year}-12-31", tickers=["AAPL", "MSFT"]) for year in range(10, 20)]
     request = Request(f"{BASE}/stocks/financials/v1/balance-sheets", meta=v1_meta(spider, "balance_sheets"))
     response = TextResponse(request.url, body=json.dumps(page).encode(), encoding="utf-8", request=request)
-    items = list(spider.parse_v1_statements(response))
+    items = list(spider.parse_read_page(response))
     batches = [item for item in items if isinstance(item, RecordBatch)]
     assert len(batches) == 1
     assert batches[0].table.num_rows == 20

@@ -1,9 +1,10 @@
 """Pages read off the crawl's process: the page reader middleware reads a v1 statements page in a
-worker process, the spider uses what it read without decoding the body again, and a body that is
-not JSON is retried."""
+worker process, the spider uses what it read without decoding the body again, a body that is not
+JSON is retried, and a ticker's daily bars are read the same way."""
 
 import asyncio
 import os
+from datetime import date
 
 import pytest
 from scrapy.http import Request, TextResponse
@@ -17,14 +18,16 @@ from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, PageReader, r
 from screener_crawler.polygon.parsers import ParsedRow
 from screener_crawler.spiders import base
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
+from screener_crawler.spiders.prices import PricesSpider
 from screener_crawler.workers import worker_pool
 from tests.recorded import FIXTURES
 
 BASE = "http://127.0.0.1:1"
 BALANCE_SHEETS = "balance_sheets_stocks_financials_v1__openapi_example.json"
+DAILY_BARS = "aggs_v2_range_1_day_AAPL_2005-04-01_2005-04-04__py_mock.json"
 
 
-def rows_naming_their_process(results):
+def rows_naming_their_process(payload):
     """A page reader's rows that say which process made them."""
     return [ParsedRow("related_tickers", {"ticker": "AAPL", "related_ticker": f"P{os.getpid()}", "rank": 1})]
 
@@ -77,7 +80,7 @@ def test_the_spider_takes_the_worker_s_tables_without_reading_the_body_again(cra
         raise AssertionError("the page was read twice")
 
     monkeypatch.setattr(base, "read_page", read_again)
-    items = list(crawler.spider.parse_v1_statements(response))
+    items = list(crawler.spider.parse_read_page(response))
     [batch] = [item for item in items if isinstance(item, RecordBatch)]
     assert batch.table.num_rows == 1
     assert batch.table.equals(in_process.batches[0].table)
@@ -100,4 +103,21 @@ def test_a_page_that_is_not_json_is_retried_and_the_retry_carries_no_stale_read(
 def test_a_spider_given_a_page_that_is_not_json_says_so(crawler):
     request = statements_request(crawler)
     with pytest.raises(ValueError, match="not JSON"):
-        list(crawler.spider.parse_v1_statements(respond(request, b'{"results": [')))
+        list(crawler.spider.parse_read_page(respond(request, b'{"results": [')))
+
+
+def test_a_ticker_s_daily_bars_are_read_by_a_page_reader():
+    settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
+    settings.update(POLYGON_BASE_URL=BASE, PRICES_START="2005-04-01", PRICES_END="2005-04-04")
+    crawler = get_crawler(PricesSpider, settings)
+    spider = crawler._create_spider(tickers="AAPL")
+    crawler.stats.open_spider()
+    request = next(iter(spider.requests({"daily_prices": ["AAPL"]})))
+    assert request.callback == spider.parse_read_page
+    page = read_page(request.meta[PAGE_READER], (FIXTURES / DAILY_BARS).read_bytes())
+    [batch] = page.batches
+    assert batch.dataset == "daily_prices" and batch.invalid_columns == []
+    assert batch.table.select(["ticker", "date", "close", "adjusted"]).to_pylist() == [
+        {"ticker": "AAPL", "date": date(2005, 4, 1), "close": 1.4604, "adjusted": True},
+        {"ticker": "AAPL", "date": date(2005, 4, 4), "close": 1.4675, "adjusted": True},
+    ]

@@ -9,9 +9,9 @@ class PageReaderMiddleware:
     it arrives, and leaves the ``ReadPage`` in the request's meta (``PAGE_READ``) for the
     spider; None there means the body is not JSON, which ``PolygonRetryMiddleware`` retries.
 
-    The crawl's process only sends the body and receives Arrow tables: the 11-MB page of a
-    100-ticker statements listing no longer holds its reactor. Reads take turns between the
-    worker processes.
+    The crawl's process only sends the body and receives Arrow tables: neither the 11-MB page
+    of a 100-ticker statements listing nor a ticker's 4,000 daily bars hold its reactor. Reads
+    take turns between the worker processes.
     """
 
     def __init__(self, crawler):

@@ -63,10 +63,10 @@ def v1_statement_rows(dataset, record, wanted_tickers=None):
     ]
 
 
-def v1_statement_page_rows(results, dataset, tickers):
-    """The rows of a v1 statements page (``results``) for the ``tickers`` asked for."""
+def v1_statement_page_rows(payload, dataset, tickers):
+    """The rows of a v1 statements page for the ``tickers`` asked for."""
     wanted = set(tickers)
-    return [row for record in results for row in v1_statement_rows(dataset, record, wanted)]
+    return [row for record in payload.get("results") or () for row in v1_statement_rows(dataset, record, wanted)]
 
 
 def vx_timeframe(record, requested_timeframe=None):
@@ -199,6 +199,12 @@ def bar_day(start_ms):
     if not isinstance(start_ms, (int, float)) or isinstance(start_ms, bool):
         return None
     return (datetime.fromtimestamp(start_ms / 1000, timezone.utc) + timedelta(hours=12)).date().isoformat()
+
+
+def daily_bars_page_rows(payload, ticker):
+    """The rows of a page of ``ticker``'s daily bars (range endpoint)."""
+    adjusted = bool(payload.get("adjusted", False))
+    return [daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ()]
 
 
 def daily_bar_row(bar, ticker, adjusted, day=None):

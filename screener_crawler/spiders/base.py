@@ -233,6 +233,13 @@ class PolygonSpider(scrapy.Spider):
         meta = {k: v for k, v in response.meta.items() if k.startswith("polygon_")}
         return response.request.replace(url=url, meta={**meta, "polygon_cursors": (*seen, cursor)})
 
+    def parse_read_page(self, response):
+        """Callback of a listing whose requests name a ``PageReader``: the page's batches, then
+        the next page's request or, on the last page, the listing's units complete."""
+        page = self.read_page(response)
+        yield from page.batches
+        yield from self.listing_continues(response, page.next_url)
+
     def read_page(self, response):
         """The ``ReadPage`` of a response whose request names a ``PageReader``: read in a worker
         process by the page reader middleware, or here when no middleware did; the fields its
@@ -257,13 +264,17 @@ class PolygonSpider(scrapy.Spider):
             batch.records.append(parsed.row)
         yield from batches.values()
 
-    def ticker_request(self, endpoint, dataset, ticker, callback, params=None, **path_args):
-        """The request of a per-ticker endpoint; a 404 there means the ticker has no data."""
+    def ticker_request(self, endpoint, dataset, ticker, callback, params=None, page_reader=None, **path_args):
+        """The request of a per-ticker endpoint; a 404 there means the ticker has no data.
+        With a ``page_reader``, its pages are read by it and ``callback`` is ignored."""
+        meta = {"polygon_units": ((dataset, ticker),), "polygon_404_is_empty": True}
+        if page_reader is not None:
+            meta[PAGE_READER], callback = page_reader, self.parse_read_page
         return self.api_request(
             endpoint, params, path_args={"ticker": ticker, **path_args}, callback=callback,
             errback=self.listing_failed,
             dont_filter=self.must_refetch(dataset, [ticker]),
-            meta={"polygon_units": ((dataset, ticker),), "polygon_404_is_empty": True},
+            meta=meta,
         )
 
     def listing_continues(self, response, next_url):

@@ -26,18 +26,13 @@ class FundamentalsFamily:
                     endpoint,
                     {"tickers.any_of": ",".join(batch), "limit": self.page_size(endpoint),
                      "sort": "period_end.asc"},
-                    callback=self.parse_v1_statements,
+                    callback=self.parse_read_page,
                     errback=self.listing_failed,
                     dont_filter=self.must_refetch(dataset, batch),
                     meta={"polygon_units": tuple((dataset, t) for t in batch),
                           "polygon_fallback": "financials_vx",
                           PAGE_READER: PageReader(v1_statement_page_rows, (dataset, batch))},
                 )
-
-    def parse_v1_statements(self, response):
-        page = self.read_page(response)
-        yield from page.batches
-        yield from self.listing_continues(response, page.next_url)
 
     def vx_listing(self, ticker, datasets, timeframes=VX_TIMEFRAMES):
         endpoint = ENDPOINTS["financials_vx"]

@@ -3,7 +3,8 @@ from itertools import groupby
 
 from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed
 from screener_crawler.polygon.endpoints import ENDPOINTS
-from screener_crawler.polygon.parsers import daily_bar_row
+from screener_crawler.polygon.pages import PageReader
+from screener_crawler.polygon.parsers import daily_bar_row, daily_bars_page_rows
 from screener_crawler.spiders.base import PolygonSpider, failure_reason, page_json
 
 GROUPED_DAILY_SLOT = "polygon-grouped-daily"
@@ -42,15 +43,9 @@ class PricesFamily:
         endpoint = ENDPOINTS["daily_bars"]
         params = {"adjusted": "false", "sort": "asc", "limit": self.page_size(endpoint)}
         for ticker in tickers:
-            yield self.ticker_request(endpoint, "daily_prices", ticker, self.parse_daily_bars, params,
+            yield self.ticker_request(endpoint, "daily_prices", ticker, None, params,
+                                      PageReader(daily_bars_page_rows, (ticker,)),
                                       start=start.isoformat(), end=end.isoformat())
-
-    def parse_daily_bars(self, response):
-        payload = page_json(response)
-        ticker = response.meta["polygon_units"][0][1]
-        adjusted = bool(payload.get("adjusted", False))
-        yield from self.record_batches(daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
-        yield from self.listing_continues(response, payload.get("next_url"))
 
     def grouped_daily_requests(self, tickers, days):
         self.grouped_tickers = set(tickers)
