@@ -242,6 +242,8 @@ def crawl_figures(args, key, sandbox_options):
         "cpu_seconds_worker_processes": stat(log, "cpu/worker_processes_seconds"),
         "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),
         "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
+        "reactor_max_lag_less_cpu_queue_ms": stat(log, "reactor/max_lag_less_cpu_queue_ms"),
+        "reactor_lags_over_100ms_less_cpu_queue": stat(log, "reactor/lags_over_100ms_less_cpu_queue"),
         "gc_max_pause_ms": stat(log, "reactor/gc_max_pause_ms"),
         "gc_pauses_over_100ms": stat(log, "reactor/gc_pauses_over_100ms"),
         "file_create_us_before_crawl": create_us,

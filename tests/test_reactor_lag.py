@@ -1,6 +1,7 @@
 """The reactor-lag probe behind issue 6's "never blocked more than 100 ms" measurement."""
 
 import gc
+import os
 import time
 
 from scrapy.utils.test import get_crawler
@@ -49,3 +50,27 @@ def test_the_longest_garbage_collection_is_recorded_beside_the_lags():
         extension.spider_closed()
     assert 1 <= stats.get_value("reactor/gc_max_pause_ms") <= 2 * longest_ms + 20
     assert extension.collection not in gc.callbacks
+
+
+def test_a_lag_spent_waiting_for_a_cpu_is_told_apart_from_one_spent_running():
+    extension, stats = probe()
+    queue = iter([0.0, 0.25, 0.25])
+    extension.cpu_queue_seconds = lambda: next(queue)
+    extension.started()
+    extension._expected = time.monotonic() - 0.3
+    extension.tick()
+    assert stats.get_value("reactor/lags_over_100ms") == 1
+    assert 50 <= stats.get_value("reactor/max_lag_less_cpu_queue_ms") < 100
+    assert stats.get_value("reactor/lags_over_100ms_less_cpu_queue") == 0
+    extension._expected = time.monotonic() - 0.3
+    extension.tick()
+    assert 300 <= stats.get_value("reactor/max_lag_less_cpu_queue_ms") < 1000
+    assert stats.get_value("reactor/lags_over_100ms_less_cpu_queue") == 1
+
+
+def test_the_cpu_queue_wait_is_read_from_the_kernel_where_it_says():
+    waited = ReactorLag.cpu_queue_seconds()
+    if waited is None:
+        assert not os.path.exists("/proc/thread-self/schedstat")
+        return
+    assert 0 <= waited <= ReactorLag.cpu_queue_seconds()
