@@ -219,10 +219,11 @@ class ValidationPipeline:
     async def process_item(self, item):
         async with self._in_order:
             if isinstance(item, RecordBatch):
-                if item.table is None and len(item.records) >= self._thread_rows:
-                    item.table, item.invalid_columns = await run_in_thread(coerce_records, item.dataset, item.records)
-                elif item.table is None:
-                    item.table, item.invalid_columns = coerce_records(item.dataset, item.records)
+                if item.table is None:
+                    coerced = (await run_in_thread(coerce_records, item.dataset, item.records)
+                               if len(item.records) >= self._thread_rows
+                               else coerce_records(item.dataset, item.records))
+                    item.table, item.invalid_columns = coerced
                 item.records = []
                 for column in item.invalid_columns:
                     self._stats.inc_value(f"validation/dropped/{item.dataset}")

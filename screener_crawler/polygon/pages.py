@@ -41,16 +41,24 @@ class ReadPage:
     next_url: str | None
 
 
+def group_rows(parsed_rows, datasets=None):
+    """(dataset -> its rows, in order; (dataset, field the schema does not know) -> how many rows
+    had it) of ``parsed_rows``, only of ``datasets`` when given."""
+    records, unknown_fields = defaultdict(list), Counter()
+    for parsed in parsed_rows:
+        if datasets is None or parsed.dataset in datasets:
+            records[parsed.dataset].append(parsed.row)
+            unknown_fields.update((parsed.dataset, name) for name in parsed.unknown_fields)
+    return records, unknown_fields
+
+
 def read_page(reader, body):
     """``body`` read by ``reader``, or None when the body is not JSON."""
     try:
         payload = decode_json(body)
     except (ValueError, UnicodeDecodeError):
         return None
-    records, unknown_fields = defaultdict(list), Counter()
-    for parsed in reader.rows(payload, *reader.args):
-        records[parsed.dataset].append(parsed.row)
-        unknown_fields.update((parsed.dataset, name) for name in parsed.unknown_fields)
+    records, unknown_fields = group_rows(reader.rows(payload, *reader.args))
     batches = []
     for dataset, rows in records.items():
         table, invalid_columns = coerce_records(dataset, rows)

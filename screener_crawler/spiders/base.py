@@ -21,7 +21,7 @@ from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
 from screener_crawler.polygon.endpoints import ENDPOINTS
-from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, read_page
+from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
 from screener_crawler.polygon.parsers import universe_row
 from screener_crawler.polygon.payload import decode_json
 
@@ -247,29 +247,27 @@ class PolygonSpider(scrapy.Spider):
         page = response.meta.pop(PAGE_READ, None) or read_page(response.meta[PAGE_READER], response.body)
         if page is None:
             raise ValueError("the page is not JSON")
-        for (dataset, name), count in page.unknown_fields.items():
-            self.crawler.stats.inc_value(f"parser/unknown_field/{dataset}/{name}", count)
+        self.count_unknown_fields(page.unknown_fields)
         return page
 
     def record_batches(self, parsed_rows, datasets=None):
         """One ``RecordBatch`` per dataset for a page's parsed rows (only of
         ``datasets`` when given), counting the fields the schema does not know."""
-        batches = {}
-        for parsed in parsed_rows:
-            if datasets is not None and parsed.dataset not in datasets:
-                continue
-            for name in parsed.unknown_fields:
-                self.crawler.stats.inc_value(f"parser/unknown_field/{parsed.dataset}/{name}")
-            batch = batches.setdefault(parsed.dataset, RecordBatch(parsed.dataset))
-            batch.records.append(parsed.row)
-        yield from batches.values()
+        records, unknown_fields = group_rows(parsed_rows, datasets)
+        self.count_unknown_fields(unknown_fields)
+        for dataset, rows in records.items():
+            yield RecordBatch(dataset, rows)
+
+    def count_unknown_fields(self, unknown_fields):
+        for (dataset, name), count in unknown_fields.items():
+            self.crawler.stats.inc_value(f"parser/unknown_field/{dataset}/{name}", count)
 
     def ticker_request(self, endpoint, dataset, ticker, callback, params=None, page_reader=None, **path_args):
         """The request of a per-ticker endpoint; a 404 there means the ticker has no data.
-        With a ``page_reader``, its pages are read by it and ``callback`` is ignored."""
+        A ``page_reader`` goes with ``callback=self.parse_read_page``."""
         meta = {"polygon_units": ((dataset, ticker),), "polygon_404_is_empty": True}
         if page_reader is not None:
-            meta[PAGE_READER], callback = page_reader, self.parse_read_page
+            meta[PAGE_READER] = page_reader
         return self.api_request(
             endpoint, params, path_args={"ticker": ticker, **path_args}, callback=callback,
             errback=self.listing_failed,

@@ -43,7 +43,7 @@ class PricesFamily:
         endpoint = ENDPOINTS["daily_bars"]
         params = {"adjusted": "false", "sort": "asc", "limit": self.page_size(endpoint)}
         for ticker in tickers:
-            yield self.ticker_request(endpoint, "daily_prices", ticker, None, params,
+            yield self.ticker_request(endpoint, "daily_prices", ticker, self.parse_read_page, params,
                                       PageReader(daily_bars_page_rows, (ticker,)),
                                       start=start.isoformat(), end=end.isoformat())
 
