@@ -47,10 +47,13 @@ def stat(log, name):
 class TreeMemory:
     """Samples, twice a second, the summed RSS of a process and its descendants (the crawl and
     its worker processes); ``stop()`` gives the peak in MB. ``ru_maxrss`` would give only the
-    largest single process."""
+    largest single process. ``parts()`` gives the peaks of the process alone and of its
+    descendants together, each taken on its own (they need not coincide), to show which side
+    holds the memory."""
 
     def __init__(self, pid):
         self._pid, self._peak, self._running = pid, 0, True
+        self._own_peak = self._descendants_peak = 0
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
@@ -69,13 +72,20 @@ class TreeMemory:
             while grew:
                 grown = tree | {pid for pid, parent in parents.items() if parent in tree}
                 grew, tree = grown != tree, grown
-            self._peak = max(self._peak, sum(rss.get(pid, 0) for pid in tree))
+            own = rss.get(self._pid, 0)
+            total = sum(rss.get(pid, 0) for pid in tree)
+            self._peak = max(self._peak, total)
+            self._own_peak = max(self._own_peak, own)
+            self._descendants_peak = max(self._descendants_peak, total - own)
             time.sleep(0.5)
 
     def stop(self):
         self._running = False
         self._thread.join()
         return round(self._peak / 2**20)
+
+    def parts(self):
+        return round(self._own_peak / 2**20), round(self._descendants_peak / 2**20)
 
 
 def crawl(url, key, data_dir, settings):
@@ -92,6 +102,7 @@ def crawl(url, key, data_dir, settings):
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
         usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
+        usage["peak_rss_mb_crawl_process"], usage["peak_rss_mb_worker_processes"] = sampler.parts()
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         text = log.read()
@@ -238,6 +249,8 @@ def crawl_figures(args, key, sandbox_options):
         "http_429": stat(log, "downloader/response_status_count/429"),
         "retries": stat(log, "retry/count"),
         "units_failed": sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", log, re.MULTILINE))),
+        "peak_rss_mb_crawl_process": usage["peak_rss_mb_crawl_process"],
+        "peak_rss_mb_worker_processes": usage["peak_rss_mb_worker_processes"],
         "cpu_seconds_crawl_process": stat(log, "cpu/crawl_process_seconds"),
         "cpu_seconds_worker_processes": stat(log, "cpu/worker_processes_seconds"),
         "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),

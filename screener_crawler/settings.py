@@ -47,6 +47,9 @@ SCREENER_GC_THRESHOLDS = [50000, 20, 100]
 # Processes that write Parquet and compute ratios beside the crawl (0: threads of the crawl's
 # own process instead).
 SCREENER_WORKER_PROCESSES = min(4, os.cpu_count() or 1)
+# How much lower the worker processes' CPU priority is than the crawl's (a Unix nice increment,
+# 0-19), so that the reactor gets a core first when the workers keep every core busy.
+SCREENER_WORKER_NICENESS = 10
 # Tickers whose financial ratios are read, computed and written in one call of a worker.
 SCREENER_RATIO_BATCH_TICKERS = 64
 # Batches of this many records or more are validated in a thread, off the reactor.

@@ -91,6 +91,18 @@ def records_table(dataset, records):
     return pa.Table.from_pylist(list(records), schema=stampless_schema(dataset))
 
 
+_empty_tables = {}
+
+
+def empty_table(dataset):
+    """No rows, in ``stampless_schema``: made once per dataset, since most tickers' units of
+    splits and ticker events are empty, and a listing completes a hundred of them at once.
+    Kept by the dataset's name: hashing a ``Dataset`` hashes its whole schema."""
+    if dataset.name not in _empty_tables:
+        _empty_tables[dataset.name] = stampless_schema(dataset).empty_table()
+    return _empty_tables[dataset.name]
+
+
 def _as_table(dataset, rows):
     return rows if isinstance(rows, pa.Table) else records_table(dataset, rows)
 

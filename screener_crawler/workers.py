@@ -6,6 +6,10 @@ processes each have their own. A job carries a key, and the jobs of one key alwa
 same process, one after another: two writes of the same unit never overlap.
 
 ``SCREENER_WORKER_PROCESSES = 0`` runs the jobs in threads of the crawl's own process instead.
+
+The workers run at a lower CPU priority than the crawl (``SCREENER_WORKER_NICENESS``): when
+they keep every core busy, the reactor, which needs little CPU but needs it at once, and the
+crawl's threads that feed the workers while holding its GIL, are given a core first.
 """
 
 import asyncio
@@ -27,10 +31,11 @@ _pools = weakref.WeakKeyDictionary()
 def worker_pool(crawler):
     """The crawl's one ``WorkerPool``, made on first use and shut down when the spider closes."""
     if crawler not in _pools:
-        pool = _pools[crawler] = WorkerPool(crawler.settings.getint("SCREENER_WORKER_PROCESSES"))
+        pool = _pools[crawler] = WorkerPool(crawler.settings.getint("SCREENER_WORKER_PROCESSES"),
+                                            crawler.settings.getint("SCREENER_WORKER_NICENESS"))
 
-        def shutdown():
-            pool.shutdown()
+        async def shutdown():
+            await run_in_thread(pool.shutdown)
             record_cpu_seconds(crawler.stats)
 
         crawler.signals.connect(shutdown, signal=signals.spider_closed, weak=False)
@@ -47,11 +52,11 @@ def record_cpu_seconds(stats):
 
 
 class WorkerPool:
-    def __init__(self, processes):
+    def __init__(self, processes, niceness=0):
         self.processes = processes
         context = multiprocessing.get_context("spawn")
         self._executors = [
-            ProcessPoolExecutor(1, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),))
+            ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), niceness))
             for _ in range(processes)
         ]
 
@@ -65,17 +70,20 @@ class WorkerPool:
         return await asyncio.wrap_future(executor.submit(function, *args))
 
     def shutdown(self):
-        """Wait for the workers to exit. Called on ``spider_closed``, when every job has been
-        awaited: on ``engine_stopped`` the wait raced Scrapy's HTTP handler, whose close fires a
-        1-s timeout as well, and not waiting left Python 3.11's exit hook writing to the
-        executors' closed wake-up pipes."""
+        """Wait for the workers to exit (about a second). Called on ``spider_closed``, in a
+        thread, when every job has been awaited: on ``engine_stopped`` the wait raced Scrapy's
+        HTTP handler, whose close fires a 1-s timeout as well, and not waiting left Python
+        3.11's exit hook writing to the executors' closed wake-up pipes."""
         for executor in self._executors:
             executor.shutdown(wait=True)
         self._executors = []
 
 
-def _exit_with_parent(parent):
-    """A worker outlives no crawl, not even one killed with SIGKILL."""
+def _start_worker(parent, niceness):
+    """Lower the worker's CPU priority by ``niceness``; and a worker outlives no crawl, not
+    even one killed with SIGKILL."""
+    os.nice(niceness)
+
     def watch():
         while os.getppid() == parent:
             time.sleep(1)

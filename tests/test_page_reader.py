@@ -3,6 +3,7 @@ worker process, the spider uses what it read without decoding the body again, a 
 JSON is retried, and a ticker's daily bars are read the same way."""
 
 import asyncio
+import json
 import os
 from datetime import date
 
@@ -14,8 +15,9 @@ from screener_crawler import settings as project_settings
 from screener_crawler.items import RecordBatch, UnitComplete
 from screener_crawler.middlewares.page_reader import PageReaderMiddleware
 from screener_crawler.middlewares.retry import PolygonRetryMiddleware
+from screener_crawler.polygon import pages
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, PageReader, read_page
-from screener_crawler.polygon.parsers import ParsedRow
+from screener_crawler.polygon.parsers import ParsedRow, daily_bars_page_rows
 from screener_crawler.spiders import base
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from screener_crawler.spiders.prices import PricesSpider
@@ -121,3 +123,22 @@ def test_a_ticker_s_daily_bars_are_read_by_a_page_reader():
         {"ticker": "AAPL", "date": date(2005, 4, 1), "close": 1.4604, "adjusted": True},
         {"ticker": "AAPL", "date": date(2005, 4, 4), "close": 1.4675, "adjusted": True},
     ]
+
+
+def test_a_page_read_in_slices_gives_the_rows_and_drops_of_a_page_read_at_once(monkeypatch):
+    recorded = json.loads((FIXTURES / DAILY_BARS).read_text())
+    bar = recorded["results"][0]
+    day = 86_400_000
+    bars = [{**bar, "t": bar["t"] + n * day, "c": bar["c"] + n} for n in range(7)]
+    bars[4]["c"] = "not a price"
+    body = json.dumps({**recorded, "results": bars}).encode()
+    reader = PageReader(daily_bars_page_rows, ("AAPL",))
+
+    [at_once] = read_page(reader, body).batches
+    monkeypatch.setattr(pages, "ROWS_AT_ONCE", 3)
+    [in_slices] = read_page(reader, body).batches
+
+    assert in_slices.table.column("close").num_chunks == 3
+    assert in_slices.table.equals(at_once.table)
+    assert in_slices.table.column("close").to_pylist() == [bar["c"] + n for n in (0, 1, 2, 3, 5, 6)]
+    assert in_slices.invalid_columns == at_once.invalid_columns == ["close"]

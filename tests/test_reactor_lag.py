@@ -17,6 +17,7 @@ def probe():
 
 def test_a_late_tick_is_recorded_as_the_worst_lag():
     extension, stats = probe()
+    extension.started()
     extension._expected = time.monotonic() - 0.3
     extension.tick()
     extension.tick()
@@ -26,6 +27,7 @@ def test_a_late_tick_is_recorded_as_the_worst_lag():
 
 def test_ticks_on_time_record_no_lag_over_100ms():
     extension, stats = probe()
+    extension.started()
     for _ in range(3):
         extension._expected = time.monotonic()
         extension.tick()
@@ -74,3 +76,27 @@ def test_the_cpu_queue_wait_is_read_from_the_kernel_where_it_says():
         assert not os.path.exists("/proc/thread-self/schedstat")
         return
     assert 0 <= waited <= ReactorLag.cpu_queue_seconds()
+
+
+def test_a_lag_over_100ms_is_logged_with_the_thread_s_cpu_queue_wait_and_running_time(caplog):
+    extension, _ = probe()
+    queue = iter([0.0, 0.04])
+    cpu = iter([(1.0, 0.5), (1.12, 0.53)])
+    extension.cpu_queue_seconds = lambda: next(queue)
+    extension.thread_cpu_seconds = lambda: next(cpu)
+    extension.started()
+    extension._expected = time.monotonic() - 0.3
+    with caplog.at_level("INFO", logger="screener_crawler.extensions.reactor_lag"):
+        extension.tick()
+    [record] = caplog.records
+    assert "waited 40 ms for a CPU and ran 120 ms in user space and 30 ms in the kernel" in record.getMessage()
+    assert record.args[0] >= 300
+
+
+def test_a_tick_on_time_logs_nothing(caplog):
+    extension, _ = probe()
+    extension.started()
+    extension._expected = time.monotonic()
+    with caplog.at_level("INFO", logger="screener_crawler.extensions.reactor_lag"):
+        extension.tick()
+    assert not caplog.records

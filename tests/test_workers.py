@@ -10,8 +10,10 @@ import sys
 import time
 
 import pytest
+from scrapy import signals
+from scrapy.utils.test import get_crawler
 
-from screener_crawler.workers import WorkerPool
+from screener_crawler.workers import WorkerPool, worker_pool
 from tests.crawl import PROJECT_ROOT
 
 
@@ -46,6 +48,43 @@ def test_a_full_disk_in_a_worker_reaches_the_crawl_as_enospc():
 def test_no_processes_means_threads_of_the_crawl():
     pool = WorkerPool(0)
     assert asyncio.run(pool.run("unit", os.getpid)) == os.getpid()
+
+
+def test_workers_run_at_the_lower_cpu_priority_the_setting_asks_for():
+    crawler = get_crawler(settings_dict={"SCREENER_WORKER_PROCESSES": 2, "SCREENER_WORKER_NICENESS": 3})
+    pool = worker_pool(crawler)
+    try:
+        async def niceness():
+            return await asyncio.gather(pool.run(0, os.nice, 0), pool.run(1, os.nice, 0))
+        workers = asyncio.run(niceness())
+    finally:
+        pool.shutdown()
+    assert workers == [min(19, os.nice(0) + 3)] * 2
+
+
+def test_the_workers_exit_in_a_thread_so_the_reactor_keeps_running():
+    crawler = get_crawler(settings_dict={"SCREENER_WORKER_PROCESSES": 1})
+    crawler.stats.open_spider()
+    pool = worker_pool(crawler)
+
+    async def close_while_ticking():
+        assert await pool.run("k", os.getpid) != os.getpid()
+        ticks = 0
+
+        async def tick():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        await crawler.signals.send_catch_log_async(signal=signals.spider_closed, spider=None, reason="finished")
+        ticker.cancel()
+        return ticks
+
+    assert asyncio.run(close_while_ticking()) > 5
+    assert pool.processes and not pool._executors
+    assert "cpu/worker_processes_seconds" in crawler.stats.get_stats()
 
 
 def _alive(pid):
@@ -85,7 +124,8 @@ def test_the_stats_get_the_cpu_seconds_of_the_workers_apart_from_the_crawls():
             "from screener_crawler.workers import worker_pool; from tests.test_workers import burn_cpu; "
             "crawler = get_crawler(settings_dict={'SCREENER_WORKER_PROCESSES': 1}); crawler.stats.open_spider(); "
             "asyncio.run(worker_pool(crawler).run('k', burn_cpu, 3.0)); "
-            "crawler.signals.send_catch_log(signal=signals.spider_closed, spider=None, reason='finished'); "
+            "asyncio.run(crawler.signals.send_catch_log_async(signal=signals.spider_closed, spider=None, "
+            "reason='finished')); "
             "print(json.dumps(crawler.stats.get_stats()))")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     stats = json.loads(done.stdout.strip().splitlines()[-1])

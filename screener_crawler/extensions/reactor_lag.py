@@ -1,7 +1,11 @@
 import gc
+import logging
+import resource
 import time
 
 from screener_crawler.extensions.periodic import PeriodicExtension
+
+logger = logging.getLogger(__name__)
 
 
 class ReactorLag(PeriodicExtension):
@@ -21,7 +25,11 @@ class ReactorLag(PeriodicExtension):
     (``/proc/thread-self/schedstat``), each lag is also recorded less that wait since the
     previous tick (``reactor/max_lag_less_cpu_queue_ms``,
     ``reactor/lags_over_100ms_less_cpu_queue``): what is left is time the reactor spent
-    running, or blocked on the GIL or a system call."""
+    running, or blocked on the GIL or a system call.
+
+    Each lag over 100 ms is also logged with what the thread did since the previous tick: how
+    long it waited for a CPU, and how long it ran, in user space and in the kernel (page faults,
+    memory reclaim); what is left of the lag it spent blocked, on the GIL or in a system call."""
 
     INTERVAL_SETTING = "SCREENER_REACTOR_LAG_INTERVAL"
     _queued = None
@@ -32,6 +40,7 @@ class ReactorLag(PeriodicExtension):
             self._stats.set_value(f"reactor/{name}", 0)
         self._expected = time.monotonic() + self._interval
         self._queued = self.cpu_queue_seconds()
+        self._cpu = self.thread_cpu_seconds()
         self._collection_started = None
         gc.callbacks.append(self.collection)
 
@@ -46,14 +55,32 @@ class ReactorLag(PeriodicExtension):
         self._stats.max_value("reactor/max_lag_ms", lag_ms)
         if lag_ms > 100:
             self._stats.inc_value("reactor/lags_over_100ms")
-        queued = self.cpu_queue_seconds()
+        queued, cpu = self.cpu_queue_seconds(), self.thread_cpu_seconds()
+        queued_ms = None
         if queued is not None and self._queued is not None:
-            own_ms = max(0, lag_ms - round((queued - self._queued) * 1000))
+            queued_ms = round((queued - self._queued) * 1000)
+            own_ms = max(0, lag_ms - queued_ms)
             self._stats.max_value("reactor/max_lag_less_cpu_queue_ms", own_ms)
             if own_ms > 100:
                 self._stats.inc_value("reactor/lags_over_100ms_less_cpu_queue")
-        self._queued = queued
+        if lag_ms > 100:
+            self._log_lag(lag_ms, queued_ms, cpu)
+        self._queued, self._cpu = queued, cpu
         self._expected = now + self._interval
+
+    def _log_lag(self, lag_ms, queued_ms, cpu):
+        user_ms, kernel_ms = (round((now - before) * 1000) for now, before in zip(cpu, self._cpu))
+        waited = "an unknown time" if queued_ms is None else f"{queued_ms} ms"
+        logger.info("The reactor ran %d ms late; since the tick before, %.0f ms earlier, its thread waited %s "
+                    "for a CPU and ran %d ms in user space and %d ms in the kernel", lag_ms,
+                    lag_ms + self._interval * 1000, waited, user_ms, kernel_ms)
+
+    @staticmethod
+    def thread_cpu_seconds():
+        """(user, system) CPU seconds of the calling thread, of the process where Linux's
+        per-thread figure is not available."""
+        usage = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+        return usage.ru_utime, usage.ru_stime
 
     @staticmethod
     def cpu_queue_seconds():

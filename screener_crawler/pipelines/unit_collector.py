@@ -11,7 +11,7 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
     DatasetUnit, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitComplete, UnitFailed,
 )
-from screener_crawler.storage import by_ticker, records_table, replace_atomically
+from screener_crawler.storage import by_ticker, empty_table, replace_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +92,7 @@ class UnitCollectorPipeline:
             self._stats.inc_value("units/settled_twice")
             raise DropItem(f"{key} already settled in this crawl", log_level="DEBUG")
         self._settled.add(key)
-        dataset = DATASETS[key[0]]
-        return pa.concat_tables(tables) if tables else records_table(dataset, [])
+        return pa.concat_tables(tables) if tables else empty_table(DATASETS[key[0]])
 
     def close_spider(self):
         if self._state_file:

@@ -64,9 +64,9 @@ def v1_statement_rows(dataset, record, wanted_tickers=None):
 
 
 def v1_statement_page_rows(payload, dataset, tickers):
-    """The rows of a v1 statements page for the ``tickers`` asked for."""
+    """The rows of a v1 statements page for the ``tickers`` asked for, made as they are read."""
     wanted = set(tickers)
-    return [row for record in payload.get("results") or () for row in v1_statement_rows(dataset, record, wanted)]
+    return (row for record in payload.get("results") or () for row in v1_statement_rows(dataset, record, wanted))
 
 
 def vx_timeframe(record, requested_timeframe=None):
@@ -202,9 +202,9 @@ def bar_day(start_ms):
 
 
 def daily_bars_page_rows(payload, ticker):
-    """The rows of a page of ``ticker``'s daily bars (range endpoint)."""
+    """The rows of a page of ``ticker``'s daily bars (range endpoint), made as they are read."""
     adjusted = bool(payload.get("adjusted", False))
-    return [daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ()]
+    return (daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
 
 
 def daily_bar_row(bar, ticker, adjusted, day=None):
