@@ -20,6 +20,7 @@ import threading
 import time
 import weakref
 import zlib
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 
 from scrapy import signals
@@ -59,15 +60,16 @@ class WorkerPool:
             ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), niceness))
             for _ in range(processes)
         ]
+        self._queues = [JobQueue(executor) for executor in self._executors]
 
-    async def run(self, key, function, *args):
+    async def run(self, key, function, *args, urgent=False):
         """``function(*args)`` in the process of ``key`` (a thread when there are none). An int
-        key picks the process by number, so that lanes 0 and 1 run on different cores."""
+        key picks the process by number, so that lanes 0 and 1 run on different cores. An
+        ``urgent`` job goes before the jobs waiting that are not."""
         if not self._executors:
             return await run_in_thread(function, *args)
         number = key if isinstance(key, int) else zlib.crc32(repr(key).encode())
-        executor = self._executors[number % len(self._executors)]
-        return await asyncio.wrap_future(executor.submit(function, *args))
+        return await self._queues[number % len(self._queues)].run(function, args, urgent)
 
     def shutdown(self):
         """Wait for the workers to exit (about a second). Called on ``spider_closed``, in a
@@ -77,6 +79,50 @@ class WorkerPool:
         for executor in self._executors:
             executor.shutdown(wait=True)
         self._executors = []
+
+
+class JobQueue:
+    """The jobs of one worker process: ``IN_FLIGHT`` of them submitted to its executor, the
+    rest waiting here, urgent ones first, each kind in the order it came.
+
+    An executor runs what it is given in order, so a page that arrived while a hundred units
+    waited to be written waited behind them, and its body (up to 23 MB) with it; a page read
+    is urgent, and the crawl's process lets go of the body at once."""
+
+    IN_FLIGHT = 2
+    """One job running and the next already sent, so the worker never waits for the crawl."""
+
+    def __init__(self, executor):
+        self._executor = executor
+        self._submitted = 0
+        self._waiting = (deque(), deque())
+
+    async def run(self, function, args, urgent):
+        if self._submitted < self.IN_FLIGHT:
+            self._submitted += 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiting[0 if urgent else 1].append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()
+                raise
+        try:
+            return await asyncio.wrap_future(self._executor.submit(function, *args))
+        finally:
+            self._release()
+
+    def _release(self):
+        """Hand a finished job's place to the next job waiting, if any."""
+        for waiting in self._waiting:
+            while waiting:
+                turn = waiting.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._submitted -= 1
 
 
 def _start_worker(parent, niceness):

@@ -35,6 +35,29 @@ def test_one_key_runs_in_one_process_and_lanes_in_different_ones():
     assert len(set(lanes)) == 2 and os.getpid() not in lanes
 
 
+def started_at(pause=0.0):
+    """When the job started (a clock every process shares), after ``pause`` seconds."""
+    started = time.monotonic()
+    time.sleep(pause)
+    return started
+
+
+def test_an_urgent_job_goes_before_the_waiting_jobs_that_are_not():
+    pool = WorkerPool(1)
+    try:
+        async def starts():
+            jobs = [pool.run("lane", started_at, 0.3)]
+            jobs += [pool.run("lane", started_at) for _ in range(4)]
+            jobs.append(pool.run("lane", started_at, urgent=True))
+            return await asyncio.gather(*jobs)
+        slow, *ordinary, urgent = asyncio.run(starts())
+    finally:
+        pool.shutdown()
+    assert slow < ordinary[0] < urgent
+    assert urgent < min(ordinary[1:])
+    assert ordinary[1:] == sorted(ordinary[1:])
+
+
 def test_a_full_disk_in_a_worker_reaches_the_crawl_as_enospc():
     pool = WorkerPool(1)
     try:

@@ -11,7 +11,8 @@ class PageReaderMiddleware:
 
     The crawl's process only sends the body and receives Arrow tables: neither the 11-MB page
     of a 100-ticker statements listing nor a ticker's 4,000 daily bars hold its reactor. Reads
-    take turns between the worker processes.
+    take turns between the worker processes, and go before the writes waiting for them, so that
+    the crawl's process does not hold the bodies while the workers catch up.
     """
 
     def __init__(self, crawler):
@@ -25,5 +26,6 @@ class PageReaderMiddleware:
     async def process_response(self, request, response):
         reader = request.meta.get(PAGE_READER)
         if reader is not None and 200 <= response.status < 300:
-            request.meta[PAGE_READ] = await self._workers.run(next(self._lanes), read_page, reader, response.body)
+            request.meta[PAGE_READ] = await self._workers.run(next(self._lanes), read_page, reader, response.body,
+                                                              urgent=True)
         return response
