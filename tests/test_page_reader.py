@@ -91,23 +91,6 @@ def test_the_spider_takes_the_worker_s_tables_without_reading_the_body_again(cra
     assert PAGE_READ not in response.meta
 
 
-def test_a_page_read_goes_on_without_its_body(crawler):
-    request = statements_request(crawler)
-    body = (FIXTURES / BALANCE_SHEETS).read_bytes()
-    response = through_middleware(crawler, request, respond(request, body))
-    assert response.body == b"" and response.status == 200
-    [batch] = request.meta[PAGE_READ].batches
-    assert batch.table.equals(read_page(request.meta[PAGE_READER], body).batches[0].table)
-    items = list(crawler.spider.parse_read_page(response))
-    assert [i.table.num_rows for i in items if isinstance(i, RecordBatch)] == [1]
-
-
-def test_a_page_that_is_not_json_keeps_its_body(crawler):
-    request = statements_request(crawler)
-    body = (FIXTURES / BALANCE_SHEETS).read_bytes()[:500]
-    assert through_middleware(crawler, request, respond(request, body)).body == body
-
-
 def test_a_page_that_is_not_json_is_retried_and_the_retry_carries_no_stale_read(crawler):
     request = statements_request(crawler)
     response = respond(request, (FIXTURES / BALANCE_SHEETS).read_bytes()[:500])
