@@ -86,8 +86,7 @@ class JobQueue:
     rest waiting here, urgent ones first, each kind in the order it came.
 
     An executor runs what it is given in order, so a page that arrived while a hundred units
-    waited to be written waited behind them, and its body (up to 23 MB) with it; a page read
-    is urgent, and the crawl's process lets go of the body at once."""
+    waited to be written waited behind them; a page read is urgent."""
 
     IN_FLIGHT = 2
     """One job running and the next already sent, so the worker never waits for the crawl."""

@@ -11,8 +11,14 @@ class PageReaderMiddleware:
 
     The crawl's process only sends the body and receives Arrow tables: neither the 11-MB page
     of a 100-ticker statements listing nor a ticker's 4,000 daily bars hold its reactor. Reads
-    take turns between the worker processes, and go before the writes waiting for them, so that
-    the crawl's process does not hold the bodies while the workers catch up.
+    take turns between the worker processes, and go before the writes waiting for them: a page's
+    rows reach the pipelines without waiting for every unit queued before them to be written.
+
+    The body stays with the response until every item of the page has gone through the
+    pipelines. Dropping it once read saved memory for a moment, but Scrapy stops downloading
+    while the responses being processed add up to ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, counted by
+    their bodies: without them it downloaded ahead of the writers, and the crawl's process
+    held 1,108 MB at 1,000 tickers instead of 615 MB.
     """
 
     def __init__(self, crawler):
