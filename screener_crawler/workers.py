@@ -16,6 +16,7 @@ import asyncio
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 import weakref
@@ -125,9 +126,12 @@ class JobQueue:
 
 
 def _start_worker(parent, niceness):
-    """Lower the worker's CPU priority by ``niceness``; and a worker outlives no crawl, not
-    even one killed with SIGKILL."""
+    """Lower the worker's CPU priority by ``niceness``; ignore SIGINT, which Ctrl-C sends to the
+    whole process group, so that the crawl stops its own way and its jobs end as they should
+    (a job interrupted in the worker came back to the crawl as a ``KeyboardInterrupt``); and
+    outlive no crawl, not even one killed with SIGKILL."""
     os.nice(niceness)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch():
         while os.getppid() == parent:

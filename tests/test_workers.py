@@ -58,6 +58,21 @@ def test_an_urgent_job_goes_before_the_waiting_jobs_that_are_not():
     assert ordinary[1:] == sorted(ordinary[1:])
 
 
+def interrupted_then_done(pause):
+    """Send this process a SIGINT, as Ctrl-C sends one to the whole process group, then finish."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(pause)
+    return "done"
+
+
+def test_ctrl_c_does_not_interrupt_a_worker_s_job():
+    pool = WorkerPool(1)
+    try:
+        assert asyncio.run(pool.run("unit", interrupted_then_done, 0.2)) == "done"
+    finally:
+        pool.shutdown()
+
+
 def test_a_full_disk_in_a_worker_reaches_the_crawl_as_enospc():
     pool = WorkerPool(1)
     try:

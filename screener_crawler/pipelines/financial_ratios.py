@@ -24,6 +24,7 @@ from screener_crawler.ratios.latest import NAME as LATEST_NAME
 from screener_crawler.ratios.latest import latest_rows, update_latest
 from screener_crawler.ratios.source import RATIO_INPUTS, batch_ratios
 from screener_crawler.storage import by_ticker, unit_table, write_unit
+from screener_crawler.turns import next_reactor_turn
 from screener_crawler.workers import worker_pool
 
 logger = logging.getLogger(__name__)
@@ -33,13 +34,6 @@ BATCHES_AT_ONCE = 2
 """Batches computed at the same time, each in its own worker process (``workers.py``)."""
 SEND_SLICE = 256
 """Item pipelines started per reactor turn when many tickers become due at once."""
-
-
-async def next_reactor_turn():
-    """Return after the reactor has handled what was ready (network, timers)."""
-    turn = Deferred()
-    call_later(0, turn.callback, None)
-    await maybe_deferred_to_future(turn)
 
 
 async def start_in_slices(starts, size, next_turn):
