@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,8 +89,10 @@ class TreeMemory:
         return round(self._own_peak / 2**20), round(self._descendants_peak / 2**20)
 
 
-def crawl(url, key, data_dir, settings):
-    """Run the crawl as a user would; (wall seconds, its CPU seconds and peak RSS, its log)."""
+def crawl(url, key, data_dir, settings, stop_after=None):
+    """Run the crawl as a user would; (wall seconds, its CPU seconds and peak RSS, its log).
+    With ``stop_after`` seconds, the crawl is sent one SIGINT then, as a user's Ctrl-C: it
+    finishes what is in flight and stops."""
     command = [sys.executable, "-m", "scrapy", "crawl", "screener"]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
@@ -99,8 +102,13 @@ def crawl(url, key, data_dir, settings):
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
         sampler = TreeMemory(process.pid)
+        stopper = threading.Timer(stop_after, process.send_signal, (signal.SIGINT,)) if stop_after else None
+        if stopper:
+            stopper.start()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
+        if stopper:
+            stopper.cancel()
         usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
         usage["peak_rss_mb_crawl_process"], usage["peak_rss_mb_worker_processes"] = sampler.parts()
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -150,7 +158,7 @@ def print_table(result):
     names = list(dict.fromkeys([*result, *other]))
     lines = [(name, result.get(name, ""), other.get(name, "")) for name in names
              if name != "baseline" and not isinstance(result.get(name, other.get(name)), dict)]
-    for group in ("rows", "status_done_pct"):
+    for group in ("rows", "status_done_pct", "units_complete_by_dataset"):
         mine, theirs = result.get(group) or {}, other.get(group) or {}
         lines += [(f"{group}/{name}", mine.get(name, ""), theirs.get(name, "")) for name in dict.fromkeys([*mine, *theirs])]
     width = max(len(name) for name, _, _ in lines)
@@ -158,6 +166,37 @@ def print_table(result):
         print(f"{'':<{width}}  {'crawler':>12}  {'baseline':>12}")
     for name, value, baseline_value in lines:
         print(f"{name:<{width}}  {value!s:>12}  {baseline_value!s:>12}".rstrip())
+
+
+def stat_text(log, name):
+    match = re.search(rf"^[ {{]'{re.escape(name)}': '([^']*)'", log, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def stopped_figures(log, wall, stop_after):
+    """How far a crawl stopped by ``--stop-after`` got, and its whole wall time extrapolated
+    from the units it completed. That is a rough figure: units do not all cost the same, and
+    when the grouped daily prices are used (more tickers than market days), every ticker's
+    prices complete with the last month and only then are its ratios computed, so a crawl
+    stopped early has done the cheap units first."""
+    by_dataset = {name: int(units) for name, units in re.findall(r"^ 'units/complete/([^']+)': (\d+)", log,
+                                                                    re.MULTILINE)}
+    complete = sum(by_dataset.values())
+    planned = stat(log, "units/planned")
+    tickers = re.findall(r"tickers complete ([\d,]+)/", log)
+    etas = re.findall(r"ETA (\S+)$", log, re.MULTILINE)
+    return {
+        "stopped_after_seconds": stop_after,
+        "finish_reason": stat_text(log, "finish_reason"),
+        "requests_per_ticker": None,
+        "units_complete": complete,
+        "units_complete_by_dataset": by_dataset,
+        "units_planned": planned,
+        "units_complete_pct": round(100 * complete / planned, 1) if planned else None,
+        "tickers_complete": int(tickers[-1].replace(",", "")) if tickers else None,
+        "wall_seconds_extrapolated_from_units": round(wall * planned / complete, 1) if complete else None,
+        "eta_at_last_progress_line": etas[-1] if etas else None,
+    }
 
 
 def rows_per_dataset(log):
@@ -227,13 +266,15 @@ def crawl_figures(args, key, sandbox_options):
     probe = data_dir.parent / f".{data_dir.name}-file-create-probe"
     create_us = file_create_us(probe)
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
-        wall, usage, log = crawl(sandbox.url, key, data_dir, settings)
-        _, _, second_log = crawl(sandbox.url, key, data_dir, settings)
+        wall, usage, log = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
+        stopped = stat_text(log, "finish_reason") != "finished"
+        _, _, second_log = crawl(sandbox.url, key, data_dir, settings) if not stopped else (None, None, None)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".log").write_text(log)
     started = time.monotonic()
-    status = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True)
+    status = None if stopped else subprocess.run(
+        [sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True)
     status_seconds = time.monotonic() - started
 
     cross_section_seconds, cross_section_rows = cross_section(data_dir)
@@ -245,6 +286,7 @@ def crawl_figures(args, key, sandbox_options):
         **measured_options(args),
         "settings": args.set,
         **figures(wall, usage, requests, tickers, args.cap),
+        **(stopped_figures(log, wall, args.stop_after) if stopped else {}),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
         "http_429": stat(log, "downloader/response_status_count/429"),
         "retries": stat(log, "retry/count"),
@@ -263,10 +305,10 @@ def crawl_figures(args, key, sandbox_options):
         "rows": rows_per_dataset(log),
         "cross_section_seconds": cross_section_seconds,
         "cross_section_rows": cross_section_rows,
-        "status_ok": status.returncode == 0,
-        **status_figures(status.stdout),
-        "status_seconds": round(status_seconds, 1),
-        "second_run_requests": stat(second_log, "downloader/request_count"),
+        "status_ok": status.returncode == 0 if status else None,
+        **status_figures(status.stdout if status else ""),
+        "status_seconds": round(status_seconds, 1) if status else None,
+        "second_run_requests": stat(second_log, "downloader/request_count") if second_log else None,
         "data_dir": str(data_dir),
     }
 
@@ -308,6 +350,10 @@ def main():
     parser.add_argument("--crawl-result", type=Path, metavar="JSON",
                         help="take the crawler's figures from this earlier --no-baseline result of the same options "
                              "and run only the baseline")
+    parser.add_argument("--stop-after", type=float, metavar="SECONDS",
+                        help="send the crawl a SIGINT (Ctrl-C) after this long and report how far it got, "
+                             "without the second run or scrapy status; for a universe too big for the "
+                             "machine's time or disk")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a further Scrapy setting of the crawl, e.g. --set SCREENER_WORKER_PROCESSES=1")
     args = parser.parse_args()
