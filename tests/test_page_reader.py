@@ -1,6 +1,6 @@
 """Pages read off the crawl's process: the page reader middleware reads a v1 statements page in a
 worker process, the spider uses what it read without decoding the body again, a body that is not
-JSON is retried, and a ticker's daily bars are read the same way."""
+JSON is retried, and a ticker's daily bars and a grouped daily page are read the same way."""
 
 import asyncio
 import json
@@ -12,7 +12,7 @@ from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
 from screener_crawler import settings as project_settings
-from screener_crawler.items import RecordBatch, UnitComplete
+from screener_crawler.items import PartitionComplete, RecordBatch, UnitComplete
 from screener_crawler.middlewares.page_reader import PageReaderMiddleware
 from screener_crawler.middlewares.retry import PolygonRetryMiddleware
 from screener_crawler.polygon import pages
@@ -27,6 +27,7 @@ from tests.recorded import FIXTURES
 BASE = "http://127.0.0.1:1"
 BALANCE_SHEETS = "balance_sheets_stocks_financials_v1__openapi_example.json"
 DAILY_BARS = "aggs_v2_range_1_day_AAPL_2005-04-01_2005-04-04__py_mock.json"
+GROUPED_DAILY = "aggs_v2_grouped_daily_us_stocks_2005-04-04__py_mock.json"
 
 
 def rows_naming_their_process(payload):
@@ -142,3 +143,34 @@ def test_a_page_read_in_slices_gives_the_rows_and_drops_of_a_page_read_at_once(m
     assert in_slices.table.equals(at_once.table)
     assert in_slices.table.column("close").to_pylist() == [bar["c"] + n for n in (0, 1, 2, 3, 5, 6)]
     assert in_slices.invalid_columns == at_once.invalid_columns == ["close"]
+
+
+def test_a_grouped_daily_page_is_read_in_a_worker_keeping_only_the_crawl_s_tickers():
+    settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
+    settings.update(POLYGON_BASE_URL=BASE, PRICES_SOURCE="grouped", PRICES_START="2005-04-04",
+                    PRICES_END="2005-04-05", SCREENER_WORKER_PROCESSES=1)
+    crawler = get_crawler(PricesSpider, settings)
+    crawler.spider = spider = crawler._create_spider(tickers="AAPL,MSFT")
+    crawler.stats.open_spider()
+    [request] = spider.requests({"daily_prices": ["AAPL", "MSFT"]})
+    recorded = json.loads((FIXTURES / GROUPED_DAILY).read_text())
+    bar = recorded["results"][0]
+    bars = [bar, {**bar, "T": "AAPL", "c": 1.5}, {**bar, "T": "MSFT", "c": 2.5}]
+    response = respond(request, json.dumps({**recorded, "results": bars}).encode())
+    try:
+        through_middleware(crawler, request, response)
+    finally:
+        worker_pool(crawler).shutdown()
+    assert request.meta[PAGE_READ] is not None
+
+    items = list(spider.parse_grouped_daily(response))
+    [batch] = [item for item in items if isinstance(item, RecordBatch)]
+    assert batch.partition == (2005, 4)
+    assert batch.table.select(["ticker", "date", "close"]).to_pylist() == [
+        {"ticker": "AAPL", "date": date(2005, 4, 4), "close": 1.5},
+        {"ticker": "MSFT", "date": date(2005, 4, 4), "close": 2.5},
+    ]
+    [next_day] = [item for item in items if isinstance(item, Request)]
+    assert next_day.meta["polygon_days"] == (date(2005, 4, 5),)
+    last_items = list(spider.parse_grouped_daily(respond(next_day, json.dumps({**recorded, "results": []}).encode())))
+    assert last_items == [PartitionComplete("daily_prices", (2005, 4), 1)]

@@ -11,7 +11,10 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.test import get_crawler
 
 from screener_crawler.items import RatiosDue, UnitWritten
-from screener_crawler.pipelines.financial_ratios import FinancialRatiosPipeline, start_in_slices
+from screener_crawler.pipelines.financial_ratios import (
+    FinancialRatiosPipeline,
+    start_in_slices,
+)
 
 
 def test_many_starts_are_spread_over_turns_without_waiting_for_each_other():
@@ -49,7 +52,9 @@ def test_many_starts_are_spread_over_turns_without_waiting_for_each_other():
 
 class Spider:
     datasets = ("income_statements", "financial_ratios")
-    pending = {"income_statements": {"AAA"}, "financial_ratios": {"AAA"}}
+
+    def __init__(self):
+        self.pending = {"income_statements": {"AAA"}, "financial_ratios": {"AAA"}}
 
 
 def test_a_written_input_goes_on_without_waiting_for_the_ratios_it_makes_due(tmp_path):

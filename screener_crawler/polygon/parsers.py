@@ -207,6 +207,14 @@ def daily_bars_page_rows(payload, ticker):
     return (daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
 
 
+def grouped_daily_page_rows(payload, day, tickers):
+    """The rows of a grouped daily page (every ticker's bar of ``day``) of ``tickers`` only,
+    made as they are read."""
+    adjusted = bool(payload.get("adjusted", False))
+    return (daily_bar_row(bar, bar["T"], adjusted, day=day)
+            for bar in payload.get("results") or () if bar.get("T") in tickers)
+
+
 def daily_bar_row(bar, ticker, adjusted, day=None):
     """An aggregates bar; ``day`` defaults to the day its start ``t`` falls on (range endpoint;
     the grouped endpoint's ``t`` is the close, so its caller passes the requested day)."""
