@@ -6,8 +6,6 @@ from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred, gatherResults
@@ -60,11 +58,6 @@ class FinancialRatiosPipeline:
     for the ledger. An input that fails fails the ticker's ratios with its reason. Sits between
     the Parquet writer, whose ``UnitWritten``/``PartitionWritten`` it watches, and the ledger.
 
-    A written input goes on to the ledger at once, without waiting for the ratios it makes
-    due: its response, which Scrapy keeps until the item is through, would otherwise stay in
-    memory until then (the statements pages of a 1,000-ticker crawl held 600 MB). The crawl
-    stays open until the ratios it started are through (``spider_idle``).
-
     Due tickers queue up and are computed in batches of up to ``SCREENER_RATIO_BATCH_TICKERS``
     (pandas costs about as much for one ticker as for many), ``BATCHES_AT_ONCE`` batches at a
     time, each in a worker; each ``RatiosDue`` waits for its ticker's result. When the grouped
@@ -86,8 +79,6 @@ class FinancialRatiosPipeline:
         self._lanes_busy = 0
         self._batch_tickers = crawler.settings.getint("SCREENER_RATIO_BATCH_TICKERS")
         self._workers = worker_pool(crawler)
-        self._sending = set()
-        crawler.signals.connect(self._keep_open_while_sending, signal=signals.spider_idle)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -98,7 +89,7 @@ class FinancialRatiosPipeline:
             return await self._compute(item.ticker)
         if isinstance(item, UnitWritten) and item.dataset in RATIO_INPUTS:
             self._written[item.dataset].add(item.ticker)
-            self._start_sending_due([item.ticker])
+            await self._send_due([item.ticker])
         elif isinstance(item, UnitFailed) and item.dataset in RATIO_INPUTS:
             await self._input_failed(item)
         elif isinstance(item, PartitionWritten) and item.dataset == "daily_prices":
@@ -119,18 +110,6 @@ class FinancialRatiosPipeline:
         pending = self._crawler.spider.pending
         return all(ticker not in pending.get(d, ()) or ticker in self._written[d] for d in RATIO_INPUTS)
 
-    def _start_sending_due(self, tickers):
-        """``_send_due`` without waiting for it; the crawl stays open until it is through."""
-        run = deferred_from_coro(self._send_due(tickers))
-        self._sending.add(run)
-        run.addErrback(lambda failure: logger.error("Could not send the ratios due of %d ticker(s)", len(tickers),
-                                                    exc_info=failure.value))
-        run.addBoth(lambda _: self._sending.discard(run))
-
-    def _keep_open_while_sending(self):
-        if self._sending:
-            raise DontCloseSpider
-
     async def _send_due(self, tickers):
         due = [t for t in tickers if self._wanted(t) and self._inputs_settled(t)]
         self._settled.update(due)
@@ -148,7 +127,7 @@ class FinancialRatiosPipeline:
             return
         tickers = sorted(getattr(self._crawler.spider, "grouped_tickers", ()))
         self._written["daily_prices"].update(tickers)
-        self._start_sending_due(tickers)
+        await self._send_due(tickers)
 
     async def _send(self, items):
         """Put ``items`` through the item pipelines, as if the spider had yielded them: all of
