@@ -313,10 +313,21 @@ def crawl_figures(args, key, sandbox_options):
     }
 
 
+def stopped_early(result):
+    """Why ``result``'s wall time cannot be compared with the baseline's, or None: a crawl
+    stopped by ``--stop-after`` did only part of the universe."""
+    if result.get("stopped_after_seconds") is None:
+        return None
+    return (f"the crawl was stopped after {result['stopped_after_seconds']} s by --stop-after "
+            f"({result.get('units_complete_pct')} % of its units), so its wall time is a part's")
+
+
 def earlier_crawl(args):
-    """The crawler's figures from ``--crawl-result``, which must have been measured with the
-    options given now, so the baseline beside it runs against the same sandbox."""
+    """The crawler's figures from ``--crawl-result``, which must be of a whole crawl measured
+    with the options given now, so the baseline beside it runs against the same sandbox."""
     result = json.loads(args.crawl_result.read_text())
+    if reason := stopped_early(result):
+        sys.exit(f"{args.crawl_result} cannot be compared with a baseline: {reason}")
     result.pop("baseline", None)
     result.pop("baseline_wall_ratio", None)
     differing = {name: (result.get(name), value) for name, value in measured_options(args).items()
@@ -361,7 +372,9 @@ def main():
     key = SANDBOX_API_KEY if args.plan == "v1" else SANDBOX_BASIC_KEY
     sandbox_options = {"universe_size": args.universe_size, "delisted": args.delisted, "latency_ms": args.latency_ms}
     result = earlier_crawl(args) if args.crawl_result else crawl_figures(args, key, sandbox_options)
-    if args.baseline:
+    if args.baseline and (reason := stopped_early(result)):
+        print(f"baseline not run: {reason}")
+    elif args.baseline:
         baseline_dir = Path(tempfile.mkdtemp(prefix="screener-baseline-"))
         with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit or args.cap) as sandbox:
             baseline_wall, baseline_usage, summary = baseline(sandbox.url, key, baseline_dir, args.prices_start,
