@@ -301,6 +301,9 @@ def crawl_figures(args, key, sandbox_options):
         "reactor_lags_over_100ms_less_cpu_queue": stat(log, "reactor/lags_over_100ms_less_cpu_queue"),
         "gc_max_pause_ms": stat(log, "reactor/gc_max_pause_ms"),
         "gc_pauses_over_100ms": stat(log, "reactor/gc_pauses_over_100ms"),
+        "gc_pauses_over_100ms_by_generation": {
+            int(generation): int(count) for generation, count in
+            re.findall(r"^ 'reactor/gc_pauses_over_100ms/generation_(\d)': (\d+)", log, re.MULTILINE)},
         "file_create_us_before_crawl": create_us,
         "rows": rows_per_dataset(log),
         "cross_section_seconds": cross_section_seconds,

@@ -54,6 +54,22 @@ def test_the_longest_garbage_collection_is_recorded_beside_the_lags():
     assert extension.collection not in gc.callbacks
 
 
+
+def test_a_collection_over_100ms_is_counted_under_the_generation_it_collected():
+    extension, stats = probe()
+    extension.started()
+    try:
+        for generation, pause_s in ((2, 0.25), (1, 0.15), (2, 0.01)):
+            extension.collection("start", {"generation": generation})
+            extension._collection_started -= pause_s
+            extension.collection("stop", {"generation": generation, "collected": 0, "uncollectable": 0})
+    finally:
+        extension.spider_closed()
+    assert stats.get_value("reactor/gc_pauses_over_100ms") == 2
+    assert stats.get_value("reactor/gc_pauses_over_100ms/generation_2") == 1
+    assert stats.get_value("reactor/gc_pauses_over_100ms/generation_1") == 1
+    assert stats.get_value("reactor/gc_max_pause_ms") >= 250
+
 def test_a_lag_spent_waiting_for_a_cpu_is_told_apart_from_one_spent_running():
     extension, stats = probe()
     queue = iter([0.0, 0.25, 0.25])

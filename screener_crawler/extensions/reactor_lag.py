@@ -16,8 +16,9 @@ class ReactorLag(PeriodicExtension):
 
     Python's garbage collector holds the GIL while it runs, whichever thread started it, so no
     Python code runs meanwhile; its longest pass is noted beside the lags
-    (``reactor/gc_max_pause_ms``, ``reactor/gc_pauses_over_100ms``): a lag as long as a
-    collection is the collector's, not the pipelines'.
+    (``reactor/gc_max_pause_ms``, ``reactor/gc_pauses_over_100ms``, and per generation
+    collected, ``reactor/gc_pauses_over_100ms/generation_N``): a lag as long as a collection
+    is the collector's, not the pipelines'.
 
     Nor is a lag the pipelines' while the operating system keeps the reactor's thread waiting
     for a CPU, as it does when the worker processes and the sandbox keep both cores of a
@@ -104,3 +105,4 @@ class ReactorLag(PeriodicExtension):
         self._stats.max_value("reactor/gc_max_pause_ms", pause_ms)
         if pause_ms > 100:
             self._stats.inc_value("reactor/gc_pauses_over_100ms")
+            self._stats.inc_value(f"reactor/gc_pauses_over_100ms/generation_{info['generation']}")
