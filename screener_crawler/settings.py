@@ -28,6 +28,9 @@ PRICES_END = ""
 # auto: whichever needs fewer requests; grouped: one request per weekday for the whole market;
 # per_ticker: one listing per ticker.
 PRICES_SOURCE = "auto"
+# Grouped daily bars are requested in this many lanes, one day at a time each; a lane holds its
+# current month in memory (about 10 MB at 10,070 tickers) until the month's last day arrives.
+PRICES_GROUPED_LANES = 2
 # Without -a tickers=, the universe on disk is reused when younger than this many hours.
 SCREENER_UNIVERSE_MAX_AGE = 24
 POLYGON_SANDBOX = False
@@ -84,8 +87,6 @@ BACKOFF_LOWER_RATE_AFTER = 3
 BACKOFF_RATE_FACTOR = 0.5
 BACKOFF_RECOVERY_INTERVAL = 30.0
 COOKIES_ENABLED = False
-# A grouped-daily month is held in memory until its last day arrives: few months at a time.
-DOWNLOAD_SLOTS = {"polygon-grouped-daily": {"concurrency": 2}}
 TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {

@@ -7,9 +7,6 @@ from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.parsers import daily_bars_page_rows, grouped_daily_page_rows
 from screener_crawler.spiders.base import PolygonSpider, failure_reason
 
-GROUPED_DAILY_SLOT = "polygon-grouped-daily"
-
-
 def weekdays(start, end):
     day = start
     while day <= end:
@@ -24,9 +21,10 @@ class PricesFamily:
 
     Two ways, whichever needs fewer requests (``PRICES_SOURCE`` = auto), or as set:
     ``per_ticker``, one listing per ticker; ``grouped``, the grouped daily endpoint, one request
-    per weekday for the whole market. Grouped days are listed month by month; each month is
-    written as it completes (a partition file per ticker), and the tickers' units are done once
-    every month is written.
+    per weekday for the whole market. Grouped days are listed in ``PRICES_GROUPED_LANES`` lanes,
+    each a run of whole months requested one day after the other; each month is written as it
+    completes (a partition file per ticker), and the tickers' units are done once every month
+    is written.
     """
 
     datasets = ("daily_prices",)
@@ -48,45 +46,59 @@ class PricesFamily:
                                       start=start.isoformat(), end=end.isoformat())
 
     def grouped_daily_requests(self, tickers, days):
+        """The first request of each lane: the months, in order, cut into
+        ``PRICES_GROUPED_LANES`` runs of about as many months."""
         self.grouped_tickers = frozenset(tickers)
-        months = [tuple(group) for _, group in groupby(days, key=lambda d: (d.year, d.month))]
-        for month_days in months:
-            yield self.grouped_day_request(month_days, len(months))
+        months = [tuple(group) for _, group in groupby(days, key=month_of)]
+        lanes = min(self.settings.getint("PRICES_GROUPED_LANES"), len(months))
+        for lane in range(lanes):
+            lane_months = months[len(months) * lane // lanes:len(months) * (lane + 1) // lanes]
+            yield self.grouped_day_request(tuple(day for month in lane_months for day in month), len(months))
 
-    def grouped_day_request(self, month_days, months_total, priority=0):
-        """The first of ``month_days``; the rest follow it one by one, before other months
-        start (``priority``), so that few months are held in memory at a time. Its page, every
-        ticker's bar of the day, is read in a worker process like a listing's (at 10,070
-        tickers, 4,000 pages of 10,000 bars each held the reactor 100-200 ms apiece)."""
+    def grouped_day_request(self, lane_days, months_total):
+        """The first of ``lane_days``; the rest follow it one by one. A lane holds one month in
+        memory at a time: started all at once, the months' first days filled every free
+        request slot, and at 10,070 tickers 13-16 months (86-149 MB) were held at once. Its
+        page, every ticker's bar of the day, is read in a worker process like a listing's (at
+        10,070 tickers, 4,000 pages of 10,000 bars each held the reactor 100-200 ms apiece).
+        Lanes go before the per-ticker requests: every ticker's ratios wait for the last month."""
         return self.api_request(
-            ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": month_days[0].isoformat()},
-            callback=self.parse_grouped_daily, errback=self.grouped_daily_failed, dont_filter=True,
-            priority=priority,
-            meta={"polygon_days": month_days, "polygon_months_total": months_total,
-                  "download_slot": GROUPED_DAILY_SLOT,
-                  PAGE_READER: PageReader(grouped_daily_page_rows, (month_days[0].isoformat(), self.grouped_tickers))},
+            ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": lane_days[0].isoformat()},
+            callback=self.parse_grouped_daily, errback=self.grouped_daily_failed, dont_filter=True, priority=1,
+            meta={"polygon_days": lane_days, "polygon_months_total": months_total,
+                  PAGE_READER: PageReader(grouped_daily_page_rows, (lane_days[0].isoformat(), self.grouped_tickers))},
         )
 
     def parse_grouped_daily(self, response):
         page = self.read_page(response)
         days = response.meta["polygon_days"]
-        partition = (days[0].year, days[0].month)
+        partition = month_of(days[0])
         for batch in page.batches:
             batch.partition = partition
             yield batch
-        if len(days) > 1:
-            yield self.grouped_day_request(days[1:], response.meta["polygon_months_total"], priority=1)
-        else:
+        if len(days) == 1 or month_of(days[1]) != partition:
             yield PartitionComplete("daily_prices", partition, response.meta["polygon_months_total"])
+        if len(days) > 1:
+            yield self.grouped_day_request(days[1:], response.meta["polygon_months_total"])
 
     def grouped_daily_failed(self, failure):
-        """A day that fails for good fails its month, and with it every ticker's unit: a
-        ticker's prices are done only when every month of the window is written."""
+        """A day that fails for good fails its month, and with it every ticker's unit (a
+        ticker's prices are done only when every month of the window is written); its lane
+        goes on with the next month."""
         days = failure.request.meta["polygon_days"]
+        partition = month_of(days[0])
         reason = failure_reason(failure)
-        yield PartitionFailed("daily_prices", (days[0].year, days[0].month), reason)
+        yield PartitionFailed("daily_prices", partition, reason)
         for ticker in sorted(self.grouped_tickers):
             yield UnitFailed("daily_prices", ticker, f"grouped daily {days[0]}: {reason}")
+        later_months = tuple(day for day in days if month_of(day) != partition)
+        if later_months:
+            yield self.grouped_day_request(later_months, failure.request.meta["polygon_months_total"])
+
+
+def month_of(day):
+    """The (year, month) partition of ``day``."""
+    return day.year, day.month
 
 
 class PricesSpider(PricesFamily, PolygonSpider):
