@@ -18,6 +18,7 @@ NUMERIC_SETTINGS = (
     ("POLYGON_RATE_LIMIT", float, 0, "requests per second; 0 = no cap, free plan 0.083"),
     ("CONCURRENT_REQUESTS", int, 1, "requests in flight at once"),
     ("CONCURRENT_REQUESTS_PER_DOMAIN", int, 1, "requests in flight at once to the API"),
+    ("CONCURRENT_ITEMS", int, 1, "items of one response in the pipelines at once"),
     ("DOWNLOAD_TIMEOUT", float, 1, "seconds to wait for a response"),
     ("RETRY_TIMES", int, 0, "retries of a failed request"),
     ("RETRY_429_TIMES", int, 0, "retries of a request refused with 429"),

@@ -24,6 +24,8 @@ BAD_INPUTS = [
     ("concurrency-negative", (), {"CONCURRENT_REQUESTS": "-4"}, {}, CONCURRENCY + "'-4'"),
     ("concurrency-not-a-number", (), {"CONCURRENT_REQUESTS": "many"}, {}, CONCURRENCY + "'many'"),
     ("concurrency-fraction", (), {"CONCURRENT_REQUESTS": "2.5"}, {}, CONCURRENCY + "'2.5'"),
+    ("items-zero", (), {"CONCURRENT_ITEMS": "0"}, {},
+     "CONCURRENT_ITEMS must be a whole number, 1 or more (items of one response in the pipelines at once), not '0'"),
     ("retries-negative", (), {"RETRY_TIMES": "-1"}, {},
      "RETRY_TIMES must be a whole number, 0 or more (retries of a failed request), not '-1'"),
     ("jitter-above-one", (), {"BACKOFF_JITTER": "2"}, {},
