@@ -87,9 +87,6 @@ BACKOFF_LOWER_RATE_AFTER = 3
 BACKOFF_RATE_FACTOR = 0.5
 BACKOFF_RECOVERY_INTERVAL = 30.0
 COOKIES_ENABLED = False
-# v1 statement pages in flight at once: each is about 10 MB (100 tickers' filings), and 16 of
-# them arriving together held 161 MB of bodies in the crawl's process at 10,070 tickers.
-DOWNLOAD_SLOTS = {"polygon-statements": {"concurrency": 4}}
 TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {

@@ -7,14 +7,10 @@ import pytest
 from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
-from screener_crawler import settings as project_settings
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import RecordBatch, UnitComplete
 from screener_crawler.pipelines.validation import validate_record
-from screener_crawler.spiders.fundamentals import (
-    STATEMENT_PAGES_SLOT,
-    FundamentalsSpider,
-)
+from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from tests.recorded import recorded_json, recorded_response
 
 BASE = "http://127.0.0.1:1"
@@ -211,17 +207,3 @@ def test_a_page_of_many_filings_travels_as_one_batch_per_dataset(spider):
     batches = [item for item in items if isinstance(item, RecordBatch)]
     assert len(batches) == 1
     assert batches[0].table.num_rows == 20
-
-
-def test_v1_statement_listings_and_their_next_pages_share_a_download_slot_of_few_requests(spider):
-    """A v1 statement page is about 10 MB; as many in flight as other requests held 161 MB of
-    bodies at once in a 10,070-ticker crawl."""
-    [request] = spider.requests({"cash_flow": ["AAPL", "MSFT"]})
-    page = recorded_json("cash_flow_statements_stocks_financials_v1__openapi_example.json")
-    body = json.dumps({**page, "next_url": "https://api.polygon.io/stocks/financials/v1/cash-flow-statements?cursor=abc"})
-    response = TextResponse(request.url, body=body.encode(), encoding="utf-8", request=request)
-    [next_page] = [item for item in spider.parse_read_page(response) if isinstance(item, Request)]
-
-    assert request.meta["download_slot"] == next_page.meta["download_slot"] == STATEMENT_PAGES_SLOT
-    slot_concurrency = project_settings.DOWNLOAD_SLOTS[STATEMENT_PAGES_SLOT]["concurrency"]
-    assert slot_concurrency < project_settings.CONCURRENT_REQUESTS

@@ -229,8 +229,7 @@ class PolygonSpider(scrapy.Spider):
         """The request for the page at the API's ``next_url``, or None on the last page (no URL).
 
         ``next_url`` is rebuilt on our configured host from its path and query, as the official
-        client does, so a listing never leaves the server the user chose. The page keeps the
-        listing's ``polygon_`` meta and its download slot.
+        client does, so a listing never leaves the server the user chose.
         """
         if not next_url:
             return None
@@ -240,7 +239,7 @@ class PolygonSpider(scrapy.Spider):
         if cursor in seen:
             raise RepeatedCursorError(f"next_url repeats cursor {cursor[:24]}...")
         url = self._base_url() + parts.path + (f"?{parts.query}" if parts.query else "")
-        meta = {k: v for k, v in response.meta.items() if k.startswith("polygon_") or k == "download_slot"}
+        meta = {k: v for k, v in response.meta.items() if k.startswith("polygon_")}
         return response.request.replace(url=url, meta={**meta, "polygon_cursors": (*seen, cursor)})
 
     def parse_read_page(self, response):

@@ -4,10 +4,6 @@ from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.parsers import v1_statement_page_rows, vx_financials_rows
 from screener_crawler.spiders.base import PolygonSpider, batched, page_json
 
-STATEMENT_PAGES_SLOT = "polygon-statements"
-"""The download slot of v1 statement listings, whose pages are about 10 MB each (100 tickers'
-filings): ``DOWNLOAD_SLOTS`` lets only a few of them be in flight at once."""
-
 
 class FundamentalsFamily:
     """Balance sheets, income statements and cash-flow statements, every timeframe.
@@ -34,7 +30,7 @@ class FundamentalsFamily:
                     errback=self.listing_failed,
                     dont_filter=self.must_refetch(dataset, batch),
                     meta={"polygon_units": tuple((dataset, t) for t in batch),
-                          "polygon_fallback": "financials_vx", "download_slot": STATEMENT_PAGES_SLOT,
+                          "polygon_fallback": "financials_vx",
                           PAGE_READER: PageReader(v1_statement_page_rows, (dataset, batch))},
                 )
 
