@@ -7,6 +7,7 @@ from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.parsers import daily_bars_page_rows, grouped_daily_page_rows
 from screener_crawler.spiders.base import PolygonSpider, failure_reason
 
+
 def weekdays(start, end):
     day = start
     while day <= end:
@@ -58,7 +59,7 @@ class PricesFamily:
     def grouped_day_request(self, lane_days, months_total):
         """The first of ``lane_days``; the rest follow it one by one. A lane holds one month in
         memory at a time: started all at once, the months' first days filled every free
-        request slot, and at 10,070 tickers 13-16 months (86-149 MB) were held at once. Its
+        request slot, and at 10,070 tickers 13-16 months (55-159 MB) were held at once. Its
         page, every ticker's bar of the day, is read in a worker process like a listing's (at
         10,070 tickers, 4,000 pages of 10,000 bars each held the reactor 100-200 ms apiece).
         Lanes go before the per-ticker requests: every ticker's ratios wait for the last month."""
