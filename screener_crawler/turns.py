@@ -11,11 +11,3 @@ async def next_reactor_turn():
     turn = Deferred()
     call_later(0, turn.callback, None)
     await maybe_deferred_to_future(turn)
-
-
-async def in_slices(items, size):
-    """``items`` as an async iterator, with a reactor turn after every ``size`` of them."""
-    for number, item in enumerate(items, 1):
-        yield item
-        if number % size == 0:
-            await next_reactor_turn()

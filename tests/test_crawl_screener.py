@@ -4,6 +4,7 @@ ticker, failures are retried, and neither SIGKILL nor a Ctrl-C pause loses or du
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,25 @@ def test_without_tickers_the_universe_comes_first(full_run):
     assert len(universe) == UNIVERSE["universe_size"] + UNIVERSE["delisted"]
     assert {row["active"] for row in universe} == {True, False}
     assert (data_dir / "universe" / "universe.parquet").exists()
+
+
+def test_unit_requests_wait_for_room_in_the_downloader(sandbox, tmp_path):
+    result = run_crawl("screener", env=environment(sandbox, tmp_path), settings=SETTINGS,
+                       module="tests.scheduler_depth")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    deepest = int(re.search(r"scheduler max pending: (\d+)", result.stderr).group(1))
+    concurrency = 16
+    assert stat(result, "downloader/request_count") > 8 * concurrency
+    assert deepest <= 2 * concurrency
+
+
+def test_a_universe_that_cannot_be_listed_ends_the_crawl(tmp_path):
+    with SandboxProcess(keys=[KEY], universe_size=10, fault_5xx=1.0) as failing:
+        result = screener(failing, tmp_path, check=False, RETRY_TIMES=1, BACKOFF_BASE_DELAY=0.1)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "'finish_reason': 'finished'" in result.stderr
+    assert stat(result, "units/failed/universe") == 1
+    assert not any(tmp_path.rglob("*.parquet"))
 
 
 def test_every_dataset_of_every_ticker_is_done(full_run):

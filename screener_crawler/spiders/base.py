@@ -14,6 +14,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pyarrow.parquet as pq
 import scrapy
+from scrapy import signals
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 
 from screener_crawler.connection import data_root, progress_file
 from screener_crawler.items import RecordBatch, UnitComplete, UnitFailed
@@ -24,16 +27,11 @@ from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
 from screener_crawler.polygon.parsers import universe_row
 from screener_crawler.polygon.payload import decode_json
-from screener_crawler.turns import in_slices
 
 logger = logging.getLogger(__name__)
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.-][A-Z0-9]{1,3})?$")
 UNIVERSE_UNIT = ("universe", None)
-REQUESTS_PER_TURN = 64
-"""Unit requests given to Scrapy per reactor turn. Given all at once, the 3,000 of a
-1,000-ticker crawl went through the spider middlewares and the scheduler about 200 per turn,
-which held the reactor 110-190 ms each time."""
 
 
 class SpiderArgumentError(ValueError):
@@ -113,6 +111,7 @@ class PolygonSpider(scrapy.Spider):
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
         self._universe_tickers = []
+        self._universe_listed = Deferred()
         self._refetch = {}
         """dataset -> tickers that failed in an earlier crawl (``must_refetch``)."""
 
@@ -130,13 +129,23 @@ class PolygonSpider(scrapy.Spider):
     # --- what to do ---------------------------------------------------------------------------
 
     async def start(self):
+        """The universe's listing first when there is no fresh one on disk, then the requests of
+        every unit, each given to Scrapy only when its downloader has room
+        (``ExecutionEngine.needs_backout``; Scrapy's "lazy start requests"). Given all at once,
+        the 20,000 requests of 10,070 tickers sat in the scheduler for most of the crawl
+        (about 95 MB). Requests that follow a response (next pages, the next day of a lane)
+        go first: Scrapy sends start requests after other requests of the same priority."""
         if self.tickers is None:
             self.tickers = self.fresh_universe()
         if self.tickers is None:
             self.crawler.stats.inc_value("units/planned")
             yield self.universe_listing(active=True)
-            return
-        async for request in in_slices(self.unit_requests(), REQUESTS_PER_TURN):
+            self.tickers = await maybe_deferred_to_future(self._universe_listed)
+            if self.tickers is None:
+                return
+        for request in self.unit_requests():
+            if self.crawler.engine.needs_backout():
+                await self.crawler.signals.wait_for(signals.scheduler_empty)
             yield request
 
     def unit_requests(self):
@@ -181,19 +190,21 @@ class PolygonSpider(scrapy.Spider):
         endpoint = ENDPOINTS["tickers"]
         params = {"market": "stocks", "type": "CS", "active": "true" if active else "false",
                   "limit": self.page_size(endpoint), "sort": "ticker", "order": "asc"}
-        return self.api_request(endpoint, params, callback=self.parse_universe, errback=self.listing_failed,
+        return self.api_request(endpoint, params, callback=self.parse_universe, errback=self.universe_failed,
                                 dont_filter=True, meta={"polygon_units": (UNIVERSE_UNIT,),
                                                         "polygon_active": active})
 
-    async def parse_universe(self, response):
-        """The universe's rows; on its last page, the requests of every unit, given to Scrapy
-        ``REQUESTS_PER_TURN`` per reactor turn."""
-        payload = page_json(response)
-        rows = [universe_row(record) for record in payload.get("results") or ()]
-        self._universe_tickers.extend(parsed.row.get("ticker") for parsed in rows)
-        for batch in self.record_batches(rows):
-            yield batch
-        next_page = self.next_page_request(response, payload.get("next_url"))
+    def parse_universe(self, response):
+        """The universe's rows; on its last page, the ticker list goes to ``start``."""
+        try:
+            payload = page_json(response)
+            rows = [universe_row(record) for record in payload.get("results") or ()]
+            self._universe_tickers.extend(parsed.row.get("ticker") for parsed in rows)
+            yield from self.record_batches(rows)
+            next_page = self.next_page_request(response, payload.get("next_url"))
+        except Exception:
+            self.universe_listed(None)
+            raise
         if next_page:
             yield next_page
         elif response.meta["polygon_active"]:
@@ -201,14 +212,24 @@ class PolygonSpider(scrapy.Spider):
         else:
             yield UnitComplete(*UNIVERSE_UNIT)
             listed = [t for t in dict.fromkeys(self._universe_tickers) if t]
-            self.tickers = [t for t in listed if TICKER_PATTERN.match(t)]
-            skipped = sorted(set(listed) - set(self.tickers))
+            tickers = [t for t in listed if TICKER_PATTERN.match(t)]
+            skipped = sorted(set(listed) - set(tickers))
             if skipped:
                 logger.warning("Skipping %d universe ticker(s) that are not plain symbols: %s",
                                len(skipped), ", ".join(skipped[:10]))
-            logger.info("Universe: %d common stocks, active and delisted", len(self.tickers))
-            async for request in in_slices(self.unit_requests(), REQUESTS_PER_TURN):
-                yield request
+            logger.info("Universe: %d common stocks, active and delisted", len(tickers))
+            self.tickers = tickers
+            self.universe_listed(tickers)
+
+    def universe_failed(self, failure):
+        self.universe_listed(None)
+        yield from self.listing_failed(failure)
+
+    def universe_listed(self, tickers):
+        """Hands the universe's tickers, or None when its listing failed, to ``start``, which
+        waits for them to request the units."""
+        if not self._universe_listed.called:
+            self._universe_listed.callback(tickers)
 
     # --- requests and pages -------------------------------------------------------------------
 

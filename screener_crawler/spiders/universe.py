@@ -11,4 +11,6 @@ class UniverseSpider(PolygonSpider):
         self.force = True
 
     async def start(self):
-        yield self.universe_listing(active=True)
+        self.tickers = None
+        async for request in super().start():
+            yield request
