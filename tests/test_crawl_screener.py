@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from screener_crawler import settings as project_settings
 from screener_crawler.datasets import DATASETS, TICKER_DATASETS
 from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
@@ -79,7 +80,7 @@ def test_unit_requests_wait_for_room_in_the_downloader(sandbox, tmp_path):
                        module="tests.scheduler_depth")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     deepest = int(re.search(r"scheduler max pending: (\d+)", result.stderr).group(1))
-    concurrency = 16
+    concurrency = project_settings.CONCURRENT_REQUESTS
     assert stat(result, "downloader/request_count") > 8 * concurrency
     assert deepest <= 2 * concurrency
 

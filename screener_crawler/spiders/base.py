@@ -132,8 +132,8 @@ class PolygonSpider(scrapy.Spider):
         """The universe's listing first when there is no fresh one on disk, then the requests of
         every unit, each given to Scrapy only when its downloader has room
         (``ExecutionEngine.needs_backout``; Scrapy's "lazy start requests"). Given all at once,
-        the 20,000 requests of 10,070 tickers sat in the scheduler for most of the crawl
-        (about 95 MB). Requests that follow a response (next pages, the next day of a lane)
+        the 20,000 requests of 10,070 tickers sat in the scheduler for most of the crawl.
+        Requests that follow a response (next pages, the next day of a lane)
         go first: Scrapy sends start requests after other requests of the same priority."""
         if self.tickers is None:
             self.tickers = self.fresh_universe()
@@ -218,7 +218,6 @@ class PolygonSpider(scrapy.Spider):
                 logger.warning("Skipping %d universe ticker(s) that are not plain symbols: %s",
                                len(skipped), ", ".join(skipped[:10]))
             logger.info("Universe: %d common stocks, active and delisted", len(tickers))
-            self.tickers = tickers
             self.universe_listed(tickers)
 
     def universe_failed(self, failure):
