@@ -30,6 +30,7 @@ NUMERIC_SETTINGS = (
     ("POLYGON_PAGE_SIZE", int, 0, "rows per page; 0 = the endpoint's maximum"),
     ("SCREENER_WORKER_PROCESSES", int, 0, "processes writing Parquet beside the crawl; 0 = threads"),
     ("SCREENER_WORKER_NICENESS", int, 0, "how much lower the workers' CPU priority is than the crawl's"),
+    ("SCREENER_WORKER_BACKLOG", int, 0, "jobs waiting for each worker before downloads wait; 0 = never"),
     ("SCREENER_RATIO_BATCH_TICKERS", int, 1, "tickers per batch of financial ratios"),
     ("PRICES_GROUPED_LANES", int, 1, "grouped daily months listed at once"),
 )

@@ -53,6 +53,10 @@ SCREENER_WORKER_PROCESSES = min(4, os.cpu_count() or 1)
 # How much lower the worker processes' CPU priority is than the crawl's (a Unix nice increment,
 # 0-19), so that the reactor gets a core first when the workers keep every core busy.
 SCREENER_WORKER_NICENESS = 10
+# Requests wait before they are downloaded while every worker process has this many jobs or more
+# (writes, ratio batches, page reads) waiting for it; 0 never holds them
+# (middlewares/worker_backlog.py).
+SCREENER_WORKER_BACKLOG = 50
 # Tickers whose financial ratios are read, computed and written in one call of a worker. A
 # worker's memory grows with it (about 120 MB over its imports at 16, 170 MB at 64, for the same
 # CPU per ticker within the noise).
@@ -90,6 +94,8 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
+    # First of all: a request waits here while the workers are behind, before anything else.
+    "screener_crawler.middlewares.worker_backlog.WorkerBacklogMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "screener_crawler.middlewares.retry.PolygonRetryMiddleware": 550,
     "screener_crawler.middlewares.entitlement.PlanEntitlementMiddleware": 560,

@@ -37,6 +37,7 @@ def worker_pool(crawler):
                                             crawler.settings.getint("SCREENER_WORKER_NICENESS"))
 
         async def shutdown():
+            crawler.stats.set_value("workers/most_jobs_waiting", pool.most_jobs_waiting)
             await run_in_thread(pool.shutdown)
             record_cpu_seconds(crawler.stats)
 
@@ -61,7 +62,9 @@ class WorkerPool:
             ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), niceness))
             for _ in range(processes)
         ]
-        self._queues = [JobQueue(executor) for executor in self._executors]
+        self._room_waiters = []
+        self.most_jobs_waiting = 0
+        self._queues = [JobQueue(executor, self._waiting_changed) for executor in self._executors]
 
     async def run(self, key, function, *args, urgent=False):
         """``function(*args)`` in the process of ``key`` (a thread when there are none). An int
@@ -71,6 +74,35 @@ class WorkerPool:
             return await run_in_thread(function, *args)
         number = key if isinstance(key, int) else zlib.crc32(repr(key).encode())
         return await self._queues[number % len(self._queues)].run(function, args, urgent)
+
+    def jobs_waiting(self):
+        """Jobs given to the pool that no worker process has been sent yet."""
+        return sum(queue.waiting for queue in self._queues)
+
+    def shortest_queue(self):
+        """The fewest jobs waiting for any one worker process (0 without processes)."""
+        return min((queue.waiting for queue in self._queues), default=0)
+
+    async def room_for_jobs(self, limit):
+        """Return once some worker process has fewer than ``limit`` jobs waiting for it. Not
+        the pool's total: a worker busy with a long job (a month of grouped daily prices is
+        10,000 files) holds the total up while the other one runs out of work."""
+        while self.shortest_queue() >= limit:
+            room = asyncio.get_running_loop().create_future()
+            self._room_waiters.append((limit, room))
+            await room
+
+    def _waiting_changed(self):
+        self.most_jobs_waiting = max(self.most_jobs_waiting, self.jobs_waiting())
+        shortest = self.shortest_queue()
+        if any(shortest < limit for limit, _ in self._room_waiters):
+            still_waiting = []
+            for limit, room in self._room_waiters:
+                if shortest >= limit:
+                    still_waiting.append((limit, room))
+                elif not room.done():
+                    room.set_result(None)
+            self._room_waiters = still_waiting
 
     def shutdown(self):
         """Wait for the workers to exit (about a second). Called on ``spider_closed``, in a
@@ -92,10 +124,13 @@ class JobQueue:
     IN_FLIGHT = 2
     """One job running and the next already sent, so the worker never waits for the crawl."""
 
-    def __init__(self, executor):
+    def __init__(self, executor, on_waiting_changed):
         self._executor = executor
+        self._on_waiting_changed = on_waiting_changed
         self._submitted = 0
         self._waiting = (deque(), deque())
+        self.waiting = 0
+        """Jobs here that have not been sent to the executor yet."""
 
     async def run(self, function, args, urgent):
         if self._submitted < self.IN_FLIGHT:
@@ -103,12 +138,17 @@ class JobQueue:
         else:
             turn = asyncio.get_running_loop().create_future()
             self._waiting[0 if urgent else 1].append(turn)
+            self.waiting += 1
+            self._on_waiting_changed()
             try:
                 await turn
             except asyncio.CancelledError:
                 if turn.done() and not turn.cancelled():
                     self._release()
                 raise
+            finally:
+                self.waiting -= 1
+                self._on_waiting_changed()
         try:
             return await asyncio.wrap_future(self._executor.submit(function, *args))
         finally:

@@ -85,6 +85,13 @@ def test_unit_requests_wait_for_room_in_the_downloader(sandbox, tmp_path):
     assert deepest <= 2 * concurrency
 
 
+def test_downloads_wait_while_every_worker_is_behind_and_nothing_is_lost(sandbox, full_run, tmp_path):
+    result = screener(sandbox, tmp_path, SCREENER_WORKER_BACKLOG=1)
+    assert stat(result, "workers/requests_held") > 0
+    assert stat(result, "workers/most_jobs_waiting") > 0
+    assert snapshot(tmp_path) == snapshot(full_run[0])
+
+
 def test_a_universe_that_cannot_be_listed_ends_the_crawl(tmp_path):
     with SandboxProcess(keys=[KEY], universe_size=10, fault_5xx=1.0) as failing:
         result = screener(failing, tmp_path, check=False, RETRY_TIMES=1, BACKOFF_BASE_DELAY=0.1)

@@ -65,6 +65,45 @@ def interrupted_then_done(pause):
     return "done"
 
 
+def test_room_for_jobs_waits_until_some_worker_has_fewer_jobs_waiting():
+    pool = WorkerPool(2)
+    try:
+        async def room():
+            await asyncio.wait_for(pool.room_for_jobs(1), 1)
+            jobs = {lane: [asyncio.ensure_future(pool.run(lane, started_at, 0.2)) for _ in range(5)]
+                    for lane in (0, 1)}
+            await asyncio.sleep(0)
+            waiting_before = pool.jobs_waiting()
+            await pool.room_for_jobs(2)
+            room_at, shortest_after = time.monotonic(), pool.shortest_queue()
+            starts = {lane: await asyncio.gather(*lane_jobs) for lane, lane_jobs in jobs.items()}
+            return waiting_before, room_at, shortest_after, starts
+        waiting_before, room_at, shortest_after, starts = asyncio.run(room())
+    finally:
+        pool.shutdown()
+    # each worker is sent two jobs at once (JobQueue.IN_FLIGHT), and its fourth when its second ends
+    assert waiting_before == 6 and shortest_after == 1
+    assert room_at >= min(starts[0][1], starts[1][1]) + 0.2
+    assert pool.most_jobs_waiting == 6
+
+
+def test_a_worker_busy_with_a_long_job_leaves_room_while_another_has_none_waiting():
+    pool = WorkerPool(2)
+    try:
+        async def room():
+            jobs = [asyncio.ensure_future(pool.run(0, started_at, 0.5)) for _ in range(5)]
+            await asyncio.sleep(0)
+            asked = time.monotonic()
+            await asyncio.wait_for(pool.room_for_jobs(2), 5)
+            waited = time.monotonic() - asked
+            await asyncio.gather(*jobs)
+            return waited
+        waited = asyncio.run(room())
+    finally:
+        pool.shutdown()
+    assert waited < 0.25
+
+
 def test_ctrl_c_does_not_interrupt_a_worker_s_job():
     pool = WorkerPool(1)
     try:
