@@ -18,8 +18,10 @@ POLYGON_BASE_URL = os.environ.get("POLYGON_BASE_URL", "")
 # Hard cap in requests/second over the whole crawl; 0 = no cap. Free plan: 5 per minute
 # (0.083); paid plans: stay under 100. Kept as given, so `scrapy crawl` refuses a bad value.
 POLYGON_RATE_LIMIT = os.environ.get("POLYGON_RATE_LIMIT", "90")
-# Tickers per request on endpoints that take a list (v1 statements: tickers.any_of).
-POLYGON_TICKERS_PER_REQUEST = 100
+# Tickers per request on endpoints that take a list (v1 statements: tickers.any_of). A statements
+# page of 100 tickers is 6-10 MB; at 50, the crawl's process peaked at 528 MB against 823 MB at
+# 10,070 tickers, for 2 % more requests.
+POLYGON_TICKERS_PER_REQUEST = 50
 # Rows per page; 0 = each endpoint's maximum (what a crawl wants: fewer requests).
 POLYGON_PAGE_SIZE = 0
 # Daily bars from PRICES_START to PRICES_END (empty: today).
