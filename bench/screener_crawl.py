@@ -50,11 +50,13 @@ class TreeMemory:
     its worker processes); ``stop()`` gives the peak in MB. ``ru_maxrss`` would give only the
     largest single process. ``parts()`` gives the peaks of the process alone and of its
     descendants together, each taken on its own (they need not coincide), to show which side
-    holds the memory."""
+    holds the memory. ``pss()`` gives the peak of the summed proportional set sizes: each
+    page shared between the processes (pyarrow's libraries, mapped by all of them) counted
+    once, which the summed RSS counts once per process."""
 
     def __init__(self, pid):
         self._pid, self._peak, self._running = pid, 0, True
-        self._own_peak = self._descendants_peak = 0
+        self._own_peak = self._descendants_peak = self._pss_peak = 0
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
@@ -78,6 +80,7 @@ class TreeMemory:
             self._peak = max(self._peak, total)
             self._own_peak = max(self._own_peak, own)
             self._descendants_peak = max(self._descendants_peak, total - own)
+            self._pss_peak = max(self._pss_peak, sum(map(proportional_set_size, tree)))
             time.sleep(0.5)
 
     def stop(self):
@@ -87,6 +90,18 @@ class TreeMemory:
 
     def parts(self):
         return round(self._own_peak / 2**20), round(self._descendants_peak / 2**20)
+
+    def pss(self):
+        return round(self._pss_peak / 2**20)
+
+
+def proportional_set_size(pid):
+    """Bytes of ``pid``'s proportional set size, 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            return next(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return 0
 
 
 def crawl(url, key, data_dir, settings, stop_after=None):
@@ -109,7 +124,8 @@ def crawl(url, key, data_dir, settings, stop_after=None):
         wall = time.monotonic() - started
         if stopper:
             stopper.cancel()
-        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
+        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop(),
+                 "peak_pss_mb": sampler.pss()}
         usage["peak_rss_mb_crawl_process"], usage["peak_rss_mb_worker_processes"] = sampler.parts()
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
@@ -130,7 +146,8 @@ def baseline(url, key, data_dir, prices_start, prices_end, sample):
         sampler = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
-        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
+        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop(),
+                 "peak_pss_mb": sampler.pss()}
         out.seek(0)
         err.seek(0)
         text, errors = out.read(), err.read()
@@ -148,6 +165,7 @@ def figures(wall, usage, requests, tickers, cap):
         "requests_per_second": round(requests / wall, 1),
         "fraction_of_cap": round(requests / wall / cap, 2) if cap else None,
         "peak_rss_mb": usage["peak_rss_mb"],
+        "peak_pss_mb": usage["peak_pss_mb"],
         "cpu_seconds": round(usage["cpu_seconds"], 1),
     }
 

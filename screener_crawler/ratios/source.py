@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pyarrow as pa
 
 from screener_crawler.datasets import DATASETS
@@ -42,7 +41,11 @@ def read_files(dataset, paths, columns):
     a DataFrame (dates as datetime64; a column a file lacks is null).
 
     Polars reads a list of small files for less than half the CPU of pyarrow (file by file or
-    as a dataset): what it costs is the footers, ~0.25 ms a statement file."""
+    as a dataset): what it costs is the footers, ~0.25 ms a statement file. It is imported
+    here, in the worker process that reads, rather than with the module: the crawl's own
+    process imports this module only to name ``batch_ratios``, and polars adds 23 MB to it."""
+    import polars as pl
+
     schema = pa.schema([DATASETS[dataset].schema.field(column) for column in columns])
     if not paths:
         return schema.empty_table().to_pandas(date_as_object=False)
