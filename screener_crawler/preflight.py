@@ -31,6 +31,7 @@ NUMERIC_SETTINGS = (
     ("SCREENER_WORKER_PROCESSES", int, 0, "processes writing Parquet beside the crawl; 0 = threads"),
     ("SCREENER_WORKER_NICENESS", int, 0, "how much lower the workers' CPU priority is than the crawl's"),
     ("SCREENER_WORKER_BACKLOG", int, 0, "jobs waiting for each worker before downloads wait; 0 = never"),
+    ("SCREENER_MALLOC_MMAP_THRESHOLD", int, 0, "bytes from which freed blocks go back to the system; 0 = glibc's own"),
     ("SCREENER_RATIO_BATCH_TICKERS", int, 1, "tickers per batch of financial ratios"),
     ("PRICES_GROUPED_LANES", int, 1, "grouped daily months listed at once"),
 )

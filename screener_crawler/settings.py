@@ -49,6 +49,10 @@ SCREENER_REACTOR_LAG_INTERVAL = 0.05
 # The garbage collector's thresholds while the spider is open (extensions/gc_tuning.py); empty
 # leaves Python's defaults.
 SCREENER_GC_THRESHOLDS = [50000, 20, 100]
+# Freed blocks of this many bytes or more go back to the system at once, in the crawl's process
+# and its workers (glibc only, allocator.py); 0 leaves glibc's own threshold, which rises as
+# page bodies are freed and then keeps their memory in the process.
+SCREENER_MALLOC_MMAP_THRESHOLD = 1048576
 # Processes that write Parquet and compute ratios beside the crawl (0: threads of the crawl's
 # own process instead).
 SCREENER_WORKER_PROCESSES = min(4, os.cpu_count() or 1)
@@ -139,6 +143,7 @@ EXTENSIONS = {
     "screener_crawler.extensions.progress.CrawlProgress": 500,
     "screener_crawler.extensions.reactor_lag.ReactorLag": 500,
     "screener_crawler.extensions.gc_tuning.CrawlGarbageCollection": 500,
+    "screener_crawler.extensions.malloc_threshold.MallocThreshold": 500,
     "scrapy.extensions.logstats.LogStats": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
 }

@@ -27,6 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from scrapy import signals
 from scrapy.utils.asyncio import run_in_thread
 
+from screener_crawler.allocator import fix_mmap_threshold
+
 _pools = weakref.WeakKeyDictionary()
 
 
@@ -34,7 +36,8 @@ def worker_pool(crawler):
     """The crawl's one ``WorkerPool``, made on first use and shut down when the spider closes."""
     if crawler not in _pools:
         pool = _pools[crawler] = WorkerPool(crawler.settings.getint("SCREENER_WORKER_PROCESSES"),
-                                            crawler.settings.getint("SCREENER_WORKER_NICENESS"))
+                                            crawler.settings.getint("SCREENER_WORKER_NICENESS"),
+                                            crawler.settings.getint("SCREENER_MALLOC_MMAP_THRESHOLD"))
 
         async def shutdown():
             crawler.stats.set_value("workers/most_jobs_waiting", pool.most_jobs_waiting)
@@ -55,11 +58,12 @@ def record_cpu_seconds(stats):
 
 
 class WorkerPool:
-    def __init__(self, processes, niceness=0):
+    def __init__(self, processes, niceness=0, mmap_threshold=0):
         self.processes = processes
         context = multiprocessing.get_context("spawn")
         self._executors = [
-            ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), niceness))
+            ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
+                                initargs=(os.getpid(), niceness, mmap_threshold))
             for _ in range(processes)
         ]
         self._room_waiters = []
@@ -165,12 +169,14 @@ class JobQueue:
         self._submitted -= 1
 
 
-def _start_worker(parent, niceness):
-    """Lower the worker's CPU priority by ``niceness``; ignore SIGINT, which Ctrl-C sends to the
+def _start_worker(parent, niceness, mmap_threshold=0):
+    """Lower the worker's CPU priority by ``niceness``; fix its mmap threshold at
+    ``mmap_threshold`` bytes (``allocator.py``; 0 leaves glibc's own); ignore SIGINT, which Ctrl-C sends to the
     whole process group, so that the crawl stops its own way and its jobs end as they should
     (a job interrupted in the worker came back to the crawl as a ``KeyboardInterrupt``); and
     outlive no crawl, not even one killed with SIGKILL."""
     os.nice(niceness)
+    fix_mmap_threshold(mmap_threshold)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch():
