@@ -16,9 +16,6 @@ import asyncio
 import multiprocessing
 import os
 import resource
-import signal
-import threading
-import time
 import weakref
 import zlib
 from collections import deque
@@ -27,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from scrapy import signals
 from scrapy.utils.asyncio import run_in_thread
 
-from screener_crawler.allocator import fix_mmap_threshold
+from screener_crawler.worker_start import start_worker
 
 _pools = weakref.WeakKeyDictionary()
 
@@ -62,7 +59,7 @@ class WorkerPool:
         self.processes = processes
         context = multiprocessing.get_context("spawn")
         self._executors = [
-            ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
+            ProcessPoolExecutor(1, mp_context=context, initializer=start_worker,
                                 initargs=(os.getpid(), niceness, mmap_threshold))
             for _ in range(processes)
         ]
@@ -167,21 +164,3 @@ class JobQueue:
                     turn.set_result(None)
                     return
         self._submitted -= 1
-
-
-def _start_worker(parent, niceness, mmap_threshold=0):
-    """Lower the worker's CPU priority by ``niceness``; fix its mmap threshold at
-    ``mmap_threshold`` bytes (``allocator.py``; 0 leaves glibc's own); ignore SIGINT, which Ctrl-C sends to the
-    whole process group, so that the crawl stops its own way and its jobs end as they should
-    (a job interrupted in the worker came back to the crawl as a ``KeyboardInterrupt``); and
-    outlive no crawl, not even one killed with SIGKILL."""
-    os.nice(niceness)
-    fix_mmap_threshold(mmap_threshold)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

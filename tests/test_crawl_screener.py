@@ -169,6 +169,13 @@ def test_progress_line_and_summary_are_logged(full_run):
     assert "per ticker" in result.stderr
 
 
+def test_the_progress_line_counts_every_planned_unit_by_the_end(full_run):
+    _, result = full_run
+    ended = sum(map(int, re.findall(r"^ 'units/(?:complete|failed)/[^']+': (\d+)", result.stderr, re.MULTILINE)))
+    assert ended == stat(result, "units/planned")
+    assert stat(result, "units/complete/financial_ratios") == UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+
+
 def test_v1_plan_lists_statements_for_many_tickers_per_request(full_run):
     _, result = full_run
     tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]

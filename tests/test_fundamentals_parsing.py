@@ -7,9 +7,9 @@ import pytest
 from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
+from screener_crawler.coercion import validate_record
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import RecordBatch, UnitComplete
-from screener_crawler.pipelines.validation import validate_record
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from tests.recorded import recorded_json, recorded_response
 
@@ -189,7 +189,7 @@ def test_next_url_is_followed_on_the_configured_host_without_key(spider):
 
 
 def test_record_with_wrong_type_is_rejected():
-    from screener_crawler.pipelines.validation import InvalidValue
+    from screener_crawler.coercion import InvalidValue
     served = recorded_json("balance_sheets_stocks_financials_v1__openapi_example.json")["results"][0]
     from screener_crawler.polygon.parsers import v1_statement_rows
     row = v1_statement_rows("balance_sheets", {**served, "total_assets": "a lot"})[0].row

@@ -11,9 +11,12 @@ import pyarrow as pa
 import pytest
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.pipelines.financial_ratios import compute_and_write
 from screener_crawler.ratios.compute import compute_many, compute_ratios, to_table
-from screener_crawler.ratios.source import batch_ratios, ticker_ratios
+from screener_crawler.ratios.source import (
+    batch_ratios,
+    compute_and_write,
+    ticker_ratios,
+)
 from screener_crawler.storage import records_table, write_unit
 from tests.crawl import read_dataset
 from tests.test_ratios_worked_examples import apple_statements

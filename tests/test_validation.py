@@ -7,6 +7,7 @@ import threading
 import pytest
 from scrapy.utils.test import get_crawler
 
+from screener_crawler import coercion
 from screener_crawler.extensions.field_coverage import DatasetFieldCoverage
 from screener_crawler.items import RecordBatch, UnitComplete
 from screener_crawler.pipelines import validation
@@ -83,12 +84,12 @@ def _recorded_rows():
 @pytest.mark.parametrize("dataset, records", list(_recorded_rows()), ids=lambda v: v if isinstance(v, str) else "")
 def test_a_valid_page_is_coerced_a_column_at_a_time_to_what_record_by_record_gives(dataset, records):
     assert records
-    columnar = validation._all_valid_table(dataset, records)
+    columnar = coercion._all_valid_table(dataset, records)
     assert columnar is not None, "a valid recorded page should not need the record-by-record path"
-    table, invalid = validation.coerce_record_by_record(dataset, records)
+    table, invalid = coercion.coerce_record_by_record(dataset, records)
     assert invalid == []
     assert columnar.equals(table)
-    assert validation.coerce_records(dataset, records) == (table, [])
+    assert coercion.coerce_records(dataset, records) == (table, [])
 
 
 def _bar(**values):
@@ -111,8 +112,8 @@ def _bar(**values):
 ])
 def test_a_page_with_an_odd_value_gives_what_record_by_record_gives(odd):
     records = [_bar(), _bar(**{"date": "2024-01-03", **odd}), _bar(date="2024-01-04")]
-    expected_table, expected_invalid = validation.coerce_record_by_record("daily_prices", records)
-    table, invalid = validation.coerce_records("daily_prices", records)
+    expected_table, expected_invalid = coercion.coerce_record_by_record("daily_prices", records)
+    table, invalid = coercion.coerce_records("daily_prices", records)
     assert invalid == expected_invalid
     assert table.equals(expected_table)
     assert table.num_rows == 3 - len(invalid)

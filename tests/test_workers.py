@@ -15,6 +15,7 @@ from scrapy.utils.test import get_crawler
 
 from screener_crawler.workers import WorkerPool, worker_pool
 from tests.crawl import PROJECT_ROOT
+from tests.worker_probe import frameworks_loaded_by
 
 
 def fail_with_full_disk():
@@ -33,6 +34,18 @@ def test_one_key_runs_in_one_process_and_lanes_in_different_ones():
         pool.shutdown()
     assert len(set(by_key)) == 1 and by_key[0] != os.getpid()
     assert len(set(lanes)) == 2 and os.getpid() not in lanes
+
+
+def test_a_worker_loads_neither_scrapy_nor_twisted_for_its_jobs():
+    """Each would add 33 MB to every worker process."""
+    pool = WorkerPool(1)
+    try:
+        loaded = asyncio.run(pool.run(0, frameworks_loaded_by, "screener_crawler.storage",
+                                      "screener_crawler.polygon.pages", "screener_crawler.polygon.parsers",
+                                      "screener_crawler.ratios.source", "screener_crawler.ratios.latest"))
+    finally:
+        pool.shutdown()
+    assert loaded == []
 
 
 def started_at(pause=0.0):

@@ -1,17 +1,13 @@
 import logging
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from functools import partial
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred, gatherResults
 
 from screener_crawler.connection import data_root
-from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
     PartitionFailed,
     PartitionWritten,
@@ -19,11 +15,9 @@ from screener_crawler.items import (
     UnitFailed,
     UnitWritten,
 )
-from screener_crawler.ratios.compute import RATIOS_SCHEMA, to_table
 from screener_crawler.ratios.latest import NAME as LATEST_NAME
-from screener_crawler.ratios.latest import latest_rows, update_latest
-from screener_crawler.ratios.source import RATIO_INPUTS, batch_ratios
-from screener_crawler.storage import by_ticker, unit_table, write_unit
+from screener_crawler.ratios.latest import update_latest
+from screener_crawler.ratios.source import RATIO_INPUTS, compute_and_write
 from screener_crawler.turns import next_reactor_turn
 from screener_crawler.workers import worker_pool
 
@@ -149,7 +143,11 @@ class FinancialRatiosPipeline:
         if isinstance(result, Exception):
             logger.error("Could not compute the financial ratios of %s", ticker, exc_info=result)
             self._stats.inc_value("financial_ratios/errors")
-            return UnitFailed(RATIOS, ticker, f"ratio computation: {type(result).__name__}")
+            reason = f"ratio computation: {type(result).__name__}"
+            self._stats.inc_value(f"units/failed/{RATIOS}")
+            self._stats.inc_value(f"units/failed_reason/{reason}")
+            return UnitFailed(RATIOS, ticker, reason)
+        self._stats.inc_value(f"units/complete/{RATIOS}")
         self._stats.inc_value("financial_ratios/units")
         self._stats.inc_value("financial_ratios/rows", result.rows)
         return UnitWritten(RATIOS, ticker, result.rows, result.duplicates, result.files)
@@ -187,32 +185,3 @@ class FinancialRatiosPipeline:
                     self._results.pop(ticker).callback(results[ticker])
         finally:
             self._free_lanes.append(lane)
-
-
-def compute_and_write(root, tickers):
-    """Compute the ratios of ``tickers`` from their files under ``root`` and replace their units
-    (blocking). Returns (ticker -> ``WriteResult`` or the exception that failed it, the latest
-    rows of the written tickers for the cross-section, ``ratios/latest.py``). A batch that fails
-    is computed again ticker by ticker, so one bad ticker fails alone."""
-    try:
-        computed = to_table(batch_ratios(root, tickers))
-    except Exception as error:
-        if len(tickers) == 1:
-            return {tickers[0]: error}, None
-        outcomes = [compute_and_write(root, [one]) for one in tickers]
-        latest = [rows for _, rows in outcomes if rows is not None]
-        return ({ticker: result for results, _ in outcomes for ticker, result in results.items()},
-                pa.concat_tables(latest) if latest else None)
-    units = dict(by_ticker(computed))
-    results = {}
-    dataset = DATASETS[RATIOS]
-    downloaded_at = datetime.now(UTC)
-    for ticker in tickers:
-        try:
-            results[ticker] = write_unit(root, dataset, ticker, units.get(ticker, RATIOS_SCHEMA.empty_table()),
-                                         downloaded_at)
-        except Exception as error:
-            results[ticker] = error
-    written = [ticker for ticker in tickers if not isinstance(results[ticker], Exception)]
-    rows = computed.filter(pc.is_in(computed.column("ticker"), pa.array(written, pa.string())))
-    return results, latest_rows(unit_table(dataset, rows, downloaded_at))

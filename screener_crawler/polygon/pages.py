@@ -16,8 +16,8 @@ from itertools import islice
 
 import pyarrow as pa
 
+from screener_crawler.coercion import coerce_records
 from screener_crawler.items import RecordBatch
-from screener_crawler.pipelines.validation import coerce_records
 from screener_crawler.polygon.payload import decode_json
 
 PAGE_READER = "polygon_page_reader"

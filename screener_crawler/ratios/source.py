@@ -1,5 +1,6 @@
 """Read the inputs of the ratios of a batch of tickers from their own files on disk (statements,
-prices, splits) and compute their ``financial_ratios`` rows. Blocking I/O: call it from a thread.
+prices, splits), compute their ``financial_ratios`` rows and write their units. Blocking I/O:
+call it from a worker process or a thread.
 
 Only what the ratios use is read: the statement columns the aliases name, and of the daily
 prices only the months that hold the first bar after each filing date (the filing's month, then
@@ -8,18 +9,27 @@ footer, whatever it holds, so the number of files read is what the read costs.
 """
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
 from screener_crawler.ratios.catalogue import ALIASES
-from screener_crawler.ratios.compute import compute_many
+from screener_crawler.ratios.compute import RATIOS_SCHEMA, compute_many, to_table
+from screener_crawler.ratios.latest import latest_rows
 from screener_crawler.ratios.periods import META
-from screener_crawler.storage import unit_file_name, unit_files
+from screener_crawler.storage import (
+    by_ticker,
+    unit_file_name,
+    unit_files,
+    unit_table,
+    write_unit,
+)
 
 RATIO_INPUTS = (*STATEMENTS, "daily_prices", "splits")
 """Datasets a ticker's ratios are computed from."""
@@ -141,3 +151,32 @@ def batch_ratios(root, tickers):
 def ticker_ratios(root, ticker):
     """``compute_ratios`` of ``ticker`` from the files under ``root``."""
     return batch_ratios(root, [ticker])
+
+
+def compute_and_write(root, tickers):
+    """Compute the ratios of ``tickers`` from their files under ``root`` and replace their units
+    (blocking). Returns (ticker -> ``WriteResult`` or the exception that failed it, the latest
+    rows of the written tickers for the cross-section, ``ratios/latest.py``). A batch that fails
+    is computed again ticker by ticker, so one bad ticker fails alone."""
+    try:
+        computed = to_table(batch_ratios(root, tickers))
+    except Exception as error:
+        if len(tickers) == 1:
+            return {tickers[0]: error}, None
+        outcomes = [compute_and_write(root, [one]) for one in tickers]
+        latest = [rows for _, rows in outcomes if rows is not None]
+        return ({ticker: result for results, _ in outcomes for ticker, result in results.items()},
+                pa.concat_tables(latest) if latest else None)
+    units = dict(by_ticker(computed))
+    results = {}
+    dataset = DATASETS["financial_ratios"]
+    downloaded_at = datetime.now(UTC)
+    for ticker in tickers:
+        try:
+            results[ticker] = write_unit(root, dataset, ticker, units.get(ticker, RATIOS_SCHEMA.empty_table()),
+                                         downloaded_at)
+        except Exception as error:
+            results[ticker] = error
+    written = [ticker for ticker in tickers if not isinstance(results[ticker], Exception)]
+    rows = computed.filter(pc.is_in(computed.column("ticker"), pa.array(written, pa.string())))
+    return results, latest_rows(unit_table(dataset, rows, downloaded_at))
