@@ -27,6 +27,7 @@ NUMERIC_SETTINGS = (
     ("BACKOFF_LOWER_RATE_AFTER", int, 1, "429 pauses in a row before the rate is lowered"),
     ("BACKOFF_RECOVERY_INTERVAL", float, 0, "seconds without a 429 before the rate grows back"),
     ("POLYGON_TICKERS_PER_REQUEST", int, 1, "tickers per request"),
+    ("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST", int, 1, "tickers per dividends or splits request"),
     ("POLYGON_PAGE_SIZE", int, 0, "rows per page; 0 = the endpoint's maximum"),
     ("SCREENER_WORKER_PROCESSES", int, 0, "processes writing Parquet beside the crawl; 0 = threads"),
     ("SCREENER_WORKER_NICENESS", int, 0, "how much lower the workers' CPU priority is than the crawl's"),

@@ -10,13 +10,14 @@ CORPORATE_ACTION_LISTINGS = {
 
 
 class CorporateActionsFamily:
-    """Dividends and splits (v1 listings over batches of tickers, ``ticker.any_of``; the v3
+    """Dividends and splits (v1 listings over batches of
+    ``POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST`` tickers, ``ticker.any_of``; the v3
     endpoints per ticker when the plan lacks v1) and ticker events (per ticker, not paged)."""
 
     datasets = ("dividends", "splits", "ticker_events")
 
     def requests(self, pending):
-        batch_size = self.settings.getint("POLYGON_TICKERS_PER_REQUEST")
+        batch_size = self.settings.getint("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST")
         for dataset, tickers in pending.items():
             if dataset == "ticker_events":
                 for ticker in tickers:
