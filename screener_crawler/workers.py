@@ -69,12 +69,17 @@ class WorkerPool:
 
     async def run(self, key, function, *args, urgent=False):
         """``function(*args)`` in the process of ``key`` (a thread when there are none). An int
-        key picks the process by number, so that lanes 0 and 1 run on different cores. An
-        ``urgent`` job goes before the jobs waiting that are not."""
+        key picks the process by number, so that lanes 0 and 1 run on different cores; None
+        picks the process with the fewest jobs, running or waiting. An ``urgent`` job goes
+        before the jobs waiting that are not."""
         if not self._executors:
             return await run_in_thread(function, *args)
-        number = key if isinstance(key, int) else zlib.crc32(repr(key).encode())
-        return await self._queues[number % len(self._queues)].run(function, args, urgent)
+        if key is None:
+            queue = min(self._queues, key=lambda queue: queue.jobs)
+        else:
+            number = key if isinstance(key, int) else zlib.crc32(repr(key).encode())
+            queue = self._queues[number % len(self._queues)]
+        return await queue.run(function, args, urgent)
 
     def jobs_waiting(self):
         """Jobs given to the pool that no worker process has been sent yet."""
@@ -132,6 +137,11 @@ class JobQueue:
         self._waiting = (deque(), deque())
         self.waiting = 0
         """Jobs here that have not been sent to the executor yet."""
+
+    @property
+    def jobs(self):
+        """Jobs given to this process and not finished: sent to it or waiting here."""
+        return self._submitted + self.waiting
 
     async def run(self, function, args, urgent):
         if self._submitted < self.IN_FLIGHT:

@@ -36,6 +36,30 @@ def test_one_key_runs_in_one_process_and_lanes_in_different_ones():
     assert len(set(lanes)) == 2 and os.getpid() not in lanes
 
 
+def pid_after(pause):
+    time.sleep(pause)
+    return os.getpid()
+
+
+@pytest.mark.parametrize("busy_lane", (0, 1))
+def test_a_job_without_a_key_goes_to_the_process_with_the_fewest_jobs(busy_lane):
+    pool = WorkerPool(2)
+    try:
+        async def pids():
+            await asyncio.gather(pool.run(0, pid_after, 0), pool.run(1, pid_after, 0))
+            long_job = asyncio.ensure_future(pool.run(busy_lane, pid_after, 1.5))
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            quick = [await pool.run(None, pid_after, 0) for _ in range(4)]
+            quick_seconds = time.monotonic() - started
+            return await long_job, quick, quick_seconds
+        busy, quick, quick_seconds = asyncio.run(pids())
+    finally:
+        pool.shutdown()
+    assert busy not in quick
+    assert quick_seconds < 1.0
+
+
 def test_a_worker_loads_neither_scrapy_nor_twisted_for_its_jobs():
     """Each would add 33 MB to every worker process."""
     pool = WorkerPool(1)

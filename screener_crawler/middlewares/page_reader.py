@@ -1,5 +1,3 @@
-import itertools
-
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, read_page
 from screener_crawler.workers import worker_pool
 
@@ -10,9 +8,11 @@ class PageReaderMiddleware:
     spider; None there means the body is not JSON, which ``PolygonRetryMiddleware`` retries.
 
     The crawl's process only sends the body and receives Arrow tables: neither the 11-MB page
-    of a 100-ticker statements listing nor a ticker's 4,000 daily bars hold its reactor. Reads
-    take turns between the worker processes, and go before the writes waiting for them: a page's
-    rows reach the pipelines without waiting for every unit queued before them to be written.
+    of a 100-ticker statements listing nor a ticker's 4,000 daily bars hold its reactor. Each
+    read goes to the worker process with the fewest jobs, and before the writes waiting there:
+    a page's rows reach the pipelines without waiting for every unit queued before them to be
+    written. Taking turns instead, at 10,070 tickers a day of grouped daily prices waited in
+    one worker behind a month's write of 10,000 files while the other worker had nothing to do.
 
     The body stays with the response until every item of the page has gone through the
     pipelines. Dropping it once read saved memory for a moment, but Scrapy stops downloading
@@ -23,7 +23,6 @@ class PageReaderMiddleware:
 
     def __init__(self, crawler):
         self._workers = worker_pool(crawler)
-        self._lanes = itertools.count()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -32,6 +31,5 @@ class PageReaderMiddleware:
     async def process_response(self, request, response):
         reader = request.meta.get(PAGE_READER)
         if reader is not None and 200 <= response.status < 300:
-            request.meta[PAGE_READ] = await self._workers.run(next(self._lanes), read_page, reader, response.body,
-                                                              urgent=True)
+            request.meta[PAGE_READ] = await self._workers.run(None, read_page, reader, response.body, urgent=True)
         return response
