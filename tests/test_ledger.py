@@ -1,8 +1,15 @@
 """The download ledger file (DESIGN §4): what a re-run reads to skip finished units."""
 
+import asyncio
 import json
+import threading
+from types import SimpleNamespace
 
+from scrapy.utils.test import get_crawler
+
+from screener_crawler.items import UnitWritten
 from screener_crawler.ledger import Ledger
+from screener_crawler.pipelines.ledger import LedgerPipeline
 
 
 def test_a_saved_ledger_is_plain_json_that_loads_back_unchanged(tmp_path):
@@ -38,3 +45,33 @@ def test_a_ticker_is_completed_only_when_every_dataset_of_the_crawl_is_done(tmp_
 
     ledger.summarise(["NVDA", "MSFT", "AAPL", "TSLA"], ["splits"], workers=8)
     assert ledger.as_dict()["completed"] == ["NVDA", "MSFT", "AAPL"]
+
+
+def test_the_pipeline_writes_the_ledger_in_a_thread_one_write_at_a_time(tmp_path, monkeypatch):
+    path = tmp_path / "download_progress.json"
+    crawler = get_crawler(settings_dict={"SCREENER_PROGRESS_FILE": str(path), "SCREENER_LEDGER_SAVE_INTERVAL": 0})
+    crawler.spider = SimpleNamespace(tickers=["AAPL", "MSFT"], datasets=["splits"])
+    pipeline = LedgerPipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    release, writers = threading.Event(), []
+    write = Ledger.write
+
+    def slow_write(ledger, encoded):
+        writers.append(threading.current_thread())
+        release.wait(5)
+        write(ledger, encoded)
+
+    monkeypatch.setattr(Ledger, "write", slow_write)
+
+    async def crawl():
+        pipeline.process_item(UnitWritten("splits", "AAPL", 1, 0, 1))
+        await asyncio.sleep(0.2)
+        pipeline.process_item(UnitWritten("splits", "MSFT", 1, 0, 1))
+        started_while_blocked = len(writers)
+        release.set()
+        await pipeline.close_spider()
+        return started_while_blocked
+
+    assert asyncio.run(crawl()) == 1, "the second item found a write under way and left it alone"
+    assert writers[0] is not threading.main_thread()
+    assert Ledger.load(path).is_done("splits", "MSFT")

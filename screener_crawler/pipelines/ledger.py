@@ -1,9 +1,17 @@
+import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
 
+from scrapy.utils.asyncio import run_in_thread
+
 from screener_crawler.connection import progress_file
-from screener_crawler.items import PartitionFailed, PartitionWritten, UnitFailed, UnitWritten
+from screener_crawler.items import (
+    PartitionFailed,
+    PartitionWritten,
+    UnitFailed,
+    UnitWritten,
+)
 from screener_crawler.ledger import Ledger
 
 logger = logging.getLogger(__name__)
@@ -28,6 +36,7 @@ class LedgerPipeline:
         self._partition_rows = defaultdict(Counter)
         self._partition_failures = defaultdict(set)
         self.ledger = None
+        self._writing = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -50,12 +59,15 @@ class LedgerPipeline:
             self._partition_failures[item.dataset].add(item.partition)
         else:
             return item
-        if time.monotonic() - self._last_save >= self._interval:
-            self._save()
+        if time.monotonic() - self._last_save >= self._interval and self._writing is None:
+            self._save_in_thread()
         return item
 
-    def close_spider(self):
-        self._save()
+    async def close_spider(self):
+        if self._writing is not None:
+            await asyncio.wait([self._writing])
+        self._summarise()
+        self.ledger.save()
         self._log_summary()
 
     def _partition_written(self, item):
@@ -79,11 +91,23 @@ class LedgerPipeline:
             self._complete_tickers.add(ticker)
             self._stats.inc_value("tickers/complete")
 
-    def _save(self):
+    def _summarise(self):
         spider = self._crawler.spider
         self.ledger.summarise(spider.tickers or (), spider.datasets, self._workers)
-        self.ledger.save()
+
+    def _save_in_thread(self):
+        """Encode the ledger here and write it in a thread, one write at a time. Written on the
+        reactor thread, at 10,070 tickers a save now and then held it 100-300 ms while the
+        kernel made writers wait for the workers' dirty pages to reach the disk."""
+        self._summarise()
         self._last_save = time.monotonic()
+        self._writing = asyncio.ensure_future(run_in_thread(self.ledger.write, self.ledger.encoded()))
+        self._writing.add_done_callback(self._written)
+
+    def _written(self, writing):
+        self._writing = None
+        if writing.exception() is not None:
+            logger.error("Could not save the download ledger %s: %s", self._path, writing.exception())
 
     def _log_summary(self):
         spider = self._crawler.spider
