@@ -50,7 +50,7 @@ def test_a_ticker_is_completed_only_when_every_dataset_of_the_crawl_is_done(tmp_
 def test_the_pipeline_writes_the_ledger_in_a_thread_one_write_at_a_time(tmp_path, monkeypatch):
     path = tmp_path / "download_progress.json"
     crawler = get_crawler(settings_dict={"SCREENER_PROGRESS_FILE": str(path), "SCREENER_LEDGER_SAVE_INTERVAL": 0})
-    crawler.spider = SimpleNamespace(tickers=["AAPL", "MSFT"], datasets=["splits"])
+    crawler.spider = SimpleNamespace(tickers=["AAPL", "MSFT", "NVDA"], datasets=["splits"])
     pipeline = LedgerPipeline.from_crawler(crawler)
     pipeline.open_spider()
     release, writers = threading.Event(), []
@@ -69,9 +69,13 @@ def test_the_pipeline_writes_the_ledger_in_a_thread_one_write_at_a_time(tmp_path
         pipeline.process_item(UnitWritten("splits", "MSFT", 1, 0, 1))
         started_while_blocked = len(writers)
         release.set()
+        await asyncio.sleep(0.2)
+        pipeline.process_item(UnitWritten("splits", "NVDA", 1, 0, 1))
+        await asyncio.sleep(0.2)
+        started_after = len(writers)
         await pipeline.close_spider()
-        return started_while_blocked
+        return started_while_blocked, started_after
 
-    assert asyncio.run(crawl()) == 1, "the second item found a write under way and left it alone"
+    assert asyncio.run(crawl()) == (1, 2), "one write at a time, and the next once it has ended"
     assert writers[0] is not threading.main_thread()
-    assert Ledger.load(path).is_done("splits", "MSFT")
+    assert Ledger.load(path).is_done("splits", "MSFT") and Ledger.load(path).is_done("splits", "NVDA")

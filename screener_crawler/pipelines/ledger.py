@@ -102,9 +102,9 @@ class LedgerPipeline:
         self._summarise()
         self._last_save = time.monotonic()
         self._writing = asyncio.ensure_future(run_in_thread(self.ledger.write, self.ledger.encoded()))
-        self._writing.add_done_callback(self._written)
+        self._writing.add_done_callback(self._write_ended)
 
-    def _written(self, writing):
+    def _write_ended(self, writing):
         self._writing = None
         if writing.exception() is not None:
             logger.error("Could not save the download ledger %s: %s", self._path, writing.exception())
