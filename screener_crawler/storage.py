@@ -103,7 +103,7 @@ def empty_table(dataset):
     return _empty_tables[dataset.name]
 
 
-def _as_table(dataset, rows):
+def as_table(dataset, rows):
     return rows if isinstance(rows, pa.Table) else records_table(dataset, rows)
 
 
@@ -206,7 +206,7 @@ def write_unit(root, dataset, ticker, rows, downloaded_at):
     """
     name = unit_file_name(dataset, ticker)
     with _unit_lock(dataset, ticker):
-        unique, duplicates = deduplicate(dataset, _as_table(dataset, rows))
+        unique, duplicates = deduplicate(dataset, as_table(dataset, rows))
         written, facts = set(), []
         for directory, table in partitions(root, dataset, unit_table(dataset, unique, downloaded_at)):
             path = directory / name
@@ -250,7 +250,7 @@ def write_partition(root, dataset, partition, rows, tickers, downloaded_at):
     Returns the rows written per ticker."""
     year, month = partition
     directory = partition_dir(root, dataset, year, month)
-    pieces = dict(by_ticker(_as_table(dataset, rows)))
+    pieces = dict(by_ticker(as_table(dataset, rows)))
     sort_keys = [(column, "ascending") for column in dataset.natural_key]
     written, facts = {}, []
     for ticker in sorted(tickers):

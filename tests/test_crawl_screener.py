@@ -16,6 +16,7 @@ import pytest
 
 from screener_crawler import settings as project_settings
 from screener_crawler.datasets import DATASETS, TICKER_DATASETS
+from screener_crawler.ratios import input_cache
 from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
 from tests.crawl import PROJECT_ROOT, comparable_rows, read_dataset, run_crawl
@@ -234,6 +235,9 @@ def test_ratios_due_at_once_after_grouped_daily_fill_every_lane(sandbox, full_ru
     assert stat(result, "financial_ratios/units") == tickers
     assert stat(result, "financial_ratios/batches") >= tickers // 4
     assert stat(result, "financial_ratios/lanes_busy_max") == 2
+    assert stat(result, "ratio_inputs/units_cached") == 4 * tickers  # three statements and splits
+    assert stat(result, "ratio_inputs/months_cached") == stat(result, "parquet/partitions_written/daily_prices") > 0
+    assert not (tmp_path / input_cache.CACHE_FOLDER).exists()
     assert snapshot(tmp_path)["financial_ratios"] == snapshot(full_run[0])["financial_ratios"]
     assert_status_needs_no_footer(tmp_path)
 

@@ -3,6 +3,7 @@ call) gives every ticker exactly the rows it gets alone: from frames in memory, 
 files on disk, where only the price months that hold the needed closes are read."""
 
 import json
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -11,7 +12,12 @@ import pyarrow as pa
 import pytest
 
 from screener_crawler.datasets import DATASETS
+from screener_crawler.ratios import input_cache
 from screener_crawler.ratios.compute import compute_many, compute_ratios, to_table
+from screener_crawler.ratios.input_cache import (
+    write_partition_and_cache,
+    write_unit_and_cache,
+)
 from screener_crawler.ratios.source import (
     batch_ratios,
     compute_and_write,
@@ -131,3 +137,62 @@ def test_compute_and_write_replaces_the_unit_of_every_ticker_of_the_batch(on_dis
     written = read_dataset(root, "financial_ratios").to_pandas()
     for ticker in frames:
         assert results[ticker].rows == (written["ticker"] == ticker).sum() == len(alone(frames, ticker))
+
+
+def month_of(day):
+    return day.year, day.month
+
+
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory):
+    """The same companies as ``on_disk``, written as a crawl that computes ratios writes them:
+    statements and splits unit by unit, prices month by month as the grouped daily listing
+    gives them (TOY, ACME and AAPL listed, AAPL with no bar), each also to the input cache."""
+    root = tmp_path_factory.mktemp("ratios-cached")
+    frames = companies()
+    now = datetime.now(UTC)
+    prices = []
+    for ticker, datasets in frames.items():
+        for dataset, frame in datasets.items():
+            if dataset == "daily_prices":
+                prices += [as_records(dataset, frame)] if frame is not None else []
+            elif frame is not None:
+                write_unit_and_cache(root, DATASETS[dataset], ticker, as_records(dataset, frame), now)
+    spec = DATASETS["daily_prices"]
+    every_bar = pa.concat_tables(prices)
+    days = every_bar.column("date").to_pylist()
+    for partition in sorted({month_of(day) for day in days}):
+        month = every_bar.filter(pa.array([month_of(day) == partition for day in days]))
+        write_partition_and_cache(root, spec, partition, month, {"TOY", "ACME", "AAPL"}, now)
+    return root, frames
+
+
+def test_a_batch_read_from_the_input_cache_gives_the_rows_read_from_the_files(on_disk, cached):
+    files_root, frames = on_disk
+    cache_root, _ = cached
+    assert list((cache_root / input_cache.CACHE_FOLDER / "daily_prices").glob("month=*.arrow"))
+    tickers = ["TOY", "ACME", "AAPL", "NONE"]
+    from_files, from_cache = batch_ratios(files_root, tickers), batch_ratios(cache_root, tickers)
+    for ticker in frames:
+        assert rows_of(from_cache, ticker).equals(rows_of(from_files, ticker)), ticker
+        assert len(rows_of(from_cache, ticker)) > 0
+
+
+def test_the_ratios_read_the_cache_where_it_holds_an_input_and_the_files_elsewhere(cached, tmp_path):
+    """Inputs in the cache are not read from their files (here removed), and ACME, whose
+    statements are not cached, is read from its files."""
+    root = tmp_path / "root"
+    shutil.copytree(cached[0], root)
+    frames = cached[1]
+    for dataset in STATEMENTS:
+        (root / input_cache.CACHE_FOLDER / dataset / "ticker=ACME.arrow").unlink()
+        for path in (root / dataset).rglob("ticker=TOY.parquet"):
+            path.unlink()
+    for path in (root / "daily_prices").rglob("ticker=*.parquet"):
+        path.unlink()
+    batch = batch_ratios(root, ["TOY", "ACME"])
+    for ticker in ("TOY", "ACME"):
+        assert rows_of(batch, ticker).equals(to_table(alone(frames, ticker))), ticker
+    input_cache.empty(root)
+    assert not (root / input_cache.CACHE_FOLDER).exists()
+    assert "TOY" not in set(batch_ratios(root, ["TOY", "ACME"])["ticker"])

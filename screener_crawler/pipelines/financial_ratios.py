@@ -17,7 +17,8 @@ from screener_crawler.items import (
 )
 from screener_crawler.ratios.latest import NAME as LATEST_NAME
 from screener_crawler.ratios.latest import update_latest
-from screener_crawler.ratios.source import RATIO_INPUTS, compute_and_write
+from screener_crawler.ratios.input_cache import RATIO_INPUTS
+from screener_crawler.ratios.source import compute_and_write
 from screener_crawler.turns import next_reactor_turn
 from screener_crawler.workers import worker_pool
 
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 RATIOS = "financial_ratios"
 BATCHES_AT_ONCE = 2
 """Batches computed at the same time, each in its own worker process (``workers.py``)."""
+LEFT_FOR_NEXT_RUN = object()
+"""The result of a queued ticker when the crawl stops before its batch: its unit stays pending."""
 SEND_SLICE = 256
 """Item pipelines started per reactor turn when many tickers become due at once."""
 
@@ -50,7 +53,8 @@ class FinancialRatiosPipeline:
     A ``RatiosDue`` item (from the spider, for tickers with nothing pending, or sent here when
     the last input of a ticker is written) becomes the unit's ``UnitWritten`` or ``UnitFailed``
     for the ledger. An input that fails fails the ticker's ratios with its reason. Sits between
-    the Parquet writer, whose ``UnitWritten``/``PartitionWritten`` it watches, and the ledger.
+    the Parquet writer, whose ``UnitWritten``/``PartitionWritten`` it watches, and the ledger;
+    a ``RatiosDue`` that reaches the ledger (the crawl stopped first) leaves the unit pending.
 
     Due tickers queue up and are computed in batches of up to ``SCREENER_RATIO_BATCH_TICKERS``
     (pandas costs about as much for one ticker as for many), ``BATCHES_AT_ONCE`` batches at a
@@ -140,6 +144,8 @@ class FinancialRatiosPipeline:
             lane = self._free_lanes.pop(0)
             call_later(0, lambda: deferred_from_coro(self._compute_queue(lane)))
         result = await maybe_deferred_to_future(result)
+        if result is LEFT_FOR_NEXT_RUN:
+            return RatiosDue(ticker)
         if isinstance(result, Exception):
             logger.error("Could not compute the financial ratios of %s", ticker, exc_info=result)
             self._stats.inc_value("financial_ratios/errors")
@@ -168,7 +174,7 @@ class FinancialRatiosPipeline:
         reactor's next turn, so that tickers due together share a batch). Each of the
         ``BATCHES_AT_ONCE`` lanes has its own worker process."""
         try:
-            while self._queue:
+            while self._queue and self._crawler.engine.running:
                 batch, self._queue = self._queue[:self._batch_tickers], self._queue[self._batch_tickers:]
                 started = time.monotonic()
                 self._lanes_busy += 1
@@ -183,5 +189,18 @@ class FinancialRatiosPipeline:
                 self._stats.inc_value("financial_ratios/compute_ms", int(1000 * (time.monotonic() - started)))
                 for ticker in batch:
                     self._results.pop(ticker).callback(results[ticker])
+            self._leave_queue()
         finally:
             self._free_lanes.append(lane)
+
+    def _leave_queue(self):
+        """When the crawl is stopping (Ctrl-C, ``--stop-after``), the queued tickers are left
+        pending for the next run, instead of holding the stop until every batch is computed
+        (at 10,070 tickers, all of them are queued at once)."""
+        if not self._queue:
+            return
+        logger.info("Stopping: the financial ratios of %d ticker(s) are left for the next run", len(self._queue))
+        self._stats.inc_value("financial_ratios/left_for_next_run", len(self._queue))
+        queue, self._queue = self._queue, []
+        for ticker in queue:
+            self._results.pop(ticker).callback(LEFT_FOR_NEXT_RUN)

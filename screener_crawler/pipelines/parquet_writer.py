@@ -1,14 +1,21 @@
 import errno
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from scrapy.utils.asyncio import run_in_thread
 from scrapy.utils.defer import deferred_from_coro
 
 from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
-    DatasetUnit, PartitionFailed, PartitionUnit, PartitionWritten, UnitFailed, UnitWritten,
+    DatasetUnit,
+    PartitionFailed,
+    PartitionUnit,
+    PartitionWritten,
+    UnitFailed,
+    UnitWritten,
 )
+from screener_crawler.ratios import input_cache
 from screener_crawler.storage import remove_temporaries, write_partition, write_unit
 from screener_crawler.workers import worker_pool
 
@@ -25,6 +32,10 @@ class ParquetWriterPipeline:
 
     A marker in the data root tells whether the last crawl stopped cleanly; if it did not
     (killed mid-write), the temporary files it left are removed before writing starts.
+
+    In a crawl that computes ratios, the units of their inputs are also written to the cache
+    the ratios read them from (``ratios/input_cache.py``), emptied when the crawl opens and
+    when it closes.
     """
 
     def __init__(self, crawler):
@@ -44,9 +55,16 @@ class ParquetWriterPipeline:
             removed = remove_temporaries(self._root)
             logger.warning("The last crawl did not stop cleanly; removed %d temporary file(s) it left", removed)
         marker.touch()
+        input_cache.empty(self._root)
 
-    def close_spider(self):
+    async def close_spider(self):
+        await run_in_thread(input_cache.empty, self._root)
         (self._root / RUNNING_MARKER).unlink(missing_ok=True)
+
+    def _caches(self, dataset):
+        """Units of ``dataset`` go to the ratios' input cache too."""
+        return dataset in input_cache.RATIO_INPUTS and "financial_ratios" in getattr(self._crawler.spider,
+                                                                                      "datasets", ())
 
     async def process_item(self, item):
         try:
@@ -74,8 +92,9 @@ class ParquetWriterPipeline:
             return await self._write_partition(item)
         if not isinstance(item, DatasetUnit):
             return item
-        downloaded_at = datetime.now(timezone.utc)
-        result = await self._workers.run((item.dataset, item.ticker), write_unit, self._root,
+        downloaded_at = datetime.now(UTC)
+        write = input_cache.write_unit_and_cache if self._caches(item.dataset) else write_unit
+        result = await self._workers.run((item.dataset, item.ticker), write, self._root,
                                          DATASETS[item.dataset], item.ticker, item.table, downloaded_at)
         self._stats.inc_value(f"parquet/units_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", result.rows)
@@ -86,9 +105,10 @@ class ParquetWriterPipeline:
 
     async def _write_partition(self, item):
         tickers = self._crawler.spider.grouped_tickers
-        rows = await self._workers.run((item.dataset, item.partition), write_partition, self._root,
+        write = input_cache.write_partition_and_cache if self._caches(item.dataset) else write_partition
+        rows = await self._workers.run((item.dataset, item.partition), write, self._root,
                                        DATASETS[item.dataset], item.partition, item.table, tickers,
-                                       datetime.now(timezone.utc))
+                                       datetime.now(UTC))
         self._stats.inc_value(f"parquet/partitions_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", sum(rows.values()))
         self._stats.inc_value("parquet/files_written", len(rows))

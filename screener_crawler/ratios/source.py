@@ -1,5 +1,5 @@
-"""Read the inputs of the ratios of a batch of tickers from their own files on disk (statements,
-prices, splits), compute their ``financial_ratios`` rows and write their units. Blocking I/O:
+"""Read the inputs of the ratios of a batch of tickers (statements, prices, splits) from the
+cache of what this crawl wrote (``input_cache.py``) or else from their own files, compute their ``financial_ratios`` rows and write their units. Blocking I/O:
 call it from a worker process or a thread.
 
 Only what the ratios use is read: the statement columns the aliases name, and of the daily
@@ -18,11 +18,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
-from screener_crawler.ratios.catalogue import ALIASES
+from screener_crawler.polygon.fields import STATEMENTS
 from screener_crawler.ratios.compute import RATIOS_SCHEMA, compute_many, to_table
+from screener_crawler.ratios.input_cache import (
+    PRICE_COLUMNS,
+    SPLIT_COLUMNS,
+    CachedMonths,
+    cached_unit,
+    input_schema,
+    statement_columns,
+)
 from screener_crawler.ratios.latest import latest_rows
-from screener_crawler.ratios.periods import META
 from screener_crawler.storage import (
     by_ticker,
     unit_file_name,
@@ -31,76 +37,85 @@ from screener_crawler.storage import (
     write_unit,
 )
 
-RATIO_INPUTS = (*STATEMENTS, "daily_prices", "splits")
-"""Datasets a ticker's ratios are computed from."""
 
-PRICE_COLUMNS = ["ticker", "date", "close"]
-SPLIT_COLUMNS = ["ticker", "execution_date", "split_from", "split_to"]
-
-
-def statement_columns(dataset):
-    """The columns of a statement dataset the ratios read: the period's identity and the line
-    items the aliases name."""
-    named = {source.split(".", 1)[1] for alias in ALIASES for source in alias.sources
-             if source.startswith(f"{dataset}.")}
-    return [*META, *(column for column in statement_line_items(dataset) if column in named)]
-
-
-def read_files(dataset, paths, columns):
-    """``columns`` of the rows of the Parquet files ``paths`` of ``dataset``, in file order, as
-    a DataFrame (dates as datetime64; a column a file lacks is null).
+def read_table(dataset, paths, columns):
+    """``columns`` of the rows of the Parquet files ``paths`` of ``dataset``, in file order (a
+    column a file lacks is null).
 
     Polars reads a list of small files for less than half the CPU of pyarrow (file by file or
     as a dataset): what it costs is the footers, ~0.25 ms a statement file. It is imported
     here, in the worker process that reads, rather than with the module: the crawl's own
-    process imports this module only to name ``batch_ratios``, and polars adds 23 MB to it."""
+    process imports this module only to name ``compute_and_write``, and polars adds 23 MB."""
     import polars as pl
 
-    schema = pa.schema([DATASETS[dataset].schema.field(column) for column in columns])
+    schema = input_schema(dataset, columns)
     if not paths:
-        return schema.empty_table().to_pandas(date_as_object=False)
+        return schema.empty_table()
     frame = pl.read_parquet([str(path) for path in paths], columns=columns, hive_partitioning=False, glob=False,
                             missing_columns="insert")
-    return frame.rechunk().to_arrow().cast(schema).to_pandas(date_as_object=False)
+    return frame.rechunk().to_arrow().cast(schema)
+
+
+def read_units(root, dataset, tickers, columns):
+    """``columns`` of the rows of ``tickers`` in ``dataset`` as a DataFrame (dates as
+    datetime64), each ticker's rows in file order: cached units, then the others' files."""
+    cached = {ticker: cached_unit(root, dataset, ticker) for ticker in tickers}
+    paths = [path for ticker in tickers if cached[ticker] is None
+             for path in unit_files(root, DATASETS[dataset], ticker)]
+    schema = input_schema(dataset, columns)
+    tables = [table.select(columns).cast(schema) for table in cached.values() if table is not None]
+    table = pa.concat_tables([*tables, read_table(dataset, paths, columns)])
+    return table.to_pandas(date_as_object=False)
 
 
 def read_statements(root, tickers):
-    """dataset -> the rows of ``tickers`` in that statement, in file order per ticker."""
-    statements = {}
-    for dataset in STATEMENTS:
-        paths = [path for ticker in tickers for path in unit_files(root, DATASETS[dataset], ticker)]
-        statements[dataset] = read_files(dataset, paths, statement_columns(dataset))
-    return statements
+    """dataset -> the rows of ``tickers`` in that statement, each ticker's in file order."""
+    return {dataset: read_units(root, dataset, tickers, statement_columns(dataset)) for dataset in STATEMENTS}
 
 
 def read_prices(root, filing_dates):
     """The daily prices (``PRICE_COLUMNS``) that hold, for every (ticker -> filing dates) of
     ``filing_dates``, the first bar after each date: month by month from the filing's month on,
-    while a date has no later bar in the months read and later months exist."""
+    while a date has no later bar in the months read and later months exist. A ticker's prices
+    cached whole (listed one ticker at a time) are taken whole; the months of grouped daily
+    prices this crawl wrote are read from their cached closes."""
     spec = DATASETS["daily_prices"]
     base = Path(root) / spec.name
     last_month = _last_month(base)
+    whole = {ticker: table for ticker in filing_dates if (table := cached_unit(root, spec.name, ticker)) is not None}
     pending = {ticker: np.unique(pd.Series(days).dropna().to_numpy(dtype="datetime64[D]"))
-               for ticker, days in filing_dates.items()}
+               for ticker, days in filing_dates.items() if ticker not in whole}
+    months = CachedMonths(root)
+    covered = months.covers(pending)
     months_read = defaultdict(set)
     latest_bar = {}
-    frames = []
+    tables = [table.cast(input_schema(spec.name)) for table in whole.values()]
     step = 0
     while pending and last_month is not None:
-        paths = []
+        paths, from_cache = [], defaultdict(list)
         for ticker, days in pending.items():
             for month in sorted(set((_months(days) + step).tolist()) - months_read[ticker]):
                 months_read[ticker].add(month)
-                path = _price_path(base, month, unit_file_name(spec, ticker))
-                if month <= last_month and path.exists():
-                    paths.append(path)
-        prices = read_files("daily_prices", paths, PRICE_COLUMNS)
-        frames.append(prices)
+                if month > last_month:
+                    continue
+                if ticker in covered:
+                    from_cache[month].append(ticker)
+                else:
+                    paths.append(_price_path(base, month, unit_file_name(spec, ticker)))
+        found = [read_table(spec.name, [path for path in paths if path.exists()], PRICE_COLUMNS)]
+        for month, tickers in from_cache.items():
+            closes = months.closes(*_year_month(month), tickers)
+            if closes is None:
+                closes = read_table(spec.name, [path for ticker in tickers if (path := _price_path(
+                    base, month, unit_file_name(spec, ticker))).exists()], PRICE_COLUMNS)
+            found.append(closes.cast(input_schema(spec.name)))
+        prices = pa.concat_tables(found).to_pandas(date_as_object=False)
+        tables += found
         latest_bar.update(prices.groupby(["ticker", _months(prices["date"].to_numpy())])["date"].max())
         pending = {ticker: left for ticker, days in pending.items()
                    if len(left := _unresolved(ticker, days, step, latest_bar, last_month))}
         step += 1
-    return pd.concat(frames, ignore_index=True) if frames else read_files("daily_prices", [], PRICE_COLUMNS)
+    return pa.concat_tables([input_schema(spec.name).empty_table(), *tables]).to_pandas(date_as_object=False)
 
 
 def _months(days):
@@ -113,9 +128,15 @@ def _last_month(base):
     return int(_months(np.array(months, dtype="datetime64[M]")).max()) if months else None
 
 
-def _price_path(base, month, name):
+def _year_month(month):
+    """(year, month) of a count of months since 1970-01."""
     year, month = divmod(month, 12)
-    return base / f"year={1970 + year:04d}" / f"month={month + 1:02d}" / name
+    return 1970 + year, month + 1
+
+
+def _price_path(base, month, name):
+    year, month = _year_month(month)
+    return base / f"year={year:04d}" / f"month={month:02d}" / name
 
 
 def _unresolved(ticker, days, step, latest_bar, last_month):
@@ -129,14 +150,12 @@ def _unresolved(ticker, days, step, latest_bar, last_month):
 
 
 def read_splits(root, tickers):
-    spec = DATASETS["splits"]
-    return read_files("splits", [path for ticker in tickers for path in unit_files(root, spec, ticker)],
-                      SPLIT_COLUMNS)
+    return read_units(root, "splits", tickers, SPLIT_COLUMNS)
 
 
 def read_inputs(root, tickers):
-    """(statements, prices, splits) of ``tickers`` from the files under ``root``, as
-    ``compute_many`` takes them."""
+    """(statements, prices, splits) of ``tickers`` from the cache of this crawl's writes or the
+    files under ``root``, as ``compute_many`` takes them."""
     statements = read_statements(root, tickers)
     filed = pd.concat([frame[["ticker", "filing_date"]] for frame in statements.values()], ignore_index=True)
     filing_dates = {ticker: group.to_numpy() for ticker, group in filed.groupby("ticker")["filing_date"]}

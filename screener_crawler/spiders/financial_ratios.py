@@ -1,5 +1,5 @@
 from screener_crawler.items import RatiosDue
-from screener_crawler.ratios.source import RATIO_INPUTS
+from screener_crawler.ratios.input_cache import RATIO_INPUTS
 from screener_crawler.spiders.base import PolygonSpider
 
 
