@@ -93,9 +93,12 @@ class ParquetWriterPipeline:
         if not isinstance(item, DatasetUnit):
             return item
         downloaded_at = datetime.now(UTC)
-        write = input_cache.write_unit_and_cache if self._caches(item.dataset) else write_unit
+        caches = self._caches(item.dataset)
+        write = input_cache.write_unit_and_cache if caches else write_unit
         result = await self._workers.run((item.dataset, item.ticker), write, self._root,
                                          DATASETS[item.dataset], item.ticker, item.table, downloaded_at)
+        if caches:
+            self._stats.inc_value("ratio_inputs/units_cached")
         self._stats.inc_value(f"parquet/units_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", result.rows)
         self._stats.inc_value("parquet/files_written", result.files)
@@ -105,10 +108,13 @@ class ParquetWriterPipeline:
 
     async def _write_partition(self, item):
         tickers = self._crawler.spider.grouped_tickers
-        write = input_cache.write_partition_and_cache if self._caches(item.dataset) else write_partition
+        caches = self._caches(item.dataset)
+        write = input_cache.write_partition_and_cache if caches else write_partition
         rows = await self._workers.run((item.dataset, item.partition), write, self._root,
                                        DATASETS[item.dataset], item.partition, item.table, tickers,
                                        datetime.now(UTC))
+        if caches:
+            self._stats.inc_value("ratio_inputs/months_cached")
         self._stats.inc_value(f"parquet/partitions_written/{item.dataset}")
         self._stats.inc_value(f"parquet/rows_written/{item.dataset}", sum(rows.values()))
         self._stats.inc_value("parquet/files_written", len(rows))
