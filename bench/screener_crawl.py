@@ -297,6 +297,8 @@ def crawl_figures(args, key, sandbox_options):
 
     cross_section_seconds, cross_section_rows = cross_section(data_dir)
     shutil.rmtree(probe)
+    if args.data_dir is None:
+        shutil.rmtree(data_dir)
 
     tickers = args.universe_size + args.delisted
     requests = stat(log, "downloader/request_count")
@@ -330,7 +332,7 @@ def crawl_figures(args, key, sandbox_options):
         **status_figures(status.stdout if status else ""),
         "status_seconds": round(status_seconds, 1) if status else None,
         "second_run_requests": stat(second_log, "downloader/request_count") if second_log else None,
-        "data_dir": str(data_dir),
+        "data_dir": str(data_dir) if args.data_dir else "(removed)",
     }
 
 
@@ -377,7 +379,8 @@ def main():
     parser.add_argument("--baseline-sample", type=int, default=0, metavar="N",
                         help="the baseline downloads only N tickers spread over the universe (all in the sandbox) "
                              "and its wall time for the whole universe is extrapolated (0 = every ticker)")
-    parser.add_argument("--data-dir", type=Path, help="default: a fresh temporary folder")
+    parser.add_argument("--data-dir", type=Path,
+                        help="kept afterwards; default: a temporary folder, removed once measured")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "bench" / "results" / "screener_crawl.json")
     parser.add_argument("--crawl-result", type=Path, metavar="JSON",
                         help="take the crawler's figures from this earlier --no-baseline result of the same options "
