@@ -15,9 +15,9 @@ from screener_crawler.items import (
     UnitFailed,
     UnitWritten,
 )
+from screener_crawler.ratios.input_cache import RATIO_INPUTS
 from screener_crawler.ratios.latest import NAME as LATEST_NAME
 from screener_crawler.ratios.latest import update_latest
-from screener_crawler.ratios.input_cache import RATIO_INPUTS
 from screener_crawler.ratios.source import compute_and_write
 from screener_crawler.turns import next_reactor_turn
 from screener_crawler.workers import worker_pool
@@ -189,18 +189,22 @@ class FinancialRatiosPipeline:
                 self._stats.inc_value("financial_ratios/compute_ms", int(1000 * (time.monotonic() - started)))
                 for ticker in batch:
                     self._results.pop(ticker).callback(results[ticker])
-            self._leave_queue()
+            await self._leave_queue()
         finally:
             self._free_lanes.append(lane)
 
-    def _leave_queue(self):
+    async def _leave_queue(self):
         """When the crawl is stopping (Ctrl-C, ``--stop-after``), the queued tickers are left
         pending for the next run, instead of holding the stop until every batch is computed
-        (at 10,070 tickers, all of them are queued at once)."""
-        if not self._queue:
-            return
-        logger.info("Stopping: the financial ratios of %d ticker(s) are left for the next run", len(self._queue))
-        self._stats.inc_value("financial_ratios/left_for_next_run", len(self._queue))
-        queue, self._queue = self._queue, []
-        for ticker in queue:
-            self._results.pop(ticker).callback(LEFT_FOR_NEXT_RUN)
+        (at 10,070 tickers, all of them are queued at once). Their items are let go
+        ``SEND_SLICE`` per reactor turn: 4,086 at once held the reactor for 263 ms."""
+        while self._queue:
+            if not self._stats.get_value("financial_ratios/left_for_next_run"):
+                logger.info("Stopping: the financial ratios of %d queued ticker(s), and of any due from now on, "
+                            "are left for the next run", len(self._queue))
+            self._stats.inc_value("financial_ratios/left_for_next_run", len(self._queue))
+            queue, self._queue = self._queue, []
+            for position, ticker in enumerate(queue):
+                if position and position % SEND_SLICE == 0:
+                    await next_reactor_turn()
+                self._results.pop(ticker).callback(LEFT_FOR_NEXT_RUN)
