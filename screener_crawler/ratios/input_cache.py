@@ -147,6 +147,9 @@ class CachedMonths:
         self._root = root
         listed = _read(_tickers_path(root))
         self._tickers = listed.column("ticker") if listed is not None else pa.array([], pa.string())
+        self.held = {(int(path.stem[6:10]), int(path.stem[11:13]))
+                     for path in (cache_folder(root) / "daily_prices").glob("month=*.arrow")}
+        """(year, month) of the months cached."""
 
     def covers(self, tickers):
         """Those of ``tickers`` whose prices the cached months hold."""
@@ -154,11 +157,8 @@ class CachedMonths:
         return {ticker for ticker, hit in zip(tickers, found.to_pylist(), strict=True) if hit}
 
     def closes(self, year, month, tickers):
-        """(``ticker``, ``date``, ``close``) of covered ``tickers`` in that month, or None when
-        the month is not cached."""
+        """(``ticker``, ``date``, ``close``) of covered ``tickers`` in a month ``held``."""
         table = _read(_month_path(self._root, year, month))
-        if table is None:
-            return None
         codes = np.sort(pc.index_in(pa.array(sorted(tickers), pa.string()), value_set=self._tickers)
                         .to_numpy(zero_copy_only=False))
         column = table.column(CODE).to_numpy()

@@ -1,6 +1,7 @@
 """Read the inputs of the ratios of a batch of tickers (statements, prices, splits) from the
-cache of what this crawl wrote (``input_cache.py``) or else from their own files, compute their ``financial_ratios`` rows and write their units. Blocking I/O:
-call it from a worker process or a thread.
+cache of what this crawl wrote (``input_cache.py``) or else from their own files, compute their
+``financial_ratios`` rows and write their units. Blocking I/O: call it from a worker process or
+a thread.
 
 Only what the ratios use is read: the statement columns the aliases name, and of the daily
 prices only the months that hold the first bar after each filing date (the filing's month, then
@@ -89,7 +90,7 @@ def read_prices(root, filing_dates):
     covered = months.covers(pending)
     months_read = defaultdict(set)
     latest_bar = {}
-    tables = [table.cast(input_schema(spec.name)) for table in whole.values()]
+    frames = [table.cast(input_schema(spec.name)).to_pandas(date_as_object=False) for table in whole.values()]
     step = 0
     while pending and last_month is not None:
         paths, from_cache = [], defaultdict(list)
@@ -98,24 +99,22 @@ def read_prices(root, filing_dates):
                 months_read[ticker].add(month)
                 if month > last_month:
                     continue
-                if ticker in covered:
+                if ticker in covered and _year_month(month) in months.held:
                     from_cache[month].append(ticker)
                 else:
                     paths.append(_price_path(base, month, unit_file_name(spec, ticker)))
-        found = [read_table(spec.name, [path for path in paths if path.exists()], PRICE_COLUMNS)]
-        for month, tickers in from_cache.items():
-            closes = months.closes(*_year_month(month), tickers)
-            if closes is None:
-                closes = read_table(spec.name, [path for ticker in tickers if (path := _price_path(
-                    base, month, unit_file_name(spec, ticker))).exists()], PRICE_COLUMNS)
-            found.append(closes.cast(input_schema(spec.name)))
+        found = [read_table(spec.name, [path for path in paths if path.exists()], PRICE_COLUMNS),
+                 *(months.closes(*_year_month(month), tickers).cast(input_schema(spec.name))
+                   for month, tickers in from_cache.items())]
         prices = pa.concat_tables(found).to_pandas(date_as_object=False)
-        tables += found
+        frames.append(prices)
         latest_bar.update(prices.groupby(["ticker", _months(prices["date"].to_numpy())])["date"].max())
         pending = {ticker: left for ticker, days in pending.items()
                    if len(left := _unresolved(ticker, days, step, latest_bar, last_month))}
         step += 1
-    return pa.concat_tables([input_schema(spec.name).empty_table(), *tables]).to_pandas(date_as_object=False)
+    if not frames:
+        return input_schema(spec.name).empty_table().to_pandas(date_as_object=False)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _months(days):
