@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from screener_crawler.sandbox import SANDBOX_API_KEY, SandboxProcess  # noqa: E402
 from screener_crawler.sandbox.market import SyntheticMarket  # noqa: E402
 from screener_crawler.sandbox.responses import PolygonApi, to_json  # noqa: E402
-from screener_crawler.sandbox.trading_calendar import trading_days  # noqa: E402
+from screener_crawler.trading_calendar import trading_days  # noqa: E402
 
 HEADERS = {"Authorization": f"Bearer {SANDBOX_API_KEY}"}
 AGGS_FULL = "/v2/aggs/ticker/{t}/range/1/day/2009-01-01/2025-11-21?limit=50000"

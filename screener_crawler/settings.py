@@ -31,8 +31,8 @@ POLYGON_PAGE_SIZE = 0
 # Daily bars from PRICES_START to PRICES_END (empty: today).
 PRICES_START = "2009-01-01"
 PRICES_END = ""
-# auto: whichever needs fewer requests; grouped: one request per weekday for the whole market;
-# per_ticker: one listing per ticker.
+# auto: whichever needs fewer requests; grouped: one request per trading day (weekdays less NYSE
+# holidays) for the whole market; per_ticker: one listing per ticker.
 PRICES_SOURCE = "auto"
 # Grouped daily bars are requested in this many lanes, one day at a time each; a lane holds its
 # current month in memory (about 10 MB at 10,070 tickers) until the month's last day arrives.

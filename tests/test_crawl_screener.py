@@ -219,7 +219,7 @@ def test_grouped_daily_gives_the_same_prices_as_per_ticker_listings(sandbox, ful
                        settings={**SETTINGS, "PRICES_SOURCE": "grouped", "PRICES_END": "2025-11-21"})
     assert result.returncode == 0, result.stderr[-3000:]
     tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
-    assert stat(result, "downloader/request_count") > tickers  # a request per weekday, for all tickers
+    assert stat(result, "downloader/request_count") > tickers  # a request per trading day, for all tickers
     assert snapshot(tmp_path)["daily_prices"] == snapshot(full_run[0])["daily_prices"]
     done = ledger(tmp_path)["datasets"]["daily_prices"]["done"]
     assert len(done) == tickers

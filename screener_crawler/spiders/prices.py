@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date
 from itertools import groupby
 
 from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed
@@ -6,14 +6,7 @@ from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.parsers import daily_bars_page_rows, grouped_daily_page_rows
 from screener_crawler.spiders.base import PolygonSpider, failure_reason
-
-
-def weekdays(start, end):
-    day = start
-    while day <= end:
-        if day.weekday() < 5:
-            yield day
-        day += timedelta(days=1)
+from screener_crawler.trading_calendar import trading_days
 
 
 class PricesFamily:
@@ -22,7 +15,7 @@ class PricesFamily:
 
     Two ways, whichever needs fewer requests (``PRICES_SOURCE`` = auto), or as set:
     ``per_ticker``, one listing per ticker; ``grouped``, the grouped daily endpoint, one request
-    per weekday for the whole market. Grouped days are listed in ``PRICES_GROUPED_LANES`` lanes,
+    per trading day for the whole market. Grouped days are listed in ``PRICES_GROUPED_LANES`` lanes,
     each a run of whole months requested one day after the other; each month is written as it
     completes (a partition file per ticker), and the tickers' units are done once every month
     is written.
@@ -34,7 +27,7 @@ class PricesFamily:
         tickers = pending["daily_prices"]
         start = date.fromisoformat(self.settings.get("PRICES_START"))
         end = date.fromisoformat(self.settings.get("PRICES_END") or date.today().isoformat())
-        days = list(weekdays(start, end))
+        days = trading_days(start, end)
         source = self.settings.get("PRICES_SOURCE")
         if source == "grouped" or (source == "auto" and len(days) < len(tickers)):
             yield from self.grouped_daily_requests(tickers, days)
