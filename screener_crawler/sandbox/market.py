@@ -23,7 +23,7 @@ from hashlib import sha256
 
 from ..polygon.fields import STATEMENTS, V1_LINE_ITEMS, VX_CONCEPTS, VX_STATEMENT_TO_DATASET
 from ..trading_calendar import is_trading_day, next_trading_day, trading_days
-from .trading_calendar import eastern_close_ms, eastern_midnight_ms, month_end
+from .market_time import eastern_close_ms, eastern_midnight_ms, month_end
 
 DEFAULT_SIZE = 10070
 DEFAULT_DELISTED = 1000

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from ..polygon.fields import STATEMENTS, V1_LINE_ITEMS, V1_TIMEFRAMES, VX_TIMEFRAME_TO_V1
 from .market import SECTORS, _mix, aggregate, vx_blocks, utc_stamp
-from .trading_calendar import parse_day
+from .market_time import parse_day
 
 V1_STATEMENT_PATHS = {
     "/stocks/financials/v1/balance-sheets": "balance_sheets",
