@@ -338,11 +338,14 @@ def crawl_figures(args, key, sandbox_options):
 
 def stopped_early(result):
     """Why ``result``'s wall time cannot be compared with the baseline's, or None: a crawl
-    stopped by ``--stop-after`` did only part of the universe."""
-    if result.get("stopped_after_seconds") is None:
-        return None
-    return (f"the crawl was stopped after {result['stopped_after_seconds']} s by --stop-after "
-            f"({result.get('units_complete_pct')} % of its units), so its wall time is a part's")
+    stopped by ``--stop-after``, or from outside (Ctrl-C, a full disk), did only part of the
+    universe."""
+    done = f"({result.get('units_complete_pct')} % of its units), so its wall time is a part's"
+    if result.get("stopped_after_seconds") is not None:
+        return f"the crawl was stopped after {result['stopped_after_seconds']} s by --stop-after {done}"
+    if result.get("finish_reason", "finished") != "finished":
+        return f"the crawl ended with finish_reason {result['finish_reason']!r}, not 'finished' {done}"
+    return None
 
 
 def earlier_crawl(args):

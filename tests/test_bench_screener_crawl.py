@@ -30,7 +30,7 @@ def write_result(bench, path, **figures):
 
 
 def test_a_whole_earlier_crawl_is_taken_for_the_baseline_comparison(bench, tmp_path):
-    args = write_result(bench, tmp_path / "whole.json", baseline_wall_ratio=3.1)
+    args = write_result(bench, tmp_path / "whole.json", finish_reason="finished", baseline_wall_ratio=3.1)
     result = bench.earlier_crawl(args)
     assert result["wall_seconds"] == 900.0
     assert "baseline_wall_ratio" not in result
@@ -41,6 +41,14 @@ def test_an_earlier_crawl_stopped_by_stop_after_is_refused_for_the_baseline_comp
     with pytest.raises(SystemExit) as refused:
         bench.earlier_crawl(args)
     assert "stopped after 900.0 s by --stop-after (7.5 % of its units)" in str(refused.value)
+
+
+def test_an_earlier_crawl_stopped_from_outside_is_refused_for_the_baseline_comparison(bench, tmp_path):
+    args = write_result(bench, tmp_path / "interrupted.json", stopped_after_seconds=None,
+                        finish_reason="shutdown", units_complete_pct=99.6)
+    with pytest.raises(SystemExit) as refused:
+        bench.earlier_crawl(args)
+    assert "finish_reason 'shutdown', not 'finished' (99.6 % of its units)" in str(refused.value)
 
 
 def test_an_earlier_crawl_of_other_options_is_refused(bench, tmp_path):
