@@ -1,144 +1,187 @@
-"""The storage contract: layout, per-ticker replace, atomic files, duplicates (DESIGN §3)."""
+"""The storage contract (DESIGN §3): one file per partition holding every ticker, staged units
+published by replacing only their tickers' rows, crash points in staging and publishing."""
 
 from datetime import date, datetime, timezone
 
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.storage import by_ticker, deduplicate, records_table, unit_files, write_unit
+from screener_crawler.storage import layout, publishing
+from screener_crawler.storage.publishing import publish
+from screener_crawler.storage.staging import WHOLE_TABLE, StagingArea
+from screener_crawler.storage.tables import deduplicate, records_table, stamped
 
 BALANCE = DATASETS["balance_sheets"]
+PRICES = DATASETS["daily_prices"]
+UNIVERSE = DATASETS["universe"]
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
 
-def balance_row(ticker, period_end, filing_date, total_assets=1.0):
+def balance(ticker, period_end, filing_date, total_assets=1.0):
     return {"ticker": ticker, "timeframe": "quarterly", "period_end": period_end,
             "filing_date": filing_date, "source": "v1", "total_assets": total_assets}
 
 
-def read(root, dataset="balance_sheets"):
-    return ds.dataset(root / dataset, partitioning="hive").to_table().to_pylist()
+def bar(ticker, day, close):
+    return {"ticker": ticker, "date": day, "close": close}
 
 
-def test_unit_is_written_in_hive_partitions_of_its_filing_date(tmp_path):
-    write_unit(tmp_path, BALANCE, "AAPL", [
-        balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3)),
-        balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2)),
-    ], NOW)
-    files = sorted(p.relative_to(tmp_path).as_posix() for p in unit_files(tmp_path, BALANCE, "AAPL"))
-    assert files == ["balance_sheets/year=2024/month=05/ticker=AAPL.parquet",
-                     "balance_sheets/year=2024/month=08/ticker=AAPL.parquet"]
-    rows = read(tmp_path)
-    assert sorted((r["year"], r["month"]) for r in rows) == [(2024, 5), (2024, 8)]
-    assert all(r["downloaded_at"] == NOW for r in rows)
+def stage(root, dataset, records, tickers, scope=None):
+    table = stamped(dataset, records_table(dataset, records), NOW)
+    return StagingArea(root).stage(dataset, table, tickers, scope)
 
 
-def test_every_file_has_the_declared_schema(tmp_path):
-    write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3))], NOW)
-    write_unit(tmp_path, BALANCE, "MSFT", [balance_row("MSFT", date(2024, 3, 31), date(2024, 4, 25), None)], NOW)
-    import pyarrow.parquet as pq
-    for path in (tmp_path / "balance_sheets").rglob("*.parquet"):
-        assert pq.read_schema(path).remove_metadata() == BALANCE.schema
+def rows(root, dataset="balance_sheets", columns=("ticker", "filing_date", "total_assets")):
+    table = ds.dataset(root / dataset, partitioning="hive").to_table()
+    return sorted(tuple(row[c] for c in columns) for row in table.to_pylist())
 
 
-def test_rewriting_a_unit_replaces_its_files_and_removes_stale_partitions(tmp_path):
-    write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3))], NOW)
-    write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2), 2.0)], NOW)
-    rows = read(tmp_path)
-    assert [(r["month"], r["total_assets"]) for r in rows] == [(8, 2.0)]
-    assert not (tmp_path / "balance_sheets/year=2024/month=05/ticker=AAPL.parquet").exists()
+def files(root, dataset="balance_sheets"):
+    return sorted(p.relative_to(root).as_posix() for p in (root / dataset).rglob("*.parquet"))
 
 
-def test_writing_one_ticker_leaves_other_tickers_alone(tmp_path):
-    write_unit(tmp_path, BALANCE, "MSFT", [balance_row("MSFT", date(2024, 3, 31), date(2024, 5, 3))], NOW)
-    write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3))], NOW)
-    write_unit(tmp_path, BALANCE, "AAPL", [], NOW)
-    assert [r["ticker"] for r in read(tmp_path)] == ["MSFT"]
+def test_units_are_published_one_file_per_partition_every_ticker_sorted(tmp_path):
+    stage(tmp_path, BALANCE, [balance("MSFT", date(2024, 3, 31), date(2024, 5, 3)),
+                              balance("MSFT", date(2024, 6, 30), date(2024, 8, 1))], ["MSFT"])
+    stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2))], ["AAPL"])
+    publish(tmp_path)
+    assert files(tmp_path) == ["balance_sheets/year=2024/month=05/part-0.parquet",
+                               "balance_sheets/year=2024/month=08/part-0.parquet"]
+    may = pq.ParquetFile(tmp_path / files(tmp_path)[0])
+    assert may.read().column("ticker").to_pylist() == ["AAPL", "MSFT"]
+    assert may.schema_arrow.remove_metadata() == BALANCE.schema
+    column = may.metadata.row_group(0).column(0)
+    assert column.compression == "ZSTD" and column.statistics.has_min_max
+    assert not list((tmp_path / "_staging").iterdir())
 
 
-def test_duplicate_natural_keys_are_dropped_and_counted(tmp_path):
-    row = balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3))
-    result = write_unit(tmp_path, BALANCE, "AAPL", [row, dict(row), balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2))], NOW)
-    assert (result.rows, result.duplicates, result.files) == (2, 1, 2)
-    assert len(read(tmp_path)) == 2
+def test_staging_is_outside_every_dataset_and_not_parquet(tmp_path):
+    staged = stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2))], ["AAPL"])
+    assert staged.path.parent == tmp_path / "_staging" and staged.path.suffix == ".arrow"
+    assert not (tmp_path / "balance_sheets").exists()
 
 
-def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path, monkeypatch):
-    write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), 1.0)], NOW)
-    import screener_crawler.storage as storage
-
-    def disk_full(table, path):
-        open(path, "wb").write(b"PAR1 half")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(storage, "write_parquet", disk_full)
-    with pytest.raises(OSError):
-        write_unit(tmp_path, BALANCE, "AAPL", [balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), 9.0)], NOW)
-    assert [r["total_assets"] for r in read(tmp_path)] == [1.0]
-    assert [p.name for p in (tmp_path / "balance_sheets").rglob("*") if p.is_file()] == ["ticker=AAPL.parquet"]
+def test_a_replaced_ticker_keeps_no_rows_in_partitions_it_left_and_others_keep_theirs(tmp_path):
+    stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2)),
+                              balance("MSFT", date(2024, 3, 31), date(2024, 5, 3), 7.0)], ["AAPL", "MSFT"])
+    publish(tmp_path)
+    stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 6, 29), date(2024, 8, 2), 2.0)], ["AAPL"])
+    publish(tmp_path)
+    assert rows(tmp_path) == [("AAPL", date(2024, 8, 2), 2.0), ("MSFT", date(2024, 5, 3), 7.0)]
 
 
-@pytest.mark.parametrize("ticker", ["../x", "a/b", "", "A" * 50, ".."])
-def test_no_file_is_written_for_a_ticker_that_is_not_a_safe_name(tmp_path, ticker):
-    with pytest.raises(ValueError):
-        write_unit(tmp_path, BALANCE, ticker, [], NOW)
-    assert not any(tmp_path.rglob("*"))
+def test_an_empty_unit_removes_the_ticker_and_a_partition_left_empty_goes(tmp_path):
+    stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2)),
+                              balance("MSFT", date(2024, 6, 30), date(2024, 8, 1))], ["AAPL", "MSFT"])
+    publish(tmp_path)
+    stage(tmp_path, BALANCE, [], ["AAPL"])
+    publish(tmp_path)
+    assert files(tmp_path) == ["balance_sheets/year=2024/month=08/part-0.parquet"]
+    assert not (tmp_path / "balance_sheets/year=2024/month=05").exists()
 
 
-def test_dataset_without_partition_date_has_one_file_per_ticker(tmp_path):
-    related = DATASETS["related_tickers"]
-    write_unit(tmp_path, related, "AAPL", [{"ticker": "AAPL", "related_ticker": "MSFT", "rank": 1}], NOW)
-    assert (tmp_path / "related_tickers" / "ticker=AAPL.parquet").exists()
+def test_the_newest_staged_file_of_a_ticker_wins(tmp_path):
+    stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2), 1.0)], ["AAPL"])
+    stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 6, 29), date(2024, 8, 2), 2.0)], ["AAPL"])
+    publish(tmp_path)
+    assert rows(tmp_path) == [("AAPL", date(2024, 8, 2), 2.0)]
 
 
-def test_market_table_is_one_file_named_after_the_dataset(tmp_path):
-    universe = DATASETS["universe"]
-    write_unit(tmp_path, universe, None, [{"ticker": "AAPL", "active": True}, {"ticker": "MSFT", "active": True}], NOW)
-    assert [r["ticker"] for r in read(tmp_path, "universe")] == ["AAPL", "MSFT"]
-    assert [p.name for p in (tmp_path / "universe").iterdir()] == ["universe.parquet"]
+def test_a_month_of_grouped_prices_replaces_its_tickers_in_that_month_only(tmp_path):
+    stage(tmp_path, PRICES, [bar("AAPL", date(2024, 5, 1), 1.0), bar("AAPL", date(2024, 6, 3), 2.0),
+                             bar("MSFT", date(2024, 5, 1), 3.0)], ["AAPL", "MSFT"])
+    publish(tmp_path)
+    stage(tmp_path, PRICES, [bar("AAPL", date(2024, 5, 2), 9.0)], ["AAPL", "MSFT"], scope=202405)
+    publish(tmp_path)
+    assert rows(tmp_path, "daily_prices", ("ticker", "date", "close")) == [
+        ("AAPL", date(2024, 5, 2), 9.0), ("AAPL", date(2024, 6, 3), 2.0)]
 
 
-def test_by_ticker_cuts_a_mixed_table_into_each_tickers_rows():
-    rows = [balance_row(t, date(2024, 3, d), date(2024, 5, d)) for d, t in enumerate("BABCA", start=1)]
-    pieces = dict(by_ticker(records_table(BALANCE, rows)))
-    assert list(pieces) == ["A", "B", "C"]
-    assert {t: sorted(p.column("period_end").to_pylist()) for t, p in pieces.items()} == {
-        "A": [date(2024, 3, 2), date(2024, 3, 5)], "B": [date(2024, 3, 1), date(2024, 3, 3)], "C": [date(2024, 3, 4)]}
+def test_the_universe_is_replaced_whole(tmp_path):
+    listed = [{"ticker": "AAPL", "active": True}, {"ticker": "OLD", "active": False}]
+    stage(tmp_path, UNIVERSE, listed, WHOLE_TABLE)
+    publish(tmp_path)
+    stage(tmp_path, UNIVERSE, listed[:1], WHOLE_TABLE)
+    publish(tmp_path)
+    assert files(tmp_path, "universe") == ["universe/universe.parquet"]
+    assert pq.read_table(tmp_path / "universe/universe.parquet").column("ticker").to_pylist() == ["AAPL"]
 
 
-def test_duplicates_are_dropped_from_a_table_keeping_the_first_in_order():
-    first = balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), 1.0)
-    later = balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2), 3.0)
-    table = records_table(BALANCE, [first, later, dict(first, total_assets=2.0)])
+def test_deduplicate_keeps_the_first_of_each_natural_key():
+    table = records_table(BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2), 1.0),
+                                    balance("AAPL", date(2024, 3, 30), date(2024, 5, 2), 2.0)])
     unique, dropped = deduplicate(BALANCE, table)
-    assert dropped == 1
-    assert unique.column("total_assets").to_pylist() == [1.0, 3.0]
+    assert dropped == 1 and unique.column("total_assets").to_pylist() == [1.0]
 
 
-def test_facts_of_a_unit_count_each_files_nulls_as_its_footer_does(tmp_path):
-    """The null counts recorded for each monthly file are that file's own, not its unit's."""
-    import pyarrow.parquet as pq
+def many_units(root):
+    """Two publishes' worth of staged units over several partitions and tickers."""
+    stage(root, BALANCE, [balance(t, date(2023, m, 28), date(2023, m + 1, 5), float(m))
+                          for t in ("AAPL", "MSFT", "NVDA") for m in range(1, 9)], ["AAPL", "MSFT", "NVDA"])
+    publish(root)
+    stage(root, BALANCE, [balance("MSFT", date(2023, m, 28), date(2023, m + 2, 5), 10.0 * m) for m in range(3, 11)],
+          ["MSFT"])
+    stage(root, BALANCE, [], ["NVDA"])
+    stage(root, BALANCE, [balance("TSLA", date(2023, 1, 28), date(2023, 2, 5))], ["TSLA"])
 
-    from screener_crawler import file_facts
 
-    write_unit(tmp_path, BALANCE, "AAPL", [
-        balance_row("AAPL", date(2024, 3, 30), date(2024, 5, 3), None),
-        balance_row("AAPL", date(2024, 3, 31), date(2024, 5, 9), None),
-        balance_row("AAPL", date(2024, 6, 29), date(2024, 8, 2)),
-        {**balance_row("AAPL", date(2024, 9, 28), date(2024, 11, 1), None), "cik": "0000320193"},
-    ], NOW)
-    [facts_file] = file_facts.facts_files(tmp_path, BALANCE)
-    facts = {f.relative_path: f for f in file_facts.read_facts(facts_file, BALANCE)}
-    assert len(facts) == 3
-    for relative, fact in facts.items():
-        metadata = pq.ParquetFile(tmp_path / "balance_sheets" / relative).metadata
-        footer = [sum(metadata.row_group(g).column(c).statistics.null_count for g in range(metadata.num_row_groups))
-                  for c in range(metadata.num_columns)]
-        assert fact.rows == metadata.num_rows
-        assert [n for n, counted in zip(footer, BALANCE.null_counted) if counted] == \
-            [n for n in fact.nulls if n is not None]
-    assert facts["year=2024/month=05/ticker=AAPL.parquet"].nulls[BALANCE.columns.index("total_assets")] == 2
-    assert facts["year=2024/month=11/ticker=AAPL.parquet"].nulls[BALANCE.columns.index("cik")] == 0
-    assert facts["year=2024/month=08/ticker=AAPL.parquet"].nulls[BALANCE.columns.index("cik")] == 1
+@pytest.mark.parametrize("crash_after", [0, 1, 3, 6])
+def test_a_publish_killed_after_any_partition_ends_like_a_clean_one_when_redone(tmp_path, monkeypatch, crash_after):
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    many_units(clean)
+    publish(clean)
+    many_units(crashed)
+    written = []
+    real_write = layout.write_partition_file
 
+    def write_then_die(path, table):
+        if len(written) == crash_after:
+            raise KeyboardInterrupt("killed")
+        written.append(path)
+        real_write(path, table)
+
+    monkeypatch.setattr(publishing, "write_partition_file", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        publish(crashed)
+    monkeypatch.setattr(publishing, "write_partition_file", real_write)
+    assert StagingArea(crashed).files()
+    publish(crashed)
+    assert rows(crashed) == rows(clean)
+    assert files(crashed) == files(clean)
+
+
+def test_a_crash_while_staged_files_are_deleted_leaves_the_newest_which_republish_the_same(tmp_path):
+    many_units(tmp_path)
+    area = StagingArea(tmp_path)
+    staged = area.files()
+    expected_area = tmp_path / "expected"
+    many_units(expected_area)
+    publish(expected_area)
+    publishing.publish_dataset(tmp_path, BALANCE, staged, publishing.PublishReport())
+    area.remove(staged[:1])
+    publish(tmp_path)
+    assert rows(tmp_path) == rows(expected_area)
+
+
+def test_a_half_written_staged_file_is_never_seen(tmp_path, monkeypatch):
+    import pyarrow.ipc as ipc
+
+    def broken(*args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(ipc, "new_file", broken)
+    with pytest.raises(OSError):
+        stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2))], ["AAPL"])
+    assert StagingArea(tmp_path).files() == []
+    assert list((tmp_path / "_staging").iterdir()) == []
+
+
+def test_v1_layout_files_are_recognised(tmp_path):
+    assert not layout.has_v1_layout(tmp_path)
+    old = tmp_path / "balance_sheets/year=2024/month=05/ticker=AAPL.parquet"
+    old.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"ticker": ["AAPL"]}), old)
+    assert layout.has_v1_layout(tmp_path)

@@ -1,0 +1,124 @@
+"""The durable staging area, ``<root>/_staging/``: completed units wait here, many to a file,
+until they are published into their partitions (``publishing.py``).
+
+A staged file holds the units of one dataset, as Arrow IPC with one record batch per
+partition its rows touch, and says which tickers it replaces: in every partition (a unit
+downloaded per ticker or listed per ticker batch), in one partition only (a month of grouped
+daily prices, which lists every ticker of the market for its days), or the whole table (the
+universe). Files are numbered in the order they were staged; a later file wins over an
+earlier one for the tickers both replace. A file is written durably (``fsync``) before the
+ledger hears of its units, and is deleted only once every staged file up to it is published.
+"""
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from screener_crawler.datasets import Dataset
+from screener_crawler.storage.atomic import replace_atomically
+from screener_crawler.storage.layout import STAGING_DIR
+from screener_crawler.storage.tables import split_by_month
+
+STAGED_NAME = re.compile(r"^(\d{12})\.([a-z_]+)\.arrow$")
+WHOLE_TABLE = None
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    sequence: int
+    dataset: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class StagedHeader:
+    """What a staged file replaces: ``tickers`` (None: the whole table) in every partition, or
+    only in ``scope`` (a partition key); and the partitions its rows touch (``months``, one
+    record batch each, in that order)."""
+
+    tickers: frozenset | None
+    scope: int | None
+    months: tuple
+
+
+class StagingArea:
+    def __init__(self, root: Path | str):
+        self.directory = Path(root) / STAGING_DIR
+        self._lock = threading.Lock()
+        self._next = None
+
+    def files(self, up_to: int | None = None) -> list[StagedFile]:
+        """The staged files, oldest first (only those numbered up to ``up_to`` when given)."""
+        found = []
+        if self.directory.is_dir():
+            for path in self.directory.iterdir():
+                match = STAGED_NAME.match(path.name)
+                if match and (up_to is None or int(match[1]) <= up_to):
+                    found.append(StagedFile(int(match[1]), match[2], path))
+        return sorted(found, key=lambda staged: staged.sequence)
+
+    def _take_sequence(self) -> int:
+        with self._lock:
+            if self._next is None:
+                existing = self.files()
+                self._next = existing[-1].sequence + 1 if existing else 1
+            sequence, self._next = self._next, self._next + 1
+            return sequence
+
+    def stage(self, dataset: Dataset, table: pa.Table, tickers, scope: int | None = None) -> StagedFile:
+        """Durably stage ``table`` (rows of the dataset's full schema) as replacing ``tickers``
+        (an iterable; ``WHOLE_TABLE`` for the universe) in every partition, or in ``scope`` only."""
+        pieces = list(split_by_month(dataset, table))
+        metadata = {
+            "screener.dataset": dataset.name,
+            "screener.tickers": json.dumps(None if tickers is WHOLE_TABLE else sorted(set(tickers))),
+            "screener.scope": json.dumps(scope),
+            "screener.months": json.dumps([month for month, _ in pieces]),
+        }
+        schema = dataset.schema.with_metadata(metadata)
+        sequence = self._take_sequence()
+        path = self.directory / f"{sequence:012d}.{dataset.name}.arrow"
+
+        def write(temporary):
+            with ipc.new_file(temporary, schema) as writer:
+                for _, piece in pieces:
+                    writer.write_table(piece.cast(schema).combine_chunks())
+
+        replace_atomically(path, write, durable=True)
+        return StagedFile(sequence, dataset.name, path)
+
+    @staticmethod
+    def header(staged: StagedFile) -> StagedHeader:
+        with ipc.open_file(staged.path) as reader:
+            metadata = reader.schema.metadata
+        tickers = json.loads(metadata[b"screener.tickers"])
+        return StagedHeader(None if tickers is None else frozenset(tickers),
+                            json.loads(metadata[b"screener.scope"]), tuple(json.loads(metadata[b"screener.months"])))
+
+    @staticmethod
+    def read_month(staged: StagedFile, header: StagedHeader, month: int) -> pa.Table:
+        """The staged rows of partition ``month`` (of the tickers the file replaces only)."""
+        with ipc.open_file(staged.path) as reader:
+            table = pa.Table.from_batches([reader.get_batch(header.months.index(month))]).replace_schema_metadata()
+        if header.tickers is not None:
+            table = table.filter(pc.is_in(table.column("ticker"), pa.array(sorted(header.tickers), pa.string())))
+        return table
+
+    def remove(self, staged: list[StagedFile]) -> None:
+        """Delete published files, oldest first: a crash part-way leaves the newest, which
+        win anyway when published again."""
+        for one in sorted(staged, key=lambda s: s.sequence):
+            one.path.unlink(missing_ok=True)
+
+    def pending(self) -> dict[str, int]:
+        """Dataset -> staged files not yet published."""
+        counts = {}
+        for staged in self.files():
+            counts[staged.dataset] = counts.get(staged.dataset, 0) + 1
+        return counts

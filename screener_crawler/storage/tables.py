@@ -1,0 +1,100 @@
+"""Arrow tables of a dataset: the schema records arrive in (without ``downloaded_at``), the
+stamp, natural-key duplicates and the order rows are stored in."""
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from screener_crawler.datasets import DOWNLOADED_AT, Dataset
+
+
+def stampless_schema(dataset: Dataset) -> pa.Schema:
+    """The dataset's schema without ``downloaded_at``, which is added when a unit is staged."""
+    return dataset.schema.remove(dataset.schema.get_field_index(DOWNLOADED_AT.name))
+
+
+def records_table(dataset: Dataset, records: Iterable[dict]) -> pa.Table:
+    """``records`` (dicts of the dataset's columns, values of the schema's types) as one table
+    of ``stampless_schema``."""
+    return pa.Table.from_pylist(list(records), schema=stampless_schema(dataset))
+
+
+_empty_tables = {}
+
+
+def empty_table(dataset: Dataset) -> pa.Table:
+    """No rows, in ``stampless_schema`` (made once per dataset: most tickers' units of splits
+    and ticker events are empty)."""
+    if dataset.name not in _empty_tables:
+        _empty_tables[dataset.name] = stampless_schema(dataset).empty_table()
+    return _empty_tables[dataset.name]
+
+
+def as_table(dataset: Dataset, rows) -> pa.Table:
+    return rows if isinstance(rows, pa.Table) else records_table(dataset, rows)
+
+
+def stamped(dataset: Dataset, table: pa.Table, downloaded_at: datetime) -> pa.Table:
+    """``table`` (of ``stampless_schema``) in the dataset's full schema, every row stamped."""
+    stamp = pa.array([downloaded_at] * table.num_rows, DOWNLOADED_AT.type)
+    return pa.Table.from_arrays([*table.select(stampless_schema(dataset).names).columns, stamp],
+                                schema=dataset.schema)
+
+
+def sort_keys(dataset: Dataset) -> list[tuple[str, str]]:
+    """Stored order: ``ticker``, the partition date, then the rest of the natural key."""
+    columns = ["ticker", *([dataset.partition_date] if dataset.partition_date else []), *dataset.natural_key]
+    return [(column, "ascending") for column in dict.fromkeys(columns)]
+
+
+def deduplicate(dataset: Dataset, table: pa.Table) -> tuple[pa.Table, int]:
+    """``table`` without the rows whose natural key repeats an earlier row's (the first is
+    kept, order unchanged), and how many went."""
+    if table.num_rows < 2:
+        return table, 0
+    keys = list(dataset.natural_key)
+    numbered = table.select(keys).append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
+    if len(first) == table.num_rows:
+        return table, 0
+    return table.take(first.sort()), table.num_rows - len(first)
+
+
+def by_ticker(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    """(ticker, its rows) for each ticker of ``table``, in ticker order."""
+    if table.num_rows == 0:
+        return
+    tickers = table.column("ticker")
+    if pc.count_distinct(tickers).as_py() == 1:
+        yield tickers[0].as_py(), table
+        return
+    table = table.sort_by("ticker")
+    start = 0
+    for entry in pc.value_counts(table.column("ticker")).to_pylist():
+        yield entry["values"], table.slice(start, entry["counts"])
+        start += entry["counts"]
+
+
+def month_keys(dataset: Dataset, table: pa.Table) -> pa.Array:
+    """Per row, its partition as ``year * 100 + month`` of the partition date (int32)."""
+    day = table.column(dataset.partition_date)
+    return pc.cast(pc.add(pc.multiply(pc.year(day), 100), pc.month(day)), pa.int32())
+
+
+def split_by_month(dataset: Dataset, table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+    """(``year * 100 + month``, rows) per partition of ``table``, in month order; one piece
+    keyed 0 for a dataset without a partition date."""
+    if dataset.partition_date is None:
+        yield 0, table
+        return
+    if table.num_rows == 0:
+        return
+    months = month_keys(dataset, table)
+    order = pc.sort_indices(months)
+    table, months = table.take(order), months.take(order)
+    start = 0
+    for entry in pc.value_counts(months).to_pylist():
+        yield entry["values"], table.slice(start, entry["counts"])
+        start += entry["counts"]
