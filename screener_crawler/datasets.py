@@ -187,3 +187,17 @@ DATASETS = {
 }
 
 TICKER_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.per_ticker)
+
+DERIVED_DATASETS = {
+    "financial_ratios_latest": Dataset(
+        name="financial_ratios_latest",
+        schema=DATASETS["financial_ratios"].schema,
+        natural_key=("ticker", "timeframe"),
+        partition_date=None,
+        required=DATASETS["financial_ratios"].required,
+    ),
+}
+"""Written by the crawler from other datasets, never downloaded: each ticker's latest
+``financial_ratios`` row per timeframe, the screener's cross-section in one file."""
+
+STORED_DATASETS = {**DATASETS, **DERIVED_DATASETS}

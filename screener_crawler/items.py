@@ -5,7 +5,7 @@ the plain dicts the parsers make, so a 10,000-row page costs one trip through th
 10,000, and no object per record beyond its dict (a ``scrapy.Item`` per record was a third of the
 reactor's time on grouped-daily pages). The other items carry the crawl's bookkeeping through the
 same chain, in order: a unit (one dataset of one ticker) is written only after its
-``UnitComplete`` arrives.
+``UnitComplete`` arrives, and counted done once ``UnitStaged``.
 """
 
 from dataclasses import dataclass, field
@@ -91,7 +91,9 @@ class PartitionUnit:
 
 
 @dataclass
-class PartitionWritten:
+class PartitionStaged:
+    """A partition of a market-wide listing is durable in the staging area."""
+
     dataset: str
     partition: tuple
     months_total: int
@@ -99,16 +101,10 @@ class PartitionWritten:
 
 
 @dataclass
-class UnitWritten:
+class UnitStaged:
+    """A unit is durable in the staging area: the ledger may count it as done."""
+
     dataset: str
-    ticker: str
+    ticker: str | None
     rows: int
-    duplicates: int
-    files: int
-
-
-@dataclass
-class RatiosDue:
-    """A ticker's ratio inputs are settled: compute and write its ``financial_ratios`` unit."""
-
-    ticker: str
+    duplicates: int = 0

@@ -6,21 +6,20 @@ from collections import Counter, defaultdict
 from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.connection import progress_file
-from screener_crawler.items import (
-    PartitionFailed,
-    PartitionWritten,
-    UnitFailed,
-    UnitWritten,
-)
+from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitStaged
 from screener_crawler.ledger import Ledger
+from screener_crawler.ratios.inputs import RATIO_INPUTS
+
+RATIOS = "financial_ratios"
 
 logger = logging.getLogger(__name__)
 
 
 class LedgerPipeline:
-    """Records each written or failed unit in the download ledger (DESIGN §4), saved atomically
+    """Records each staged or failed unit in the download ledger (DESIGN §4), saved atomically
     every ``SCREENER_LEDGER_SAVE_INTERVAL`` seconds and at the end, and logs the end-of-crawl
-    summary: per dataset, tickers written, rows, and failures by reason."""
+    summary: per dataset, tickers written, rows, and failures by reason. A ticker whose ratio
+    inputs are staged again has its ratios pending again until they are recomputed."""
 
     def __init__(self, crawler):
         self._crawler = crawler
@@ -46,14 +45,12 @@ class LedgerPipeline:
         self.ledger = Ledger.load(self._path)
 
     def process_item(self, item):
-        if isinstance(item, UnitWritten) and item.ticker is not None:
-            self.ledger.mark_done(item.dataset, item.ticker, item.rows)
-            self._written[item.dataset].update(units=1, rows=item.rows)
-            self._count_complete_ticker(item.ticker)
+        if isinstance(item, UnitStaged) and item.ticker is not None:
+            self._mark_done(item.dataset, item.ticker, item.rows)
         elif isinstance(item, UnitFailed) and item.ticker is not None:
             self.ledger.mark_failed(item.dataset, item.ticker, item.reason)
             self._failures[item.dataset][item.reason] += 1
-        elif isinstance(item, PartitionWritten):
+        elif isinstance(item, PartitionStaged):
             self._partition_written(item)
         elif isinstance(item, PartitionFailed):
             self._partition_failures[item.dataset].add(item.partition)
@@ -80,10 +77,15 @@ class LedgerPipeline:
             return
         rows = self._partition_rows[item.dataset]
         for ticker in sorted(self._crawler.spider.grouped_tickers):
-            self.ledger.mark_done(item.dataset, ticker, rows[ticker])
-            self._written[item.dataset].update(units=1, rows=rows[ticker])
+            self._mark_done(item.dataset, ticker, rows[ticker])
             self._stats.inc_value(f"units/complete/{item.dataset}")
-            self._count_complete_ticker(ticker)
+
+    def _mark_done(self, dataset, ticker, rows):
+        self.ledger.mark_done(dataset, ticker, rows)
+        if dataset in RATIO_INPUTS and self.ledger.is_done(RATIOS, ticker):
+            self.ledger.forget(RATIOS, ticker)
+        self._written[dataset].update(units=1, rows=rows)
+        self._count_complete_ticker(ticker)
 
     def _count_complete_ticker(self, ticker):
         spider = self._crawler.spider

@@ -1,32 +1,26 @@
 """The screener cross-section: each ticker's latest ``financial_ratios`` row per timeframe
-(latest ``period_end``, then latest ``filing_date``), all tickers in one file,
-``<root>/financial_ratios_latest/financial_ratios_latest.parquet``.
+(latest ``period_end``, then latest ``filing_date``), every ticker in one file,
+``<root>/financial_ratios_latest/part-0.parquet``. The ratio pass stages it beside the ratios
+of each chunk of tickers, and it is published with them, so a market-wide screen reads one
+file of a few thousand rows instead of every ``financial_ratios`` partition."""
 
-The ratio pipeline updates it after each batch, once the batch's ratio files are in place and
-before the ledger hears of them: a crawl killed in between recomputes those tickers on the next
-run and so puts them here too. A screen of the whole market reads this one file instead of the
-hundreds of thousands of ``financial_ratios`` partition files.
-"""
-
-import threading
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from screener_crawler.datasets import DATASETS
-from screener_crawler.storage import write_atomically
+from screener_crawler.datasets import DERIVED_DATASETS
+from screener_crawler.storage.layout import partition_path
 
-NAME = "financial_ratios_latest"
-_update_lock = threading.Lock()
-
-
-def latest_path(root):
-    return Path(root) / NAME / f"{NAME}.parquet"
+LATEST = DERIVED_DATASETS["financial_ratios_latest"]
 
 
-def latest_rows(table):
+def latest_path(root: Path | str) -> Path:
+    return partition_path(root, LATEST)
+
+
+def latest_rows(table: pa.Table) -> pa.Table:
     """Per (ticker, timeframe), the row of ``table`` with the latest ``period_end`` and then
     the latest ``filing_date``."""
     if table.num_rows == 0:
@@ -39,21 +33,7 @@ def latest_rows(table):
     return table.filter(pa.concat_arrays([pa.array([True]), first.combine_chunks()]))
 
 
-def update_latest(root, tickers, table):
-    """Replace the rows of ``tickers`` (all of them, including those with no rows now) with the
-    latest rows of ``table`` (rows of those tickers in the dataset's full schema, or None).
-    Not safe across processes: the ratio pipeline sends every update to one worker."""
-    schema = DATASETS["financial_ratios"].schema
-    path = latest_path(root)
-    with _update_lock:
-        kept = pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
-        kept = kept.filter(pc.invert(pc.is_in(kept.column("ticker"), pa.array(list(tickers), pa.string()))))
-        fresh = schema.empty_table() if table is None else latest_rows(table.select(schema.names).cast(schema))
-        merged = pa.concat_tables([kept, fresh])
-        write_atomically(merged.sort_by([("ticker", "ascending"), ("timeframe", "ascending")]), path)
-
-
-def read_latest(root, tickers=None, timeframe=None, columns=None):
+def read_latest(root: Path | str, tickers=None, timeframe=None, columns=None) -> pa.Table | None:
     """The cross-section as a table (None when the file does not exist), filtered to
     ``tickers`` and ``timeframe`` when given."""
     path = latest_path(root)

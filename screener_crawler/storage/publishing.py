@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from screener_crawler.datasets import DATASETS, Dataset
+from screener_crawler.datasets import STORED_DATASETS, Dataset
 from screener_crawler.storage.layout import (
     published_partitions,
     partition_path,
@@ -43,12 +43,9 @@ class PublishReport:
     tickers_replaced: dict = field(default_factory=lambda: defaultdict(set))
 
 
-def publish(root: Path | str, datasets: dict[str, Dataset] | None = None,
-            progress: Callable[[str], None] | None = None) -> PublishReport:
+def publish(root: Path | str, progress: Callable[[str], None] | None = None) -> PublishReport:
     """Publish every file staged under ``root`` now (files staged meanwhile wait for the next
-    publish); one publish at a time per process. ``datasets``: name -> declaration of
-    datasets beyond ``DATASETS`` (the ratio cross-section)."""
-    known = {**DATASETS, **(datasets or {})}
+    publish); one publish at a time per process."""
     area = StagingArea(root)
     report = PublishReport()
     with _publish_lock:
@@ -62,7 +59,7 @@ def publish(root: Path | str, datasets: dict[str, Dataset] | None = None,
         for name, files in by_dataset.items():
             if progress:
                 progress(f"publishing {name}: {len(files)} staged file(s)")
-            publish_dataset(root, known[name], files, report)
+            publish_dataset(root, STORED_DATASETS[name], files, report)
         area.remove(staged)
     return report
 

@@ -1,0 +1,178 @@
+import asyncio
+import errno
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from scrapy.utils.asyncio import run_in_thread
+from scrapy.utils.defer import deferred_from_coro
+
+from screener_crawler.connection import data_root
+from screener_crawler.datasets import DATASETS
+from screener_crawler.items import DatasetUnit, PartitionFailed, PartitionStaged, PartitionUnit, UnitFailed, UnitStaged
+from screener_crawler.storage.atomic import remove_temporaries
+from screener_crawler.storage.publishing import publish
+from screener_crawler.storage.staging import WHOLE_TABLE, StagingArea
+from screener_crawler.storage.tables import deduplicate, stamped
+
+logger = logging.getLogger(__name__)
+
+RUNNING_MARKER = ".crawl.running"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class StagingPipeline:
+    """Stages each complete unit durably (``storage/staging.py``) and passes on its
+    ``UnitStaged`` for the ledger; publishes what is staged into the partitions at start (what
+    a killed crawl left), every ``SCREENER_PUBLISH_INTERVAL`` seconds, and at close.
+
+    Units are staged many to a file: a unit waits until ``SCREENER_STAGING_ROWS`` rows are
+    waiting or ``SCREENER_STAGING_DELAY`` seconds have passed since the first of them, then
+    all of them are written in one thread call (a group commit). A month of a market-wide
+    listing is staged at once, replacing the listing's tickers in that month only.
+    Staging and publishing run in threads, off the reactor.
+    """
+
+    def __init__(self, crawler):
+        self._crawler = crawler
+        self._stats = crawler.stats
+        self._root = data_root(crawler.settings)
+        self._area = StagingArea(self._root)
+        self._batch_rows = crawler.settings.getint("SCREENER_STAGING_ROWS")
+        self._delay = crawler.settings.getfloat("SCREENER_STAGING_DELAY")
+        self._interval = crawler.settings.getfloat("SCREENER_PUBLISH_INTERVAL")
+        self._waiting = defaultdict(list)
+        """dataset -> [(ticker, rows, future)] waiting to be staged."""
+        self._waiting_rows = 0
+        self._flush_timer = None
+        self._periodic = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def open_spider(self):
+        self._root.mkdir(parents=True, exist_ok=True)
+        marker = self._root / RUNNING_MARKER
+        if marker.exists():
+            removed = await run_in_thread(remove_temporaries, self._root)
+            logger.warning("The last crawl did not stop cleanly; removed %d temporary file(s) it left", removed)
+        marker.touch()
+        if self._area.files():
+            logger.info("Publishing the units an earlier crawl staged but did not publish")
+            await self.publish_now()
+        if self._interval > 0:
+            self._periodic = asyncio.ensure_future(self._publish_periodically())
+
+    async def close_spider(self):
+        if self._periodic is not None:
+            self._periodic.cancel()
+        await self._flush()
+        await self.publish_now()
+        (self._root / RUNNING_MARKER).unlink(missing_ok=True)
+
+    async def publish_now(self):
+        """Publish everything staged so far (in a thread; one publish at a time)."""
+        report = await run_in_thread(publish, self._root)
+        for dataset, count in report.partitions_written.items():
+            self._stats.inc_value(f"publish/partitions_written/{dataset}", count)
+            self._stats.inc_value(f"publish/rows/{dataset}", report.rows_published[dataset])
+        if report.staged_files:
+            self._stats.inc_value("publish/count")
+            logger.info("Published %d staged file(s): %s", report.staged_files, ", ".join(
+                f"{dataset} {count:,} partition(s)" for dataset, count in sorted(report.partitions_written.items())))
+        return report
+
+    async def _publish_periodically(self):
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.publish_now()
+            except Exception:
+                logger.exception("Publishing the staged units failed; they stay staged for the next publish")
+
+    async def process_item(self, item):
+        try:
+            if isinstance(item, PartitionUnit):
+                return await self._stage_partition(item)
+            if isinstance(item, DatasetUnit):
+                return await self._stage_unit(item)
+        except OSError as error:
+            if error.errno not in DISK_FULL:
+                raise
+            return self._disk_full(item, error)
+        return item
+
+    async def _stage_unit(self, item):
+        dataset = DATASETS[item.dataset]
+        unique, duplicates = deduplicate(dataset, item.table)
+        if duplicates:
+            self._stats.inc_value(f"staging/duplicates_dropped/{item.dataset}", duplicates)
+        staged = asyncio.get_running_loop().create_future()
+        self._waiting[item.dataset].append((item.ticker, unique, staged))
+        self._waiting_rows += unique.num_rows
+        if self._waiting_rows >= self._batch_rows:
+            await self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                self._delay, lambda: deferred_from_coro(self._flush()))
+        await staged
+        self._stats.inc_value(f"staging/units/{item.dataset}")
+        self._stats.inc_value(f"staging/rows/{item.dataset}", unique.num_rows)
+        return UnitStaged(item.dataset, item.ticker, unique.num_rows, duplicates)
+
+    async def _flush(self):
+        """Stage every waiting unit, a file per dataset, and let their items go on."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        waiting, self._waiting, self._waiting_rows = self._waiting, defaultdict(list), 0
+        if not waiting:
+            return
+        try:
+            await run_in_thread(self._stage_waiting, waiting)
+        except Exception as error:
+            for units in waiting.values():
+                for _, _, staged in units:
+                    staged.set_exception(error)
+            return
+        for units in waiting.values():
+            for _, _, staged in units:
+                staged.set_result(None)
+        self._stats.inc_value("staging/files")
+
+    def _stage_waiting(self, waiting):
+        downloaded_at = datetime.now(UTC)
+        for name, units in waiting.items():
+            dataset = DATASETS[name]
+            table = pa.concat_tables([rows for _, rows, _ in units])
+            tickers = WHOLE_TABLE if not dataset.per_ticker else [ticker for ticker, _, _ in units]
+            self._area.stage(dataset, stamped(dataset, table, downloaded_at), tickers)
+
+    async def _stage_partition(self, item):
+        dataset = DATASETS[item.dataset]
+        unique, duplicates = deduplicate(dataset, item.table)
+        tickers = self._crawler.spider.grouped_tickers
+        year, month = item.partition
+        await run_in_thread(self._area.stage, dataset, stamped(dataset, unique, datetime.now(UTC)), tickers,
+                            year * 100 + month)
+        self._stats.inc_value(f"staging/partitions/{item.dataset}")
+        self._stats.inc_value(f"staging/rows/{item.dataset}", unique.num_rows)
+        rows_by_ticker = {entry["values"]: entry["counts"]
+                          for entry in pc.value_counts(unique.column("ticker")).to_pylist()}
+        return PartitionStaged(item.dataset, item.partition, item.months_total, rows_by_ticker)
+
+    def _disk_full(self, item, error):
+        """Stop the crawl with one message; the unit is failed, so the next run redoes it.
+        The temporary file that did not fit has already been removed."""
+        self._stats.inc_value("staging/disk_full")
+        if self._stats.get_value("staging/disk_full") == 1:
+            logger.error("The disk holding %s is full (%s): stopping the crawl. Nothing half-written was left; "
+                         "units not staged are redone by the next run. Free some space, then run the same "
+                         "command again.", self._root, error.strerror or error)
+            deferred_from_coro(self._crawler.engine.close_spider_async(reason="disk_full"))
+        if isinstance(item, PartitionUnit):
+            return PartitionFailed(item.dataset, item.partition, "disk full")
+        return UnitFailed(item.dataset, item.ticker, "disk full")

@@ -1,0 +1,104 @@
+"""The inputs of the ratios of many tickers, read from the published datasets: the statement
+columns the aliases name, the splits, and of the daily prices only the first bar after each
+filing date (all ``compute_many`` reads of them: a row's ``available_date`` and its close).
+
+Blocking I/O: call from a thread.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from screener_crawler.datasets import DATASETS
+from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
+from screener_crawler.ratios.catalogue import ALIASES
+from screener_crawler.ratios.periods import META
+from screener_crawler.storage.layout import published_partitions
+
+RATIO_INPUTS = (*STATEMENTS, "daily_prices", "splits")
+"""Datasets a ticker's ratios are computed from."""
+PRICE_COLUMNS = ["ticker", "date", "close"]
+SPLIT_COLUMNS = ["ticker", "execution_date", "split_from", "split_to"]
+_DAY_BITS = 20
+"""A (ticker, day) is one sortable integer: the ticker's position << 20, plus the day (days
+since 1970 shifted by 2**19, so that every date of the datasets is positive)."""
+
+
+def statement_columns(dataset: str) -> list[str]:
+    """The columns of a statement dataset the ratios read: the period's identity and the line
+    items the aliases name."""
+    named = {source.split(".", 1)[1] for alias in ALIASES for source in alias.sources
+             if source.startswith(f"{dataset}.")}
+    return [*META, *(column for column in statement_line_items(dataset) if column in named)]
+
+
+def read_rows(root: Path | str, dataset: str, tickers: list[str], columns: list[str]) -> pa.Table:
+    """``columns`` of the rows of ``tickers`` in ``dataset`` (the ``ticker`` filter prunes row
+    groups by their statistics); empty, in the declared types, when nothing is published."""
+    schema = pa.schema([DATASETS[dataset].schema.field(column) for column in columns])
+    base = Path(root) / dataset
+    if not base.is_dir():
+        return schema.empty_table()
+    dataset_files = ds.dataset(base, schema=DATASETS[dataset].schema, format="parquet")
+    return dataset_files.to_table(columns=columns, filter=pc.field("ticker").isin(tickers)).cast(schema)
+
+
+def read_statements(root, tickers: list[str]) -> dict:
+    """dataset -> the rows of ``tickers`` in that statement, as a DataFrame."""
+    return {dataset: read_rows(root, dataset, tickers, statement_columns(dataset)).to_pandas(date_as_object=False)
+            for dataset in STATEMENTS}
+
+
+def read_splits(root, tickers: list[str]):
+    return read_rows(root, "splits", tickers, SPLIT_COLUMNS).to_pandas(date_as_object=False)
+
+
+def _keys(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    return (codes.astype(np.int64) << _DAY_BITS) + days.astype(np.int64) + (1 << (_DAY_BITS - 1))
+
+
+def _day_numbers(column) -> np.ndarray:
+    return pc.cast(column, pa.int32()).to_numpy(zero_copy_only=False)
+
+
+def first_bars_after_filings(root: Path | str, tickers: list[str]) -> pa.Table:
+    """For every filing date of ``tickers`` in the statements, the ticker's first daily bar
+    after it (``ticker``, ``date``, ``close``; one row per bar). One pass over the months of
+    ``daily_prices`` in date order, each month read only while some filing still waits for a
+    bar after it there, for the waiting tickers only."""
+    names = pa.array(sorted(set(tickers)), pa.string())
+    filings = pa.concat_tables([read_rows(root, dataset, names.to_pylist(), ["ticker", "filing_date"])
+                                for dataset in STATEMENTS])
+    codes = pc.index_in(filings.column("ticker"), value_set=names).to_numpy(zero_copy_only=False)
+    waiting = np.unique(_keys(codes, _day_numbers(filings.column("filing_date"))))
+    found = []
+    for month, path in published_partitions(root, DATASETS["daily_prices"]).items():
+        if not len(waiting):
+            break
+        year, number = divmod(month, 100)
+        month_end = (np.datetime64(f"{year:04d}-{number:02d}", "M") + 1).astype("datetime64[D]").astype(np.int64)
+        waiting_days = (waiting & ((1 << _DAY_BITS) - 1)) - (1 << (_DAY_BITS - 1))
+        due = waiting[waiting_days < month_end - 1]
+        if not len(due):
+            continue
+        due_tickers = names.take(pa.array(np.unique(due >> _DAY_BITS)))
+        bars = ds.dataset(path, format="parquet").to_table(
+            columns=PRICE_COLUMNS, filter=pc.field("ticker").isin(due_tickers))
+        if bars.num_rows == 0:
+            continue
+        bar_keys = _keys(pc.index_in(bars.column("ticker"), value_set=names).to_numpy(zero_copy_only=False),
+                         _day_numbers(bars.column("date")))
+        order = np.argsort(bar_keys, kind="stable")
+        bar_keys = bar_keys[order]
+        position = np.searchsorted(bar_keys, due, side="right")
+        inside = position < len(bar_keys)
+        hit = np.zeros(len(due), dtype=bool)
+        hit[inside] = (bar_keys[position[inside]] >> _DAY_BITS) == (due[inside] >> _DAY_BITS)
+        if hit.any():
+            found.append(bars.take(pa.array(np.unique(order[position[hit]]))))
+            waiting = np.setdiff1d(waiting, due[hit], assume_unique=True)
+    schema = pa.schema([DATASETS["daily_prices"].schema.field(column) for column in PRICE_COLUMNS])
+    return pa.concat_tables([bars.cast(schema) for bars in found]) if found else schema.empty_table()

@@ -1,0 +1,91 @@
+"""The ratio pass over published data gives, value for value, the ratios the per-ticker
+computation of the v1 layout wrote for the same inputs (``tests/fixtures/ratio_equality``)."""
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from screener_crawler.datasets import DATASETS
+from screener_crawler.ratios.latest import read_latest
+from screener_crawler.ratios.ratio_pass import RatioPass
+from screener_crawler.storage.publishing import publish
+from screener_crawler.storage.staging import StagingArea
+from screener_crawler.storage.tables import stamped
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ratio_equality"
+INPUTS = ("balance_sheets", "income_statements", "cash_flow", "daily_prices", "splits")
+NOW = datetime(2026, 12, 6, tzinfo=timezone.utc)
+KEY = [("ticker", "ascending"), ("timeframe", "ascending"), ("period_end", "ascending"),
+       ("filing_date", "ascending")]
+
+
+def in_schema(dataset, table):
+    columns = [table.column(f.name).cast(f.type) if f.name in table.schema.names else pa.nulls(table.num_rows, f.type)
+               for f in DATASETS[dataset].schema if f.name != "downloaded_at"]
+    names = [f.name for f in DATASETS[dataset].schema if f.name != "downloaded_at"]
+    return pa.Table.from_arrays(columns, names=names)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("v2")
+    area = StagingArea(root)
+    for dataset in INPUTS:
+        table = in_schema(dataset, pq.read_table(FIXTURE / f"{dataset}.parquet"))
+        area.stage(DATASETS[dataset], stamped(DATASETS[dataset], table, NOW), table.column("ticker").unique().to_pylist())
+    publish(root)
+    return root
+
+
+def expected_ratios():
+    return pq.read_table(FIXTURE / "financial_ratios.parquet")
+
+
+@pytest.mark.parametrize("chunk_tickers", [5, 100])
+def test_the_ratio_pass_equals_the_recorded_per_ticker_ratios(published, chunk_tickers, tmp_path):
+    expected = expected_ratios()
+    tickers = sorted(set(expected.column("ticker").to_pylist()))
+    ratio_pass = RatioPass(published, tickers, chunk_tickers)
+    for chunk in ratio_pass.chunks():
+        result = ratio_pass.stage_chunk(chunk)
+        assert not result.failed
+    publish(published)
+    written = ds.dataset(published / "financial_ratios", partitioning="hive").to_table()
+    written = written.select(expected.schema.names).sort_by(KEY)
+    assert written.num_rows == expected.num_rows > 1000
+    assert written.equals(expected.sort_by(KEY).cast(written.schema))
+
+
+def test_the_cross_section_holds_each_tickers_latest_row_per_timeframe(published):
+    expected = expected_ratios().to_pandas()
+    tickers = sorted(set(expected["ticker"]))
+    ratio_pass = RatioPass(published, tickers, 4)
+    for chunk in ratio_pass.chunks():
+        ratio_pass.stage_chunk(chunk)
+    publish(published)
+    latest = read_latest(published).to_pandas()
+    assert len(latest) == expected.groupby(["ticker", "timeframe"]).ngroups
+    newest = (expected.sort_values(["ticker", "timeframe", "period_end", "filing_date"])
+              .groupby(["ticker", "timeframe"]).tail(1).set_index(["ticker", "timeframe"]))
+    for row in latest.itertuples():
+        assert row.period_end == newest.loc[(row.ticker, row.timeframe), "period_end"]
+
+
+def test_a_ticker_whose_computation_fails_fails_alone(published, monkeypatch):
+    from screener_crawler.ratios import ratio_pass as module
+    real = module.compute_many
+
+    def fail_for_msft(statements, prices, splits):
+        if "MSFT" in set(statements["income_statements"]["ticker"]):
+            raise ValueError("broken statement")
+        return real(statements, prices, splits)
+
+    monkeypatch.setattr(module, "compute_many", fail_for_msft)
+    ratio_pass = RatioPass(published, ["AAPL", "GE", "MSFT", "R"], 4)
+    result = ratio_pass.stage_chunk(ratio_pass.tickers)
+    assert set(result.failed) == {"MSFT"} and set(result.rows) == {"AAPL", "GE", "R"}
+    StagingArea(published).remove(StagingArea(published).files())
