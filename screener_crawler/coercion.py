@@ -1,7 +1,6 @@
 """Coercion of API records to their dataset's schema: every value of its column's type, or the
-record dropped. Pure functions, run in the crawl's process (``pipelines/validation.py``) and in
-the worker processes that read pages (``polygon/pages.py``), which import neither Scrapy nor
-Twisted.
+record dropped. Pure functions, run by the validation pipeline and by the page reader
+(``polygon/pages.py``).
 """
 
 import logging
@@ -12,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from screener_crawler.datasets import DATASETS
-from screener_crawler.storage import stampless_schema
+from screener_crawler.storage.tables import stampless_schema
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@
     prices = loader.load("daily_prices", tickers=["AAPL", "MSFT"], start="2024-01-01",
                          columns=["ticker", "date", "close"])
 
-Filters are pushed down to pyarrow: ``tickers`` picks the tickers' own files
-(``ticker=<T>.parquet``), ``start``/``end`` prune ``year=``/``month=`` partitions before any file is
-opened, and ``columns`` reads only those columns.
+Filters are pushed down to pyarrow: ``start``/``end`` prune ``year=``/``month=`` partitions before
+any file is opened, ``tickers`` becomes a ``ticker`` isin filter that skips the row groups whose
+statistics rule the tickers out (rows are sorted by ticker in every file), and ``columns`` reads
+only those columns.
 """
 
 from datetime import date, datetime, timedelta
@@ -21,7 +22,6 @@ from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, proj
 from screener_crawler.datasets import DATASETS
 from screener_crawler.ratios.compute import reprice
 from screener_crawler.ratios.latest import read_latest
-from screener_crawler.storage import unit_files
 
 PARTITIONING = ds.partitioning(pa.schema([("year", pa.int32()), ("month", pa.int32())]),
                                flavor="hive")
@@ -113,11 +113,14 @@ class DataLoader:
         day = _as_date(date, "date")
         usable = (ds.field("timeframe") == timeframe) & (ds.field("available_date") <= pa.scalar(day, pa.date32()))
         spec = DATASETS["financial_ratios"]
-        rows = self._read(spec, tickers, None, day, list(spec.columns), where=usable)
-        rows = (rows.sort_values(["ticker", "period_end", "filing_date"], kind="stable")
-                .groupby("ticker", sort=True).tail(1).reset_index(drop=True))
-        if rows.empty:
-            return rows
+        keys = ["ticker", "period_end", "filing_date"]
+        chosen = self._read(spec, tickers, None, day, keys, where=usable)
+        chosen = chosen.sort_values(keys, kind="stable").groupby("ticker", sort=True).tail(1)
+        if chosen.empty:
+            return self._read(spec, [], None, None, list(spec.columns))
+        rows = self._read(spec, sorted(chosen["ticker"]), chosen["filing_date"].min(), day, list(spec.columns),
+                          where=usable)
+        rows = rows.merge(chosen, on=keys).sort_values("ticker", kind="stable").reset_index(drop=True)
         names = sorted(set(rows["ticker"]))
         prices = self.load("daily_prices", names, start=day - timedelta(days=ASOF_PRICE_DAYS), end=day,
                            columns=["ticker", "date", "close"]).dropna(subset=["close"])
@@ -129,21 +132,15 @@ class DataLoader:
         return reprice(rows, close, price_date, splits_by_ticker)
 
     def _dataset(self, spec, tickers):
-        """A pyarrow dataset over ``spec``'s files (only the tickers' own files when given), or
-        None when there is nothing on disk."""
+        """A pyarrow dataset over ``spec``'s partition files, or None when there is nothing on
+        disk."""
         base = self.root / spec.name
         if not base.is_dir():
             return None
-        schema = spec.schema
-        partitioning = None
-        if spec.partition_date is not None:
-            schema = _with_partition_columns(schema)
-            partitioning = PARTITIONING
-        if tickers is None or not spec.per_ticker:
-            return ds.dataset(base, schema=schema, format="parquet", partitioning=partitioning)
-        files = [str(path) for ticker in _ticker_list(tickers) for path in _ticker_files(self.root, spec, ticker)]
-        return ds.dataset(files, schema=schema, format="parquet", partitioning=partitioning,
-                          partition_base_dir=str(base))
+        if spec.partition_date is None:
+            return ds.dataset(base, schema=spec.schema, format="parquet")
+        return ds.dataset(base, schema=_with_partition_columns(spec.schema), format="parquet",
+                          partitioning=PARTITIONING)
 
 
 def _dataset(name):
@@ -190,13 +187,6 @@ def _ticker_list(tickers):
     if isinstance(tickers, str):
         return [tickers]
     return list(tickers)
-
-
-def _ticker_files(root, spec, ticker):
-    try:
-        return unit_files(root, spec, ticker)
-    except ValueError:  # not a name the crawler would ever have written
-        return []
 
 
 def _with_partition_columns(schema):

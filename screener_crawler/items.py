@@ -20,7 +20,7 @@ class RecordBatch:
 
     ``ValidationPipeline`` sets ``table``: the valid records as one Arrow table of the
     dataset's schema, which is what later pipelines hold and write; it empties ``records``, and
-    counts ``invalid_columns``, one per record dropped. A page read in a worker process
+    counts ``invalid_columns``, one per record dropped. A page read by the page reader
     (``polygon/pages.py``) arrives with both already set.
     ``partition`` (year, month) marks records of a market-wide listing by day: they are held
     per partition, for every ticker at once, rather than per ticker.

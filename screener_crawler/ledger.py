@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from screener_crawler.storage import replace_atomically
+from screener_crawler.storage.atomic import replace_atomically
 
 
 def utc_now():

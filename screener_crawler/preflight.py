@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from screener_crawler.connection import data_root, progress_file
+from screener_crawler.storage.layout import V1_LAYOUT_MESSAGE, has_v1_layout
 
 
 class PreflightError(ValueError):
@@ -29,11 +30,10 @@ NUMERIC_SETTINGS = (
     ("POLYGON_TICKERS_PER_REQUEST", int, 1, "tickers per request"),
     ("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST", int, 1, "tickers per dividends or splits request"),
     ("POLYGON_PAGE_SIZE", int, 0, "rows per page; 0 = the endpoint's maximum"),
-    ("SCREENER_WORKER_PROCESSES", int, 0, "processes writing Parquet beside the crawl; 0 = threads"),
-    ("SCREENER_WORKER_NICENESS", int, 0, "how much lower the workers' CPU priority is than the crawl's"),
-    ("SCREENER_WORKER_BACKLOG", int, 0, "jobs waiting for each worker before downloads wait; 0 = never"),
-    ("SCREENER_MALLOC_MMAP_THRESHOLD", int, 0, "bytes from which freed blocks go back to the system; 0 = glibc's own"),
-    ("SCREENER_RATIO_BATCH_TICKERS", int, 1, "tickers per batch of financial ratios"),
+    ("SCREENER_STAGING_ROWS", int, 1, "rows of units waiting before they are staged"),
+    ("SCREENER_STAGING_DELAY", float, 0, "seconds a unit waits for others to be staged with"),
+    ("SCREENER_PUBLISH_INTERVAL", float, 0, "seconds between publishes while crawling; 0 = at start and end"),
+    ("SCREENER_RATIO_CHUNK_TICKERS", int, 1, "tickers whose financial ratios are computed together"),
     ("PRICES_GROUPED_LANES", int, 1, "grouped daily months listed at once"),
 )
 FRACTION_SETTINGS = (
@@ -62,6 +62,8 @@ def check_settings(settings):
                              "set SCREENER_PROGRESS_FILE to a file name")
     if settings.get("JOBDIR"):
         _check_writable(Path(settings["JOBDIR"]), "JOBDIR", "the job directory")
+    if has_v1_layout(data_root(settings)):
+        raise PreflightError(V1_LAYOUT_MESSAGE.format(root=data_root(settings)))
 
 
 def _number(value, kind):

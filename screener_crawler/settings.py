@@ -50,27 +50,15 @@ SCREENER_LEDGER_SAVE_INTERVAL = 10
 SCREENER_PROGRESS_INTERVAL = 5
 # Seconds between the reactor-lag probe's ticks (stats reactor/max_lag_ms); 0 turns it off.
 SCREENER_REACTOR_LAG_INTERVAL = 0.05
-# The garbage collector's thresholds while the spider is open (extensions/gc_tuning.py); empty
-# leaves Python's defaults.
-SCREENER_GC_THRESHOLDS = [50000, 20, 100]
-# Freed blocks of this many bytes or more go back to the system at once, in the crawl's process
-# and its workers (glibc only, allocator.py); 0 leaves glibc's own threshold, which rises as
-# page bodies are freed and then keeps their memory in the process.
-SCREENER_MALLOC_MMAP_THRESHOLD = 1048576
-# Processes that write Parquet and compute ratios beside the crawl (0: threads of the crawl's
-# own process instead).
-SCREENER_WORKER_PROCESSES = min(4, os.cpu_count() or 1)
-# How much lower the worker processes' CPU priority is than the crawl's (a Unix nice increment,
-# 0-19), so that the reactor gets a core first when the workers keep every core busy.
-SCREENER_WORKER_NICENESS = 10
-# Requests wait before they are downloaded while every worker process has this many jobs or more
-# (writes, ratio batches, page reads) waiting for it; 0 never holds them
-# (middlewares/worker_backlog.py).
-SCREENER_WORKER_BACKLOG = 50
-# Tickers whose financial ratios are read, computed and written in one call of a worker. A
-# worker's memory grows with it (about 120 MB over its imports at 16, 170 MB at 64, for the same
-# CPU per ticker within the noise).
-SCREENER_RATIO_BATCH_TICKERS = 16
+# Units wait to be staged until this many rows are waiting or SCREENER_STAGING_DELAY seconds
+# have passed since the first of them; then all of them go into one staged file per dataset.
+SCREENER_STAGING_ROWS = 250000
+SCREENER_STAGING_DELAY = 0.5
+# Seconds between publishes of the staged units while a crawl runs (they are also published
+# when it starts and when it stops); 0 = only then.
+SCREENER_PUBLISH_INTERVAL = 120
+# Tickers whose financial ratios are computed together in the ratio pass: memory grows with it.
+SCREENER_RATIO_CHUNK_TICKERS = 500
 # Batches of this many records or more are validated in a thread, off the reactor.
 SCREENER_VALIDATE_IN_THREAD_ROWS = 2000
 
@@ -104,12 +92,10 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
-    # First of all: a request waits here while the workers are behind, before anything else.
-    "screener_crawler.middlewares.worker_backlog.WorkerBacklogMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "screener_crawler.middlewares.retry.PolygonRetryMiddleware": 550,
     "screener_crawler.middlewares.entitlement.PlanEntitlementMiddleware": 560,
-    # Before the retry middleware sees a response, its page is read (in a worker process).
+    # Before the retry middleware sees a response, its page is read (in a thread).
     "screener_crawler.middlewares.page_reader.PageReaderMiddleware": 570,
     # Nearest the network of all (after redirects and the HTTP cache): the key is added last
     # and taken off first, so no retried, redirected or cached copy of a request carries it.
@@ -126,18 +112,18 @@ SPIDER_MIDDLEWARES = {
 }
 
 # --- Items ----------------------------------------------------------------------------------
-# Items of one response that go through the pipelines at a time. Scrapy starts this many asyncio
-# tasks for every response, however few items it yields, and keeps them until the response's
-# last item is through: at the default 100, the 2,400 responses waiting for their units to be
-# written at 10,070 tickers held 218,000 tasks (the crawl's process 770 MB instead of 570 MB).
-# The writes go two at a time per worker process anyway.
-CONCURRENT_ITEMS = 16
+# Items of one response that go through the pipelines at a time. A page completes up to a few
+# hundred units (150 tickers' dividends and splits), and they wait together for one staged file.
+CONCURRENT_ITEMS = 500
+# Bytes of responses whose items are still in the pipelines above which Scrapy stops
+# downloading: a statements page of 50 tickers is 3-5 MB and waits up to SCREENER_STAGING_DELAY.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 40_000_000
 # Validation and collection must stay synchronous so a unit's records reach the collector
 # before its UnitComplete (see UnitCollectorPipeline).
 ITEM_PIPELINES = {
     "screener_crawler.pipelines.validation.ValidationPipeline": 100,
     "screener_crawler.pipelines.unit_collector.UnitCollectorPipeline": 200,
-    "screener_crawler.pipelines.parquet_writer.ParquetWriterPipeline": 300,
+    "screener_crawler.pipelines.staging.StagingPipeline": 300,
     "screener_crawler.pipelines.financial_ratios.FinancialRatiosPipeline": 350,
     "screener_crawler.pipelines.ledger.LedgerPipeline": 400,
 }
@@ -146,8 +132,6 @@ EXTENSIONS = {
     "screener_crawler.extensions.field_coverage.DatasetFieldCoverage": 500,
     "screener_crawler.extensions.progress.CrawlProgress": 500,
     "screener_crawler.extensions.reactor_lag.ReactorLag": 500,
-    "screener_crawler.extensions.gc_tuning.CrawlGarbageCollection": 500,
-    "screener_crawler.extensions.malloc_threshold.MallocThreshold": 500,
     "scrapy.extensions.logstats.LogStats": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
 }

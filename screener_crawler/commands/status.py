@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from .. import file_facts
+file_facts = None  # rewritten for storage v2 (one file per partition); see issue 31
 from ..connection import LEDGER_IN_DATA_ROOT, data_root, progress_file, project_path
 from ..datasets import DATASETS
 from ..ledger import Ledger
@@ -429,7 +429,7 @@ def build_report(root, ledger, datasets, workers, progress, deep=False):
                 and (name in folders or name in ledger.datasets())]
     files = {name: (data_files(Path(root) / name) if name in folders else []) for name in selected}
     progress.update(f"listed {sum(map(len, files.values())):,} files")
-    tallies, footers_read = read_footers(files, workers, progress, root=None if deep else root)
+    tallies, footers_read = read_footers(files, workers, progress, root=None)
 
     base_tickers = universe_tickers(root, tallies.get("universe"))
     base = "universe"

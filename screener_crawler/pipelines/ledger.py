@@ -98,9 +98,8 @@ class LedgerPipeline:
         self.ledger.summarise(spider.tickers or (), spider.datasets, self._workers)
 
     def _save_in_thread(self):
-        """Encode the ledger here and write it in a thread, one write at a time. Written on the
-        reactor thread, at 10,070 tickers a save now and then held it 100-300 ms while the
-        kernel made writers wait for the workers' dirty pages to reach the disk."""
+        """Encode the ledger here and write it in a thread, one write at a time: a write can
+        wait on the disk."""
         self._summarise()
         self._last_save = time.monotonic()
         self._writing = asyncio.ensure_future(run_in_thread(self.ledger.write, self.ledger.encoded()))

@@ -81,8 +81,6 @@ class StagingPipeline:
             self._stats.inc_value(f"publish/rows/{dataset}", report.rows_published[dataset])
         if report.staged_files:
             self._stats.inc_value("publish/count")
-            logger.info("Published %d staged file(s): %s", report.staged_files, ", ".join(
-                f"{dataset} {count:,} partition(s)" for dataset, count in sorted(report.partitions_written.items())))
         return report
 
     async def _publish_periodically(self):

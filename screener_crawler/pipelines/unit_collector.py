@@ -11,7 +11,8 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
     DatasetUnit, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitComplete, UnitFailed,
 )
-from screener_crawler.storage import by_ticker, empty_table, replace_atomically
+from screener_crawler.storage.atomic import replace_atomically
+from screener_crawler.storage.tables import by_ticker, empty_table
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ class ValidationPipeline:
 
     A batch of ``SCREENER_VALIDATE_IN_THREAD_ROWS`` records or more (a grouped-daily page) is
     coerced in a thread, so the reactor is not held for the tens of milliseconds it takes. A
-    batch of a page read in a worker process (``polygon/pages.py``) arrives coerced; only its
+    batch of a page read by the page reader (``polygon/pages.py``) arrives coerced; only its
     dropped records are counted here. Items still leave this pipeline in the order they came: a
     unit's completion marker must never overtake the last batch of its rows.
     """

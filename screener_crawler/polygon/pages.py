@@ -1,12 +1,7 @@
 """A listing page read in one go: decoded, turned into rows and coerced to its datasets'
-schemas, so that the whole of it can happen in a worker process. A page of a 100-ticker
-statements listing is 11 MB of JSON; in the crawl's process its decoding, parsing and coercion
-held the GIL, and so the reactor, for up to 0.7 s; a ticker's 17 years of daily bars, for tens
-of milliseconds, several times a second.
-
-A request names how its page becomes rows (``PAGE_READER`` in its meta); the page reader
-middleware reads the page in a worker and leaves the ``ReadPage`` beside it (``PAGE_READ``),
-and the crawl's process only ships the body out and gets Arrow tables back.
+schemas, off the reactor's thread. A request names how its page becomes rows (``PAGE_READER``
+in its meta); the page reader middleware reads the page in a thread and leaves the
+``ReadPage`` beside it (``PAGE_READ``).
 """
 
 from collections import Counter, defaultdict
@@ -29,7 +24,7 @@ PAGE_READ = "screener_page_read"
 @dataclass(frozen=True)
 class PageReader:
     """``rows(payload, *args)`` gives the ``ParsedRow``s of a decoded page. ``rows`` is a
-    module-level function, so a reader pickles by name, into a worker and into JOBDIR."""
+    module-level function, so a reader pickles by name into JOBDIR."""
 
     rows: Callable
     args: tuple = ()

@@ -270,8 +270,8 @@ class PolygonSpider(scrapy.Spider):
         yield from self.listing_continues(response, page.next_url)
 
     def read_page(self, response):
-        """The ``ReadPage`` of a response whose request names a ``PageReader``: read in a worker
-        process by the page reader middleware, or here when no middleware did; the fields its
+        """The ``ReadPage`` of a response whose request names a ``PageReader``: read in a thread
+        by the page reader middleware, or here when no middleware did; the fields its
         rows had and the schema does not know are counted."""
         page = response.meta.pop(PAGE_READ, None) or read_page(response.meta[PAGE_READER], response.body)
         if page is None:

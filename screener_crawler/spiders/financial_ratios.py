@@ -1,19 +1,15 @@
-from screener_crawler.items import RatiosDue
-from screener_crawler.ratios.input_cache import RATIO_INPUTS
 from screener_crawler.spiders.base import PolygonSpider
 
 
 class FinancialRatiosFamily:
-    """``financial_ratios``: computed locally, never requested. A ticker whose inputs this crawl
-    does not download is due at once (from what is on disk); the others become due in
-    ``FinancialRatiosPipeline`` when their last input is written."""
+    """``financial_ratios``: computed locally, never requested. ``FinancialRatiosPipeline``
+    computes the ratios of the tickers that need them in one pass, once every download of the
+    crawl has ended."""
 
     datasets = ("financial_ratios",)
 
     def requests(self, pending):
-        for ticker in pending["financial_ratios"]:
-            if not any(ticker in self.pending.get(dataset, ()) for dataset in RATIO_INPUTS):
-                yield RatiosDue(ticker)
+        return iter(())
 
 
 class FinancialRatiosSpider(FinancialRatiosFamily, PolygonSpider):

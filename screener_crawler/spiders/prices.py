@@ -53,8 +53,7 @@ class PricesFamily:
         """The first of ``lane_days``; the rest follow it one by one. A lane holds one month in
         memory at a time: started all at once, the months' first days filled every free
         request slot, and at 10,070 tickers 13-16 months (55-159 MB) were held at once. Its
-        page, every ticker's bar of the day, is read in a worker process like a listing's (at
-        10,070 tickers, 4,000 pages of 10,000 bars each held the reactor 100-200 ms apiece).
+        page, every ticker's bar of the day, is read by the page reader like a listing's.
         Lanes go before the per-ticker requests: every ticker's ratios wait for the last month."""
         return self.api_request(
             ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": lane_days[0].isoformat()},

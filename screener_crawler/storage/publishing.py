@@ -61,6 +61,8 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None) -> 
                 progress(f"publishing {name}: {len(files)} staged file(s)")
             publish_dataset(root, STORED_DATASETS[name], files, report)
         area.remove(staged)
+    logger.info("Published %d staged file(s): %s", report.staged_files, ", ".join(
+        f"{name} {count:,} partition(s)" for name, count in sorted(report.partitions_written.items())))
     return report
 
 
