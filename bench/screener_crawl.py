@@ -4,10 +4,10 @@ side by side with the baseline a user would otherwise write (``bench/baseline_cl
     python bench/screener_crawl.py --universe-size 1000 --latency-ms 20 --cap 100
 
 Prints, and writes as JSON (``--output``): wall time, API requests (total and per ticker),
-requests/s achieved and as a fraction of the cap, 429s, retries, the crawler's peak RSS and CPU
-seconds, rows per dataset, whether ``scrapy status`` is clean, how many requests a second run
-of the same command sends (it should be none), and what creating a file cost on the data disk
-just before the crawl (``file_create_us_before_crawl``: runs are comparable only when it is).
+requests/s achieved and as a fraction of the cap, 429s, retries, the crawler's peak RSS (summed
+over the crawl and anything it starts) and CPU seconds, rows per dataset, Parquet files and bytes
+on disk, the seconds of the ratio pass, whether ``scrapy status`` is clean, and how many requests
+a second run of the same command sends (it should be none).
 Then the same figures for the baseline (the official client, 8 threads, pandas;
 ``--no-baseline`` skips it), run against a fresh sandbox
 with the same options, and the ratio of the two wall times. The baseline has no rate limiter
@@ -15,9 +15,10 @@ of its own: it meets the cap as the API's 429s, so its sandbox rate limit is ``-
 ``--sandbox-rate-limit`` is given. Its Parquet files (as many as the crawler's, tens of GB for
 the full universe) are removed afterwards unless ``--keep-baseline-data``.
 
-At 10,070 tickers each side runs for more than an hour on two cores, so they can be measured
-one at a time: ``--no-baseline`` for the crawl, then ``--crawl-result <its JSON>`` to run only
-the baseline (with the crawl's options, checked) and print both side by side.
+The baseline at 10,070 tickers runs for hours, so the two can be measured one at a time:
+``--no-baseline`` for the crawl, then ``--crawl-result <its JSON>`` to run only the baseline
+(with the crawl's options, checked) and print both side by side; ``--baseline-sample N`` lets
+the baseline download N tickers and extrapolates its wall time.
 """
 
 import argparse
@@ -47,16 +48,11 @@ def stat(log, name):
 
 class TreeMemory:
     """Samples, twice a second, the summed RSS of a process and its descendants (the crawl and
-    its worker processes); ``stop()`` gives the peak in MB. ``ru_maxrss`` would give only the
-    largest single process. ``parts()`` gives the peaks of the process alone and of its
-    descendants together, each taken on its own (they need not coincide), to show which side
-    holds the memory. ``pss()`` gives the peak of the summed proportional set sizes: each
-    page shared between the processes (pyarrow's libraries, mapped by all of them) counted
-    once, which the summed RSS counts once per process."""
+    anything it starts); ``stop()`` gives the peak in MB. ``ru_maxrss`` would give only the
+    largest single process."""
 
     def __init__(self, pid):
         self._pid, self._peak, self._running = pid, 0, True
-        self._own_peak = self._descendants_peak = self._pss_peak = 0
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
@@ -75,33 +71,13 @@ class TreeMemory:
             while grew:
                 grown = tree | {pid for pid, parent in parents.items() if parent in tree}
                 grew, tree = grown != tree, grown
-            own = rss.get(self._pid, 0)
-            total = sum(rss.get(pid, 0) for pid in tree)
-            self._peak = max(self._peak, total)
-            self._own_peak = max(self._own_peak, own)
-            self._descendants_peak = max(self._descendants_peak, total - own)
-            self._pss_peak = max(self._pss_peak, sum(map(proportional_set_size, tree)))
+            self._peak = max(self._peak, sum(rss.get(pid, 0) for pid in tree))
             time.sleep(0.5)
 
     def stop(self):
         self._running = False
         self._thread.join()
         return round(self._peak / 2**20)
-
-    def parts(self):
-        return round(self._own_peak / 2**20), round(self._descendants_peak / 2**20)
-
-    def pss(self):
-        return round(self._pss_peak / 2**20)
-
-
-def proportional_set_size(pid):
-    """Bytes of ``pid``'s proportional set size, 0 once it has exited."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            return next(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:"))
-    except (OSError, StopIteration):
-        return 0
 
 
 def crawl(url, key, data_dir, settings, stop_after=None):
@@ -124,9 +100,7 @@ def crawl(url, key, data_dir, settings, stop_after=None):
         wall = time.monotonic() - started
         if stopper:
             stopper.cancel()
-        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop(),
-                 "peak_pss_mb": sampler.pss()}
-        usage["peak_rss_mb_crawl_process"], usage["peak_rss_mb_worker_processes"] = sampler.parts()
+        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         text = log.read()
@@ -146,8 +120,7 @@ def baseline(url, key, data_dir, prices_start, prices_end, sample):
         sampler = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
-        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop(),
-                 "peak_pss_mb": sampler.pss()}
+        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
         out.seek(0)
         err.seek(0)
         text, errors = out.read(), err.read()
@@ -165,7 +138,6 @@ def figures(wall, usage, requests, tickers, cap):
         "requests_per_second": round(requests / wall, 1),
         "fraction_of_cap": round(requests / wall / cap, 2) if cap else None,
         "peak_rss_mb": usage["peak_rss_mb"],
-        "peak_pss_mb": usage["peak_pss_mb"],
         "cpu_seconds": round(usage["cpu_seconds"], 1),
     }
 
@@ -184,6 +156,11 @@ def print_table(result):
         print(f"{'':<{width}}  {'crawler':>12}  {'baseline':>12}")
     for name, value, baseline_value in lines:
         print(f"{name:<{width}}  {value!s:>12}  {baseline_value!s:>12}".rstrip())
+
+
+def stat_number(log, name):
+    match = re.search(rf"^[ {{]'{re.escape(name)}': ([\d.]+)", log, re.MULTILINE)
+    return float(match.group(1)) if match else None
 
 
 def stat_text(log, name):
@@ -218,11 +195,16 @@ def stopped_figures(log, wall, stop_after):
 
 
 def rows_per_dataset(log):
-    """Rows the crawl wrote per dataset, from its stats (a fresh data root holds exactly these).
-    Scanning the files instead costs gigabytes: a dataset has hundreds of thousands of them."""
-    written = re.findall(r"^ 'parquet/rows_written/([^']+)': (\d+)", log, re.MULTILINE)
+    """Rows the crawl staged per dataset, from its stats (a fresh data root holds exactly these)."""
+    staged = re.findall(r"^ 'staging/rows/([^']+)': (\d+)", log, re.MULTILINE)
     ratios = stat(log, "financial_ratios/rows")
-    return {**{name: int(rows) for name, rows in written}, **({"financial_ratios": ratios} if ratios else {})}
+    return {**{name: int(rows) for name, rows in staged}, **({"financial_ratios": ratios} if ratios else {})}
+
+
+def files_on_disk(data_dir):
+    """(Parquet files, their bytes) under the data root."""
+    paths = list(Path(data_dir).rglob("*.parquet"))
+    return len(paths), sum(path.stat().st_size for path in paths)
 
 
 def status_figures(report_json):
@@ -250,23 +232,6 @@ def cross_section(data_dir):
     return round(float(seconds), 2), int(rows)
 
 
-def file_create_us(folder, files=2000):
-    """CPU microseconds to create, write (1 KB) and rename a new file in ``folder``, as the
-    writer does for each Parquet file: 30-60 us on an idle disk of our 2-core machines, but
-    0.2-1.3 ms while the disk still frees files deleted just before (ext4 mounted with online
-    discard), which adds minutes to a crawl writing 400,000 files. Measured before the crawl
-    so that figures of different runs can be compared; the files are left in ``folder``
-    (deleting them would slow the crawl that follows)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    started = time.process_time()
-    for number in range(files):
-        temporary = folder / f".{number}.tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(b"x" * 1024)
-        os.replace(temporary, folder / f"{number}.bin")
-    return round(1e6 * (time.process_time() - started) / files)
-
-
 def measured_options(args):
     """The options a crawl's figures depend on; a baseline compared with them must share them."""
     return {"universe": args.universe_size + args.delisted, "plan": args.plan, "latency_ms": args.latency_ms,
@@ -281,8 +246,6 @@ def crawl_figures(args, key, sandbox_options):
     settings = {"POLYGON_RATE_LIMIT": args.cap, "CONCURRENT_REQUESTS": args.concurrency,
                 "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency, "PRICES_START": args.prices_start,
                 "PRICES_END": args.prices_end, **dict(item.split("=", 1) for item in args.set)}
-    probe = data_dir.parent / f".{data_dir.name}-file-create-probe"
-    create_us = file_create_us(probe)
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         wall, usage, log = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
         stopped = stat_text(log, "finish_reason") != "finished"
@@ -296,7 +259,7 @@ def crawl_figures(args, key, sandbox_options):
     status_seconds = time.monotonic() - started
 
     cross_section_seconds, cross_section_rows = cross_section(data_dir)
-    shutil.rmtree(probe)
+    parquet_files, parquet_bytes = files_on_disk(data_dir)
     if args.data_dir is None:
         shutil.rmtree(data_dir)
 
@@ -311,20 +274,15 @@ def crawl_figures(args, key, sandbox_options):
         "http_429": stat(log, "downloader/response_status_count/429"),
         "retries": stat(log, "retry/count"),
         "units_failed": sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", log, re.MULTILINE))),
-        "peak_rss_mb_crawl_process": usage["peak_rss_mb_crawl_process"],
-        "peak_rss_mb_worker_processes": usage["peak_rss_mb_worker_processes"],
-        "cpu_seconds_crawl_process": stat(log, "cpu/crawl_process_seconds"),
-        "cpu_seconds_worker_processes": stat(log, "cpu/worker_processes_seconds"),
+        "parquet_files": parquet_files,
+        "parquet_gb": round(parquet_bytes / 1e9, 2),
+        "ratio_pass_seconds": stat_number(log, "financial_ratios/seconds"),
+        "publishes": stat(log, "publish/count"),
         "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),
         "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
         "reactor_max_lag_less_cpu_queue_ms": stat(log, "reactor/max_lag_less_cpu_queue_ms"),
         "reactor_lags_over_100ms_less_cpu_queue": stat(log, "reactor/lags_over_100ms_less_cpu_queue"),
         "gc_max_pause_ms": stat(log, "reactor/gc_max_pause_ms"),
-        "gc_pauses_over_100ms": stat(log, "reactor/gc_pauses_over_100ms"),
-        "gc_pauses_over_100ms_by_generation": {
-            int(generation): int(count) for generation, count in
-            re.findall(r"^ 'reactor/gc_pauses_over_100ms/generation_(\d)': (\d+)", log, re.MULTILINE)},
-        "file_create_us_before_crawl": create_us,
         "rows": rows_per_dataset(log),
         "cross_section_seconds": cross_section_seconds,
         "cross_section_rows": cross_section_rows,
@@ -393,7 +351,7 @@ def main():
                              "without the second run or scrapy status; for a universe too big for the "
                              "machine's time or disk")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a further Scrapy setting of the crawl, e.g. --set SCREENER_WORKER_PROCESSES=1")
+                        help="a further Scrapy setting of the crawl, e.g. --set SCREENER_RATIO_CHUNK_TICKERS=1000")
     args = parser.parse_args()
 
     key = SANDBOX_API_KEY if args.plan == "v1" else SANDBOX_BASIC_KEY

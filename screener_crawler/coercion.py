@@ -181,6 +181,36 @@ def coerce_records(dataset, records):
     return coerce_record_by_record(dataset, records)
 
 
+def coerce_columns(dataset, columns, length):
+    """``coerce_records`` of records given as columns (name -> values, or an Arrow array of the
+    column's type; a column left out is null): a column at a time, or, when a column is not
+    plainly valid, record by record."""
+    schema = stampless_schema(DATASETS[dataset])
+    required = set(DATASETS[dataset].required)
+    arrays = []
+    for field in schema:
+        values = columns.get(field.name)
+        if values is None:
+            array = pa.nulls(length, field.type)
+        elif isinstance(values, pa.Array):
+            array = values if values.type == field.type else None
+        else:
+            try:
+                array = _exact_column(values, field)
+            except (pa.ArrowException, OverflowError, TypeError, ValueError):
+                array = None
+        if array is None or (field.name in required and array.null_count):
+            return coerce_record_by_record(dataset, _records(columns, length))
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=schema), []
+
+
+def _records(columns, length):
+    lists = {name: (values.cast(pa.string()) if pa.types.is_date32(values.type) else values).to_pylist()
+             if isinstance(values, pa.Array) else values for name, values in columns.items()}
+    return [{name: values[position] for name, values in lists.items()} for position in range(length)]
+
+
 def coerce_record_by_record(dataset, records):
     """``coerce_records`` one record at a time: what finds and counts the invalid ones."""
     schema = stampless_schema(DATASETS[dataset])

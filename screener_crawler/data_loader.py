@@ -21,7 +21,7 @@ from screener_crawler import settings as project_settings
 from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
 from screener_crawler.datasets import DATASETS
 from screener_crawler.ratios.compute import reprice
-from screener_crawler.ratios.latest import read_latest
+from screener_crawler.ratios.latest import latest_rows, read_latest
 
 PARTITIONING = ds.partitioning(pa.schema([("year", pa.int32()), ("month", pa.int32())]),
                                flavor="hive")
@@ -67,13 +67,17 @@ class DataLoader:
 
     def _read(self, spec, tickers, start, end, columns, where=None):
         """``load``'s reading, with ``where`` (a pyarrow expression) pushed down as well."""
-        table = self._dataset(spec, tickers)
-        if table is None:
-            return _empty_frame(spec, columns)
+        return self._scan(spec, tickers, start, end, columns, where).to_pandas()
+
+    def _scan(self, spec, tickers, start, end, columns, where=None):
+        """``_read`` as a pyarrow Table."""
+        dataset = self._dataset(spec, tickers)
+        if dataset is None:
+            return _empty_table(spec, columns)
         row_filter = _row_filter(spec, tickers, start, end)
         if where is not None:
             row_filter = where if row_filter is None else row_filter & where
-        return table.to_table(columns=columns, filter=row_filter).to_pandas()
+        return dataset.to_table(columns=columns, filter=row_filter)
 
     def load_financial_ratios(self, tickers=None, start=None, end=None, columns=None):
         """``load("financial_ratios", ...)``: the ratios computed from the statements and prices;
@@ -109,27 +113,35 @@ class DataLoader:
         ``timeframe`` usable on that date (``available_date <= date``; latest ``period_end``,
         then latest ``filing_date``), with the valuation ratios recomputed at the last close on
         or before ``date`` (within ``ASOF_PRICE_DAYS``; else null) and the share counts on that
-        day's split basis. Nothing filed after ``date`` is read."""
+        day's split basis. Nothing filed after ``date`` is read.
+
+        Two reads: the key columns of every usable row (partitions up to ``date``), then the
+        full rows of the chosen ones only (the partitions of their filing months, the row
+        groups of their tickers)."""
         day = _as_date(date, "date")
-        usable = (ds.field("timeframe") == timeframe) & (ds.field("available_date") <= pa.scalar(day, pa.date32()))
+        if day is None:
+            raise ValueError("date must be a date, a datetime or an ISO date string (YYYY-MM-DD), not None")
         spec = DATASETS["financial_ratios"]
+        usable = (ds.field("timeframe") == timeframe) & (ds.field("available_date") <= pa.scalar(day, pa.date32()))
         keys = ["ticker", "period_end", "filing_date"]
-        chosen = self._read(spec, tickers, None, day, keys, where=usable)
-        chosen = chosen.sort_values(keys, kind="stable").groupby("ticker", sort=True).tail(1)
+        candidates = self._scan(spec, tickers, None, day, ["ticker", "timeframe", "period_end", "filing_date"],
+                                where=usable)
+        chosen = latest_rows(candidates).select(keys).to_pandas()
         if chosen.empty:
-            return self._read(spec, [], None, None, list(spec.columns))
-        rows = self._read(spec, sorted(chosen["ticker"]), chosen["filing_date"].min(), day, list(spec.columns),
-                          where=usable)
+            return _empty_frame(spec, list(spec.columns))
+        rows = self._read(spec, None, None, None, list(spec.columns), where=usable & _chosen_rows(chosen))
         rows = rows.merge(chosen, on=keys).sort_values("ticker", kind="stable").reset_index(drop=True)
+        if rows.empty:  # the data changed between the two reads
+            return _empty_frame(spec, list(spec.columns))
         names = sorted(set(rows["ticker"]))
         prices = self.load("daily_prices", names, start=day - timedelta(days=ASOF_PRICE_DAYS), end=day,
                            columns=["ticker", "date", "close"]).dropna(subset=["close"])
         last = prices.sort_values("date").groupby("ticker").tail(1).set_index("ticker")
-        splits = self.load("splits", names, end=day, columns=["ticker", "execution_date", "split_from", "split_to"])
-        splits_by_ticker = {ticker: frame for ticker, frame in splits.groupby("ticker")}
+        splits = self.load("splits", names, start=min(rows["period_end"]) + timedelta(days=1), end=day,
+                           columns=["ticker", "execution_date", "split_from", "split_to"])
         close = rows["ticker"].map(last["close"]).astype("float64")
         price_date = rows["ticker"].map(last["date"])
-        return reprice(rows, close, price_date, splits_by_ticker)
+        return _reprice(rows, close, price_date, splits)
 
     def _dataset(self, spec, tickers):
         """A pyarrow dataset over ``spec``'s partition files, or None when there is nothing on
@@ -189,6 +201,26 @@ def _ticker_list(tickers):
     return list(tickers)
 
 
+def _ticker_values(tickers):
+    """``tickers`` as a string array for ``isin`` (typed, so that no tickers is an empty set
+    of strings rather than a type error)."""
+    return pa.array(_ticker_list(tickers), pa.string())
+
+
+def _chosen_rows(chosen):
+    """An expression selecting, in each filing month of ``chosen`` (a frame of ``ticker`` and
+    ``filing_date``), the rows of the tickers chosen there: partitions of other months are never
+    opened, and row groups without those tickers are skipped."""
+    months = {}
+    for ticker, filed in zip(chosen["ticker"], chosen["filing_date"]):
+        months.setdefault((filed.year, filed.month), []).append(ticker)
+    expression = None
+    for (year, month), names in sorted(months.items()):
+        one = (ds.field("year") == year) & (ds.field("month") == month) & ds.field("ticker").isin(_ticker_values(names))
+        expression = one if expression is None else expression | one
+    return expression
+
+
 def _with_partition_columns(schema):
     return schema.append(pa.field("year", pa.int32())).append(pa.field("month", pa.int32()))
 
@@ -208,7 +240,7 @@ def _row_filter(spec, tickers, start, end):
     part prunes partitions), and the exact bounds on the partition date."""
     conditions = []
     if tickers is not None:
-        conditions.append(ds.field("ticker").isin(_ticker_list(tickers)))
+        conditions.append(ds.field("ticker").isin(_ticker_values(tickers)))
     if start is not None:
         conditions.append(_month_at_or_after(start))
         conditions.append(ds.field(spec.partition_date) >= pa.scalar(start, pa.date32()))
@@ -223,9 +255,32 @@ def _row_filter(spec, tickers, start, end):
     return expression
 
 
-def _empty_frame(spec, columns):
+def _empty_table(spec, columns):
     schema = _with_partition_columns(spec.schema) if spec.partition_date else spec.schema
-    return schema.empty_table().select(columns).to_pandas()
+    return schema.empty_table().select(columns)
+
+
+def _empty_frame(spec, columns):
+    return _empty_table(spec, columns).to_pandas()
+
+
+NO_SPLIT = ""
+"""The group ``_reprice`` puts the tickers without a split in (no ticker is empty)."""
+
+
+def _reprice(rows, close, price_date, splits):
+    """``reprice`` of ``rows`` at ``close`` on ``price_date``, with ``splits`` (of their tickers,
+    executed on or before the price date). ``reprice`` looks the splits up one ticker at a time,
+    which over 10,000 tickers takes seconds, so only the tickers with a split that counts (one
+    executed after the row's ``period_end``) go one at a time; the others are re-priced as one
+    group, with no split."""
+    applies = splits.merge(rows[["ticker", "period_end"]], on="ticker")
+    applies = applies[applies["execution_date"] > applies["period_end"]].drop(columns="period_end")
+    splits_by_ticker = {ticker: frame for ticker, frame in applies.groupby("ticker")}
+    grouped = rows["ticker"].where(rows["ticker"].isin(list(splits_by_ticker)), NO_SPLIT)
+    repriced = reprice(rows.assign(ticker=grouped), close, price_date, splits_by_ticker)
+    repriced["ticker"] = rows["ticker"]
+    return repriced
 
 
 __all__ = ["DataLoader", "default_root"]

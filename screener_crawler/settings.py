@@ -58,7 +58,7 @@ SCREENER_STAGING_DELAY = 0.5
 # when it starts and when it stops); 0 = only then.
 SCREENER_PUBLISH_INTERVAL = 120
 # Tickers whose financial ratios are computed together in the ratio pass: memory grows with it.
-SCREENER_RATIO_CHUNK_TICKERS = 500
+SCREENER_RATIO_CHUNK_TICKERS = 150
 # Batches of this many records or more are validated in a thread, off the reactor.
 SCREENER_VALIDATE_IN_THREAD_ROWS = 2000
 
@@ -113,8 +113,9 @@ SPIDER_MIDDLEWARES = {
 
 # --- Items ----------------------------------------------------------------------------------
 # Items of one response that go through the pipelines at a time. A page completes up to a few
-# hundred units (150 tickers' dividends and splits), and they wait together for one staged file.
-CONCURRENT_ITEMS = 500
+# hundred units (150 tickers' dividends), which wait together for one staged file; Scrapy starts
+# this many asyncio tasks for every response however few items it has.
+CONCURRENT_ITEMS = 160
 # Bytes of responses whose items are still in the pipelines above which Scrapy stops
 # downloading: a statements page of 50 tickers is 3-5 MB and waits up to SCREENER_STAGING_DELAY.
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 40_000_000

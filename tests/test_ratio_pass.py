@@ -79,7 +79,7 @@ def test_a_ticker_whose_computation_fails_fails_alone(published, monkeypatch):
     from screener_crawler.ratios import ratio_pass as module
     real = module.compute_many
 
-    def fail_for_msft(statements, prices, splits):
+    def fail_for_msft(statements, prices=None, splits=None):
         if "MSFT" in set(statements["income_statements"]["ticker"]):
             raise ValueError("broken statement")
         return real(statements, prices, splits)

@@ -20,11 +20,13 @@ RATIOS = "financial_ratios"
 
 
 class FinancialRatiosPipeline:
-    """Computes ``financial_ratios`` in one pass once the crawl has nothing left to download
-    (``spider_idle``): the staged inputs are published first, then the ratios of every ticker
-    that needs them are computed from the published data, ``SCREENER_RATIO_CHUNK_TICKERS``
-    tickers at a time in a thread (``ratios/ratio_pass.py``), staged, counted in the ledger
-    (``UnitStaged`` items) and published.
+    """Computes ``financial_ratios`` in one pass as soon as every ratio input of the crawl
+    (statements, daily prices, splits) is staged or failed, while the crawl goes on with the
+    rest (ticker events, related tickers), or when it has nothing left to download: the staged
+    inputs are published first, then the ratios of every ticker that needs them are computed
+    from the published data, ``SCREENER_RATIO_CHUNK_TICKERS`` tickers at a time in a thread
+    (``ratios/ratio_pass.py``), staged, counted in the ledger (``UnitStaged`` items) and
+    published. The spider stays open until the pass ends.
 
     A ticker needs its ratios when the ledger has them pending or this crawl staged one of
     their inputs; it gets them when every input is either not downloaded by this crawl or
@@ -41,6 +43,8 @@ class FinancialRatiosPipeline:
         self._failed = {}
         self._price_months = set()
         self._price_month_failed = False
+        self._unsettled = None
+        """(input dataset, ticker) units the crawl plans and has not yet staged or failed."""
         self._started = False
         self._finished = False
         self._stopping = False
@@ -56,16 +60,34 @@ class FinancialRatiosPipeline:
 
     def process_item(self, item):
         if isinstance(item, UnitStaged) and item.dataset in RATIO_INPUTS:
+            self._settle(item.dataset, [item.ticker])
             self._staged[item.dataset].add(item.ticker)
         elif isinstance(item, UnitFailed) and item.dataset in RATIO_INPUTS:
             self._failed.setdefault(item.ticker, f"input {item.dataset} failed: {item.reason}")
+            self._settle(item.dataset, [item.ticker])
         elif isinstance(item, PartitionStaged) and item.dataset == "daily_prices":
             self._price_months.add(item.partition)
             if len(self._price_months) == item.months_total and not self._price_month_failed:
+                self._settle("daily_prices", self._crawler.spider.grouped_tickers)
                 self._staged["daily_prices"].update(self._crawler.spider.grouped_tickers)
         elif isinstance(item, PartitionFailed) and item.dataset == "daily_prices":
             self._price_month_failed = True
         return item
+
+    def _settle(self, dataset, tickers):
+        """Count input units settled; start the pass once none the crawl plans is left."""
+        if self._unsettled is None:
+            pending = getattr(self._crawler.spider, "pending", {})
+            if not all(d in pending for d in self._crawler.spider.datasets):
+                return
+            self._unsettled = {(d, t) for d in RATIO_INPUTS for t in pending.get(d, ())}
+        self._unsettled.difference_update((dataset, ticker) for ticker in tickers)
+        if not self._unsettled and not self._started and self._computes_ratios():
+            self._start()
+
+    def _start(self):
+        self._started = True
+        deferred_from_coro(self._ratio_pass())
 
     def close_spider(self):
         self._stopping = True
@@ -76,8 +98,7 @@ class FinancialRatiosPipeline:
         if not self._computes_ratios() or self._finished:
             return
         if not self._started:
-            self._started = True
-            deferred_from_coro(self._ratio_pass())
+            self._start()
         raise DontCloseSpider
 
     def due(self):
@@ -101,7 +122,7 @@ class FinancialRatiosPipeline:
             logger.exception("The financial ratio pass failed; the ratios not staged stay pending for the next run")
         finally:
             self._finished = True
-            if not self._stopping:
+            if not self._stopping and self._crawler.engine.spider_is_idle():
                 await self._crawler.engine.close_spider_async(reason="finished")
 
     async def _compute(self, tickers):

@@ -11,7 +11,8 @@ from itertools import islice
 
 import pyarrow as pa
 
-from screener_crawler.coercion import coerce_records
+from screener_crawler.coercion import coerce_columns, coerce_records
+from screener_crawler.polygon.parsers import ParsedColumns
 from screener_crawler.items import RecordBatch
 from screener_crawler.polygon.payload import decode_json
 
@@ -23,7 +24,8 @@ PAGE_READ = "screener_page_read"
 
 @dataclass(frozen=True)
 class PageReader:
-    """``rows(payload, *args)`` gives the ``ParsedRow``s of a decoded page. ``rows`` is a
+    """``rows(payload, *args)`` gives the ``ParsedRow``s of a decoded page, or its
+    ``ParsedColumns``. ``rows`` is a
     module-level function, so a reader pickles by name into JOBDIR."""
 
     rows: Callable
@@ -62,8 +64,13 @@ def read_page(reader, body):
         payload = decode_json(body)
     except (ValueError, UnicodeDecodeError):
         return None
+    parsed = reader.rows(payload, *reader.args)
+    if isinstance(parsed, ParsedColumns):
+        table, invalid = coerce_columns(parsed.dataset, parsed.columns, parsed.length)
+        batch = RecordBatch(parsed.dataset, table=table, invalid_columns=invalid)
+        return ReadPage([batch], {}, payload.get("next_url"))
     tables, invalid_columns, unknown_fields = defaultdict(list), defaultdict(list), Counter()
-    parsed_rows = iter(reader.rows(payload, *reader.args))
+    parsed_rows = iter(parsed)
     while rows := list(islice(parsed_rows, ROWS_AT_ONCE)):
         records, unknown = group_rows(rows)
         unknown_fields.update(unknown)

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.fields import (
     VX_CONCEPTS,
@@ -201,18 +204,47 @@ def bar_day(start_ms):
     return (datetime.fromtimestamp(start_ms / 1000, timezone.utc) + timedelta(hours=12)).date().isoformat()
 
 
-def daily_bars_page_rows(payload, ticker):
-    """The rows of a page of ``ticker``'s daily bars (range endpoint), made as they are read."""
-    adjusted = bool(payload.get("adjusted", False))
-    return (daily_bar_row(bar, ticker, adjusted) for bar in payload.get("results") or ())
+@dataclass
+class ParsedColumns:
+    """A page's rows of one dataset as columns: name -> values (or an Arrow array of the
+    column's type). Pages of thousands of uniform records (daily bars) are read this way, a
+    list per column, instead of a dict per row."""
+
+    dataset: str
+    columns: dict
+    length: int
 
 
-def grouped_daily_page_rows(payload, day, tickers):
-    """The rows of a grouped daily page (every ticker's bar of ``day``) of ``tickers`` only,
-    made as they are read."""
-    adjusted = bool(payload.get("adjusted", False))
-    return (daily_bar_row(bar, bar["T"], adjusted, day=day)
-            for bar in payload.get("results") or () if bar.get("T") in tickers)
+BAR_FIELDS = {"open": "o", "high": "h", "low": "l", "close": "c", "volume": "v", "vwap": "vw", "transactions": "n"}
+_HALF_DAY_MS = 12 * 3600 * 1000
+
+
+def bar_days(starts):
+    """``bar_day`` of every start, as one date32 array when all are whole milliseconds."""
+    if all(type(start) is int for start in starts):
+        shifted = pc.add(pa.array(starts, pa.int64()), _HALF_DAY_MS)
+        return pc.cast(pc.cast(shifted, pa.timestamp("ms")), pa.date32())
+    return [bar_day(start) for start in starts]
+
+
+def bar_columns(bars, tickers, days, adjusted):
+    columns = {name: [bar.get(key) for bar in bars] for name, key in BAR_FIELDS.items()}
+    columns.update(ticker=tickers, date=days, adjusted=[adjusted] * len(bars))
+    return ParsedColumns("daily_prices", columns, len(bars))
+
+
+def daily_bars_page_columns(payload, ticker):
+    """A page of ``ticker``'s daily bars (range endpoint) as columns."""
+    bars = payload.get("results") or []
+    return bar_columns(bars, [ticker] * len(bars), bar_days([bar.get("t") for bar in bars]),
+                       bool(payload.get("adjusted", False)))
+
+
+def grouped_daily_page_columns(payload, day, tickers):
+    """A grouped daily page (every ticker's bar of ``day``), of ``tickers`` only, as columns
+    (the grouped endpoint's ``t`` is the close, so the requested day is the bar's day)."""
+    bars = [bar for bar in payload.get("results") or () if bar.get("T") in tickers]
+    return bar_columns(bars, [bar["T"] for bar in bars], [day] * len(bars), bool(payload.get("adjusted", False)))
 
 
 def daily_bar_row(bar, ticker, adjusted, day=None):

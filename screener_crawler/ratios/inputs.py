@@ -46,14 +46,13 @@ def read_rows(root: Path | str, dataset: str, tickers: list[str], columns: list[
     return dataset_files.to_table(columns=columns, filter=pc.field("ticker").isin(tickers)).cast(schema)
 
 
-def read_statements(root, tickers: list[str]) -> dict:
-    """dataset -> the rows of ``tickers`` in that statement, as a DataFrame."""
-    return {dataset: read_rows(root, dataset, tickers, statement_columns(dataset)).to_pandas(date_as_object=False)
-            for dataset in STATEMENTS}
+def read_statements(root, tickers: list[str]) -> dict[str, pa.Table]:
+    """dataset -> the rows of ``tickers`` in that statement."""
+    return {dataset: read_rows(root, dataset, tickers, statement_columns(dataset)) for dataset in STATEMENTS}
 
 
-def read_splits(root, tickers: list[str]):
-    return read_rows(root, "splits", tickers, SPLIT_COLUMNS).to_pandas(date_as_object=False)
+def read_splits(root, tickers: list[str]) -> pa.Table:
+    return read_rows(root, "splits", tickers, SPLIT_COLUMNS)
 
 
 def _keys(codes: np.ndarray, days: np.ndarray) -> np.ndarray:

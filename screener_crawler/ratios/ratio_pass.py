@@ -24,13 +24,30 @@ from screener_crawler.storage.tables import stamped
 RATIOS = DATASETS["financial_ratios"]
 
 
-def compute_chunk(root: Path | str, tickers: list[str], first_bars: pa.Table) -> pa.Table:
-    """The ratio rows of ``tickers`` (``RATIOS_SCHEMA``), from their published statements and
-    splits and their first bars after each filing (``first_bars_after_filings``)."""
-    prices = first_bars.filter(pc.is_in(first_bars.column("ticker"), pa.array(tickers, pa.string())))
-    frame = compute_many(read_statements(root, tickers), prices.to_pandas(date_as_object=False),
-                         read_splits(root, tickers))
+READ_CHUNKS = 8
+"""Chunks whose inputs are read from disk at once: a read scans every partition of the
+statements whatever the tickers (a month of statements is one row group), so reading for
+eight chunks at a time costs an eighth; the inputs stay in Arrow until their chunk's turn."""
+
+
+def rows_of(table: pa.Table, tickers: list[str]) -> pa.Table:
+    return table.filter(pc.is_in(table.column("ticker"), pa.array(tickers, pa.string())))
+
+
+def compute_chunk(inputs: "RatioInputs", tickers: list[str]) -> pa.Table:
+    """The ratio rows of ``tickers`` (``RATIOS_SCHEMA``), from ``inputs`` (read for them or more)."""
+    statements = {dataset: rows_of(table, tickers).to_pandas(date_as_object=False)
+                  for dataset, table in inputs.statements.items()}
+    frame = compute_many(statements, rows_of(inputs.first_bars, tickers).to_pandas(date_as_object=False),
+                         rows_of(inputs.splits, tickers).to_pandas(date_as_object=False))
     return to_table(frame) if len(frame) else RATIOS_SCHEMA.empty_table()
+
+
+@dataclass
+class RatioInputs:
+    statements: dict
+    splits: pa.Table
+    first_bars: pa.Table
 
 
 @dataclass
@@ -42,27 +59,40 @@ class ChunkResult:
 
 
 class RatioPass:
-    """The ratios of ``tickers`` in chunks of ``chunk_tickers``; prices are reduced to the bars
-    the ratios read once for all of them."""
+    """The ratios of ``tickers`` in chunks of ``chunk_tickers`` computed together; prices are
+    reduced to the bars the ratios read once for all of them."""
 
     def __init__(self, root: Path | str, tickers: list[str], chunk_tickers: int):
         self.root = Path(root)
         self.tickers = sorted(set(tickers))
         self.chunk_tickers = max(1, chunk_tickers)
         self._first_bars = None
+        self._inputs = None
+        self._inputs_for = set()
         self._area = StagingArea(root)
 
     def chunks(self) -> Iterator[list[str]]:
         for start in range(0, len(self.tickers), self.chunk_tickers):
             yield self.tickers[start:start + self.chunk_tickers]
 
+    def _inputs_of(self, tickers: list[str]) -> RatioInputs:
+        """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``)."""
+        if self._first_bars is None:
+            self._first_bars = first_bars_after_filings(self.root, self.tickers)
+        if not set(tickers) <= self._inputs_for:
+            start = self.tickers.index(tickers[0])
+            group = self.tickers[start:start + self.chunk_tickers * READ_CHUNKS]
+            self._inputs = None
+            self._inputs = RatioInputs(read_statements(self.root, group), read_splits(self.root, group),
+                                       rows_of(self._first_bars, group))
+            self._inputs_for = set(group)
+        return self._inputs
+
     def stage_chunk(self, tickers: list[str]) -> ChunkResult:
         """Compute and stage the ratios of ``tickers``. A chunk that fails is computed again
         in halves, so one bad ticker fails alone."""
-        if self._first_bars is None:
-            self._first_bars = first_bars_after_filings(self.root, self.tickers)
         try:
-            table = compute_chunk(self.root, tickers, self._first_bars)
+            table = compute_chunk(self._inputs_of(tickers), tickers)
         except Exception as error:
             if len(tickers) == 1:
                 return ChunkResult({}, {tickers[0]: error})

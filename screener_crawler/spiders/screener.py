@@ -11,10 +11,9 @@ class ScreenerSpider(FundamentalsFamily, CorporateActionsFamily, RelatedTickersF
     """Every dataset of every ticker in one crawl, under one rate budget: the batch download."""
 
     name = "screener"
-    families = (PricesFamily, CorporateActionsFamily, RelatedTickersFamily, FundamentalsFamily,
+    families = (PricesFamily, FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily,
                 FinancialRatiosFamily)
-    """In the order their requests go to Scrapy. Daily prices first: on a whole universe they are
-    the crawl's longest chain (two lanes of some 2,200 days, one request after the other).
-    Statements last: a page of 100 tickers' statements is 6-10 MB, above
-    ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, so while one waits for its writes Scrapy downloads
-    nothing else (fed second, at 10,070 tickers they let 159 requests through in 8 minutes)."""
+    """In the order their requests go to Scrapy: the ratio inputs first (daily prices, whose
+    grouped-daily lanes are the crawl's longest chain; statements; then dividends and splits,
+    before the corporate actions' per-ticker ticker events), so that the ratio pass runs while
+    the per-ticker requests of ticker events and related companies are still being made."""

@@ -20,10 +20,10 @@ ROW_GROUP_ROWS = 32_768
 asking for a few tickers decodes a few of them (rows are sorted by ticker)."""
 PARQUET_OPTIONS = {
     "compression": "zstd",
-    "use_dictionary": True,
     "write_statistics": True,
     "row_group_size": ROW_GROUP_ROWS,
 }
+"""And dictionaries for the string columns (a ticker, a timeframe repeat on many rows)."""
 
 
 def file_name(dataset: Dataset) -> str:
@@ -62,9 +62,11 @@ def _entries(directory, prefix) -> list:
 
 
 def write_partition_file(path: Path, table: pa.Table) -> None:
-    """Replace ``path`` with ``table`` (already in stored order), durably: the staged units it
-    holds are deleted only after it is on the disk."""
-    replace_atomically(path, lambda temporary: pq.write_table(table, temporary, **PARQUET_OPTIONS), durable=True)
+    """Replace ``path`` with ``table`` (already in stored order). Not flushed to the disk one
+    by one: publishing flushes them all at once before it deletes what it published."""
+    strings = [field.name for field in table.schema if pa.types.is_string(field.type)]
+    replace_atomically(path, lambda temporary: pq.write_table(table, temporary, use_dictionary=strings,
+                                                              **PARQUET_OPTIONS))
 
 
 def remove_partition_file(path: Path) -> None:

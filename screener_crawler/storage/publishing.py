@@ -8,6 +8,7 @@ published, so a publish killed at any point is simply done again, with the same 
 """
 
 import logging
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from screener_crawler.datasets import STORED_DATASETS, Dataset
@@ -30,8 +32,6 @@ from screener_crawler.storage.tables import sort_keys
 
 logger = logging.getLogger(__name__)
 
-EXISTING = -1
-"""The sequence number of a partition's rows already published: older than any staged file."""
 _publish_lock = threading.Lock()
 
 
@@ -60,6 +60,7 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None) -> 
             if progress:
                 progress(f"publishing {name}: {len(files)} staged file(s)")
             publish_dataset(root, STORED_DATASETS[name], files, report)
+        os.sync()
         area.remove(staged)
     logger.info("Published %d staged file(s): %s", report.staged_files, ", ".join(
         f"{name} {count:,} partition(s)" for name, count in sorted(report.partitions_written.items())))
@@ -67,8 +68,10 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None) -> 
 
 
 def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile], report: PublishReport) -> None:
-    headers = {one.sequence: StagingArea.header(one) for one in staged}
+    readers = {one.sequence: StagedReader(one) for one in staged}
+    headers = {sequence: reader.header for sequence, reader in readers.items()}
     everywhere, by_month, whole_table = _replacements(headers)
+    superseded = _superseded(headers, everywhere, by_month)
     existing = published_partitions(root, dataset)
     touched = {month for header in headers.values() for month in header.months} | set(by_month)
     if whole_table is not None:
@@ -77,24 +80,46 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
         wanted = pa.array(sorted(everywhere), pa.string())
         touched |= {month for month, path in existing.items()
                     if month not in touched and _holds_any(path, wanted)}
+    replaced_everywhere = pa.array(sorted(everywhere), pa.string())
     for month in sorted(touched):
-        replaced = dict(everywhere)
-        for ticker, sequence in by_month.get(month, {}).items():
-            replaced[ticker] = max(sequence, replaced.get(ticker, EXISTING))
-        pieces = [(EXISTING, _read_published(existing[month], dataset))] if month in existing else []
-        pieces += [(one.sequence, StagingArea.read_month(one, headers[one.sequence], month))
-                   for one in staged if month in headers[one.sequence].months]
-        kept = [_rows_kept(rows, sequence, replaced, whole_table) for sequence, rows in pieces]
-        merged = pa.concat_tables([rows for rows in kept if rows.num_rows] or [dataset.schema.empty_table()])
+        pieces = []
+        if month in existing and (whole_table is None):
+            replaced = replaced_everywhere
+            if month in by_month:
+                replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
+            pieces.append(_without(_read_published(existing[month], dataset), replaced))
+        for sequence, reader in readers.items():
+            if whole_table is not None and sequence < whole_table:
+                continue
+            rows = reader.month(month)
+            if rows is not None:
+                pieces.append(_without(rows, superseded[sequence].get(month) or superseded[sequence].get(None)))
+        merged = pa.concat_tables([rows for rows in pieces if rows.num_rows] or [dataset.schema.empty_table()])
         path = partition_path(root, dataset, month)
         if merged.num_rows:
             write_partition_file(path, merged.sort_by(sort_keys(dataset)))
         else:
             remove_partition_file(path)
         report.partitions_written[dataset.name] += 1
-        report.rows_published[dataset.name] += sum(rows.num_rows for rows in kept[1 if month in existing else 0:])
-    for header in headers.values():
-        report.tickers_replaced[dataset.name] |= header.tickers or set()
+    for reader in readers.values():
+        report.rows_published[dataset.name] += reader.rows
+        report.tickers_replaced[dataset.name] |= reader.header.tickers or set()
+
+
+class StagedReader:
+    """A staged file opened once (memory-mapped) for a whole publish: its header, and its
+    rows of a partition without copying them."""
+
+    def __init__(self, staged: StagedFile):
+        self._reader = ipc.open_file(pa.memory_map(str(staged.path)))
+        self.header = StagingArea.header_of(self._reader.schema)
+        self._batches = {month: position for position, month in enumerate(self.header.months)}
+        self.rows = sum(self._reader.get_batch(i).num_rows for i in range(self._reader.num_record_batches))
+
+    def month(self, month: int) -> pa.Table | None:
+        if month not in self._batches:
+            return None
+        return pa.Table.from_batches([self._reader.get_batch(self._batches[month])]).replace_schema_metadata()
 
 
 def _replacements(headers: dict[int, StagedHeader]):
@@ -111,14 +136,29 @@ def _replacements(headers: dict[int, StagedHeader]):
     return everywhere, by_month, whole_table
 
 
-def _rows_kept(rows: pa.Table, sequence: int, replaced: dict, whole_table: int | None) -> pa.Table:
-    """The rows of a piece of ``sequence`` that no newer piece replaces."""
-    if whole_table is not None and whole_table > sequence:
-        return rows.slice(0, 0)
-    superseded = [ticker for ticker, newest in replaced.items() if newest > sequence]
-    if not superseded or rows.num_rows == 0:
+def _superseded(headers, everywhere, by_month):
+    """sequence -> {month or None (every month): the tickers of that staged file that a newer
+    one replaces there}; empty unless a ticker was staged twice since the last publish."""
+    superseded = {}
+    for sequence, header in headers.items():
+        tickers = header.tickers or ()
+        newer_everywhere = {ticker for ticker in tickers if everywhere.get(ticker, -1) > sequence}
+        found = {None: newer_everywhere} if newer_everywhere else {}
+        for month, newest in by_month.items():
+            if header.scope is not None and header.scope != month:
+                continue
+            newer = newer_everywhere | {ticker for ticker in tickers if newest.get(ticker, -1) > sequence}
+            if newer != newer_everywhere:
+                found[month] = newer
+        superseded[sequence] = {key: pa.array(sorted(value), pa.string()) for key, value in found.items()}
+    return superseded
+
+
+def _without(rows: pa.Table, tickers: pa.Array | None) -> pa.Table:
+    """``rows`` less those of ``tickers``."""
+    if tickers is None or len(tickers) == 0 or rows.num_rows == 0:
         return rows
-    return rows.filter(pc.invert(pc.is_in(rows.column("ticker"), pa.array(superseded, pa.string()))))
+    return rows.filter(pc.invert(pc.is_in(rows.column("ticker"), tickers)))
 
 
 def _holds_any(path: Path, tickers: pa.Array) -> bool:

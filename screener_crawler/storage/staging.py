@@ -73,11 +73,17 @@ class StagingArea:
 
     def stage(self, dataset: Dataset, table: pa.Table, tickers, scope: int | None = None) -> StagedFile:
         """Durably stage ``table`` (rows of the dataset's full schema) as replacing ``tickers``
-        (an iterable; ``WHOLE_TABLE`` for the universe) in every partition, or in ``scope`` only."""
+        (an iterable; ``WHOLE_TABLE`` for the universe) in every partition, or in ``scope`` only.
+        Every row must be of one of ``tickers``."""
+        if tickers is not WHOLE_TABLE:
+            tickers = sorted(set(tickers))
+            strays = pc.invert(pc.is_in(table.column("ticker"), pa.array(tickers, pa.string())))
+            if pc.any(strays).as_py():
+                raise ValueError(f"staged rows of {dataset.name} include tickers it does not replace")
         pieces = list(split_by_month(dataset, table))
         metadata = {
             "screener.dataset": dataset.name,
-            "screener.tickers": json.dumps(None if tickers is WHOLE_TABLE else sorted(set(tickers))),
+            "screener.tickers": json.dumps(tickers),
             "screener.scope": json.dumps(scope),
             "screener.months": json.dumps([month for month, _ in pieces]),
         }
@@ -96,19 +102,14 @@ class StagingArea:
     @staticmethod
     def header(staged: StagedFile) -> StagedHeader:
         with ipc.open_file(staged.path) as reader:
-            metadata = reader.schema.metadata
+            return StagingArea.header_of(reader.schema)
+
+    @staticmethod
+    def header_of(schema: pa.Schema) -> StagedHeader:
+        metadata = schema.metadata
         tickers = json.loads(metadata[b"screener.tickers"])
         return StagedHeader(None if tickers is None else frozenset(tickers),
                             json.loads(metadata[b"screener.scope"]), tuple(json.loads(metadata[b"screener.months"])))
-
-    @staticmethod
-    def read_month(staged: StagedFile, header: StagedHeader, month: int) -> pa.Table:
-        """The staged rows of partition ``month`` (of the tickers the file replaces only)."""
-        with ipc.open_file(staged.path) as reader:
-            table = pa.Table.from_batches([reader.get_batch(header.months.index(month))]).replace_schema_metadata()
-        if header.tickers is not None:
-            table = table.filter(pc.is_in(table.column("ticker"), pa.array(sorted(header.tickers), pa.string())))
-        return table
 
     def remove(self, staged: list[StagedFile]) -> None:
         """Delete published files, oldest first: a crash part-way leaves the newest, which

@@ -10,9 +10,14 @@ import pyarrow.compute as pc
 from screener_crawler.datasets import DOWNLOADED_AT, Dataset
 
 
+_stampless_schemas = {}
+
+
 def stampless_schema(dataset: Dataset) -> pa.Schema:
     """The dataset's schema without ``downloaded_at``, which is added when a unit is staged."""
-    return dataset.schema.remove(dataset.schema.get_field_index(DOWNLOADED_AT.name))
+    if dataset.name not in _stampless_schemas:
+        _stampless_schemas[dataset.name] = dataset.schema.remove(dataset.schema.get_field_index(DOWNLOADED_AT.name))
+    return _stampless_schemas[dataset.name]
 
 
 def records_table(dataset: Dataset, records: Iterable[dict]) -> pa.Table:

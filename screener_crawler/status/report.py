@@ -1,0 +1,161 @@
+"""The status report (``checks.build_report``) as text for people or JSON for machines.
+
+The text is a table of one line per dataset, then, per dataset, what needs a word: units
+staged but not published, failures by reason, files in trouble, and one line of coverage.
+Lists are cut at ``limit`` items; ``--json`` holds everything, coverage of every column too.
+"""
+
+import json
+
+TABLE_COLUMNS = ("dataset", "files", "size", "rows", "tickers", "staged", "done", "failed", "pending",
+                 "done%", "schema", "status")
+COVERAGE_LOWEST = 3
+"""Partly filled columns named on a dataset's coverage line: the least filled ones."""
+FAILURE_EXAMPLES = 3
+"""Tickers named per failure reason."""
+
+
+def format_json(report: dict) -> str:
+    return json.dumps(report, indent=1)
+
+
+def format_text(report: dict, limit: int) -> str:
+    """The report of a data root in the current layout (``report["v1_layout"]`` false)."""
+    lines = [f"Data root: {report['data_root']}", _ledger_line(report)]
+    base = report["completion_base"]
+    lines.append(f"Completion is measured against {base['tickers']:,} tickers "
+                 f"({'the universe table' if base['source'] == 'universe' else 'every ticker the ledger mentions'}).")
+    if report["datasets"]:
+        lines += ["", *format_table(report)]
+    else:
+        lines += ["", "Nothing downloaded yet: no dataset folder under the data root."]
+    for name, dataset in report["datasets"].items():
+        detail = dataset_detail(dataset, limit)
+        if detail:
+            lines += ["", name, *detail]
+    notes = []
+    if report["crawl_running"]:
+        notes.append("a crawl is writing to this data root, or the last one did not stop cleanly")
+    if report["other_folders"]:
+        notes.append(f"folders that are not datasets: {', '.join(report['other_folders'])}")
+    if report["ledger_only_datasets"]:
+        notes.append(f"ledger entries for undeclared datasets: {', '.join(report['ledger_only_datasets'])}")
+    if notes:
+        lines += ["", *(f"Note: {note}" for note in notes)]
+    lines += ["", f"Checked {report['files_checked']['footers_read']:,} partition file(s) "
+                  f"in {report['elapsed_seconds']:.1f}s."]
+    if report["ok"]:
+        lines.append("OK: every dataset is consistent.")
+    else:
+        lines += ["BROKEN:", *(f"  {problem}" for problem in report["problems"])]
+    return "\n".join(lines)
+
+
+def _ledger_line(report: dict) -> str:
+    ledger, path = report["ledger"], report["progress_file"]
+    if ledger["error"]:
+        return f"Ledger:    {path} is UNREADABLE ({ledger['error']})"
+    if not ledger["found"]:
+        return f"Ledger:    none at {path}"
+    of_total = f" of {ledger['total_tickers']:,}" if ledger["total_tickers"] is not None else ""
+    return (f"Ledger:    {path} (last updated {ledger['last_updated'] or '-'}; "
+            f"{ledger['completed']:,}{of_total} tickers complete, {ledger['failed']:,} failed)")
+
+
+def format_table(report: dict) -> list[str]:
+    rows = [TABLE_COLUMNS]
+    for name, dataset in report["datasets"].items():
+        completion = dataset["completion"] or {}
+        rows.append((name, _number(dataset["files"]), _size(dataset["bytes"]), _number(dataset["rows"]),
+                     _number(dataset["tickers"]), _staged_cell(dataset["staged"]),
+                     _number(completion.get("done")), _number(completion.get("failed")),
+                     _number(completion.get("pending")), _percent(completion.get("done_pct")),
+                     f"{len(dataset['schema_mismatches'])} bad" if dataset["schema_mismatches"] else "ok",
+                     "BROKEN" if dataset["broken"] else "ok"))
+    widths = [max(len(row[index]) for row in rows) for index in range(len(TABLE_COLUMNS))]
+    lines = ["  ".join([row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:]))])
+             for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
+def dataset_detail(dataset: dict, limit: int) -> list[str]:
+    """The lines under a dataset's name: whatever is not all right, then its coverage."""
+    lines = []
+    staged = dataset["staged"]
+    if staged["files"]:
+        replaced = "the whole table" if staged["whole_table"] else f"{staged['tickers']:,} ticker(s)"
+        lines.append(f"  staged, not yet published: {staged['files']:,} file(s) replacing {replaced}; "
+                     "the next crawl publishes them first")
+    if dataset["failures_by_reason"]:
+        lines.append(f"  failed units by reason ({len(dataset['failed_tickers']):,}):")
+        examples = {}
+        for ticker, reason in dataset["failed_tickers"].items():
+            examples.setdefault(reason, []).append(ticker)
+        lines += _listed([f"{reason}: {count:,} ({_examples(examples[reason])})"
+                          for reason, count in dataset["failures_by_reason"].items()], limit)
+    sections = (
+        ("files whose schema is not the declared one", [f"{item['file']}: {item['problem']}"
+                                                        for item in dataset["schema_mismatches"]]),
+        ("unreadable files", [f"{item['file']}: {item['error']}" for item in dataset["unreadable_files"]]),
+        ("unreadable staged files", [f"{item['file']}: {item['error']}"
+                                     for item in staged["unreadable_files"]]),
+        ("files outside the layout (readers of the folder read them too)", dataset["stray_files"]),
+        ("done in the ledger but without rows on disk", dataset["done_but_missing"]),
+    )
+    for title, items in sections:
+        if items:
+            lines.append(f"  {title} ({len(items):,}):")
+            lines += _listed(items, limit)
+    if dataset["rows"]:
+        lines.append(coverage_line(dataset["coverage"]))
+    return lines
+
+
+def coverage_line(coverage: dict) -> str:
+    """One line: how many columns are full, empty and partly filled (naming the least filled)."""
+    known = {column: value for column, value in coverage.items() if value is not None}
+    full = sum(1 for value in known.values() if value == 100)
+    empty = sum(1 for value in known.values() if value == 0)
+    partial = sorted((value, column) for column, value in known.items() if 0 < value < 100)
+    line = f"  coverage (non-null): {full} of {len(coverage)} columns full, {empty} empty, {len(partial)} partly filled"
+    if partial:
+        line += f" (lowest: {', '.join(f'{column} {value:.1f}%' for value, column in partial[:COVERAGE_LOWEST])})"
+    if len(known) < len(coverage):
+        line += f"; {len(coverage) - len(known)} without null counts"
+    return line
+
+
+def _listed(items: list[str], limit: int) -> list[str]:
+    lines = [f"    {item}" for item in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"    ... and {len(items) - limit:,} more (--json lists all)")
+    return lines
+
+
+def _examples(tickers: list[str]) -> str:
+    shown = ", ".join(tickers[:FAILURE_EXAMPLES])
+    return shown + (f", +{len(tickers) - FAILURE_EXAMPLES:,} more" if len(tickers) > FAILURE_EXAMPLES else "")
+
+
+def _staged_cell(staged: dict) -> str:
+    if not staged["files"]:
+        return "-"
+    return "all" if staged["whole_table"] else f"{staged['tickers']:,}"
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    for unit in ("KB", "MB", "GB", "TB"):
+        size /= 1024
+        if size < 1024 or unit == "TB":
+            return f"{size:.1f} {unit}"
