@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from screener_crawler.pipelines.validation import coerce_record_by_record, coerce_records  # noqa: E402
+from screener_crawler.coercion import coerce_record_by_record, coerce_records  # noqa: E402
 from screener_crawler.polygon.parsers import daily_bar_row, v1_statement_rows  # noqa: E402
 from screener_crawler.polygon.payload import decode_json  # noqa: E402
 from screener_crawler.sandbox import SANDBOX_API_KEY, SandboxProcess  # noqa: E402

@@ -1,62 +1,51 @@
-"""CPU cost of the financial ratios per ticker, on the output of a crawl: reading the inputs,
-computing the rows, writing the units (into a scratch folder, the crawl's is left alone).
+"""The ratio pass on a crawl's data, chunk sizes side by side: wall and CPU seconds and peak RSS
+of computing and staging the ratios of ``--tickers`` tickers in chunks of each size, each size in
+a fresh process. What it stages is removed, unpublished: the data root is left as it was.
 
-    python bench/ratios.py DATA_DIR [--tickers 200] [--batch 64]
-
-``--batch`` is how many tickers are read and computed at once (the crawl's
-``SCREENER_RATIO_BATCH_TICKERS``); ``--batch 1`` is one ticker at a time.
+    python bench/ratios.py DATA_DIR [--tickers 1000] [--chunks 100,150,300]
 """
 
 import argparse
+import json
+import subprocess
 import sys
-import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow.dataset as ds
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from screener_crawler.datasets import DATASETS  # noqa: E402
-from screener_crawler.ratios.compute import compute_many, to_table  # noqa: E402
-from screener_crawler.ratios.source import read_inputs  # noqa: E402
-from screener_crawler.storage import by_ticker, write_unit  # noqa: E402
-
-
-def universe(root, limit):
-    tickers = ds.dataset(Path(root) / "universe", format="parquet").to_table(columns=["ticker"]).column(0)
-    return sorted(tickers.to_pylist())[:limit]
+ONE_SIZE = """
+import json, resource, sys, time
+import pyarrow.parquet as pq
+from screener_crawler.ratios.ratio_pass import RatioPass
+from screener_crawler.storage.staging import StagingArea
+root, limit, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+tickers = sorted(set(pq.read_table(f"{root}/universe/universe.parquet", columns=["ticker"]).column(0).to_pylist()))[:limit]
+area = StagingArea(root)
+before = {staged.path for staged in area.files()}
+started, cpu = time.perf_counter(), time.process_time()
+ratio_pass = RatioPass(root, tickers, chunk)
+rows = sum(sum(ratio_pass.stage_chunk(part).rows.values()) for part in ratio_pass.chunks())
+figures = {"chunk_tickers": chunk, "tickers": len(tickers), "rows": rows,
+           "wall_seconds": round(time.perf_counter() - started, 1), "cpu_seconds": round(time.process_time() - cpu, 1),
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+area.remove([staged for staged in area.files() if staged.path not in before])
+print(json.dumps(figures))
+"""
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root")
-    parser.add_argument("--tickers", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=64)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--tickers", type=int, default=1000)
+    parser.add_argument("--chunks", default="100,150,300", help="chunk sizes (SCREENER_RATIO_CHUNK_TICKERS) to compare")
     args = parser.parse_args()
-    tickers = universe(args.root, args.tickers)
-    spent = {"read": 0.0, "compute": 0.0, "write": 0.0}
-    rows = 0
-    with tempfile.TemporaryDirectory() as scratch:
-        for start in range(0, len(tickers), args.batch):
-            batch = tickers[start:start + args.batch]
-            began = time.process_time()
-            inputs = read_inputs(args.root, batch)
-            read = time.process_time()
-            table = to_table(compute_many(*inputs))
-            computed = time.process_time()
-            units = dict(by_ticker(table))
-            for ticker in batch:
-                write_unit(scratch, DATASETS["financial_ratios"], ticker, units.get(ticker, []), datetime.now(UTC))
-            spent["read"] += read - began
-            spent["compute"] += computed - read
-            spent["write"] += time.process_time() - computed
-            rows += table.num_rows
-    per_ticker = {step: 1000 * seconds / len(tickers) for step, seconds in spent.items()}
-    print(f"{len(tickers)} tickers, batches of {args.batch}, {rows} rows; CPU ms per ticker: "
-          + ", ".join(f"{step} {ms:.1f}" for step, ms in per_ticker.items())
-          + f"; read + compute {per_ticker['read'] + per_ticker['compute']:.1f}")
+    print(f"{'chunk':>6} {'tickers':>8} {'rows':>10} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12}")
+    for chunk in args.chunks.split(","):
+        done = subprocess.run([sys.executable, "-c", ONE_SIZE, str(args.data_dir), str(args.tickers), chunk],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{figures['chunk_tickers']:>6} {figures['tickers']:>8} {figures['rows']:>10,} {figures['wall_seconds']:>8} "
+              f"{figures['cpu_seconds']:>8} {figures['peak_rss_mb']:>12}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ NUMERIC_SETTINGS = (
     ("POLYGON_TICKERS_PER_REQUEST", int, 1, "tickers per request"),
     ("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST", int, 1, "tickers per dividends or splits request"),
     ("POLYGON_PAGE_SIZE", int, 0, "rows per page; 0 = the endpoint's maximum"),
-    ("SCREENER_STAGING_ROWS", int, 1, "rows of units waiting before they are staged"),
+    ("SCREENER_STAGING_BYTES", int, 1, "bytes of units waiting before they are staged"),
     ("SCREENER_STAGING_DELAY", float, 0, "seconds a unit waits for others to be staged with"),
     ("SCREENER_PUBLISH_INTERVAL", float, 0, "seconds between publishes while crawling; 0 = at start and end"),
     ("SCREENER_RATIO_CHUNK_TICKERS", int, 1, "tickers whose financial ratios are computed together"),

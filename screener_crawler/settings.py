@@ -50,9 +50,9 @@ SCREENER_LEDGER_SAVE_INTERVAL = 10
 SCREENER_PROGRESS_INTERVAL = 5
 # Seconds between the reactor-lag probe's ticks (stats reactor/max_lag_ms); 0 turns it off.
 SCREENER_REACTOR_LAG_INTERVAL = 0.05
-# Units wait to be staged until this many rows are waiting or SCREENER_STAGING_DELAY seconds
+# Units wait to be staged until this many bytes of rows are waiting or SCREENER_STAGING_DELAY seconds
 # have passed since the first of them; then all of them go into one staged file per dataset.
-SCREENER_STAGING_ROWS = 250000
+SCREENER_STAGING_BYTES = 32_000_000
 SCREENER_STAGING_DELAY = 0.5
 # Seconds between publishes of the staged units while a crawl runs (they are also published
 # when it starts and when it stops); 0 = only then.

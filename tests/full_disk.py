@@ -1,7 +1,7 @@
 """``python -m tests.full_disk crawl ...``: Scrapy's command line on a disk that fills up.
 
-The first ``FULL_DISK_AFTER`` Parquet files (environment variable) are written normally; every
-later write puts some bytes into its file and then fails with ENOSPC, as a full disk does.
+The first ``FULL_DISK_AFTER`` staged files (environment variable) are written normally; every
+later one gets some bytes and then fails with ENOSPC, as a full disk does.
 """
 
 import errno
@@ -11,26 +11,26 @@ import threading
 
 from scrapy.cmdline import execute
 
-from screener_crawler import storage
+from screener_crawler.storage import staging
 
 
 def fill_disk_after(allowed):
-    write_parquet = storage.write_parquet
+    write = staging.write_staged_file
     written = 0
     lock = threading.Lock()
 
-    def write_parquet_until_full(table, path):
+    def write_until_full(path, schema, pieces):
         nonlocal written
         with lock:
             written += 1
             full = written > allowed
         if not full:
-            return write_parquet(table, path)
+            return write(path, schema, pieces)
         with open(path, "wb") as handle:
-            handle.write(b"PAR1" + bytes(64))
+            handle.write(b"ARROW1" + bytes(64))
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    storage.write_parquet = write_parquet_until_full
+    staging.write_staged_file = write_until_full
 
 
 if __name__ == "__main__":

@@ -73,10 +73,11 @@ def vx_run(sandbox, tmp_path_factory):
 
 @pytest.mark.parametrize("dataset", STATEMENTS)
 @pytest.mark.parametrize("ticker", TICKERS)
-def test_crawl_writes_hive_files_for_each_ticker(v1_run, dataset, ticker):
+def test_crawl_writes_each_tickers_rows_into_hive_partitions(v1_run, dataset, ticker):
     data_dir, _ = v1_run
-    files = list((data_dir / dataset).glob(f"year=*/month=*/ticker={ticker}.parquet"))
-    assert files, f"no {dataset} files for {ticker}"
+    files = list((data_dir / dataset).glob("year=*/month=*/part-0.parquet"))
+    tickers = {t for path in files for t in pq.read_table(path, columns=["ticker"]).column("ticker").to_pylist()}
+    assert ticker in tickers, f"no {dataset} rows for {ticker}"
 
 
 @pytest.mark.parametrize("dataset, endpoint", [

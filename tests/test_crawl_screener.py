@@ -16,7 +16,6 @@ import pytest
 
 from screener_crawler import settings as project_settings
 from screener_crawler.datasets import DATASETS, TICKER_DATASETS
-from screener_crawler.ratios import input_cache
 from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
 from tests.crawl import PROJECT_ROOT, comparable_rows, read_dataset, run_crawl
@@ -52,7 +51,7 @@ def ledger(data_dir):
 
 def snapshot(data_dir):
     return {d: comparable_rows(t) if (t := read_dataset(data_dir, d)) is not None else []
-            for d in (*TICKER_DATASETS, "universe")}
+            for d in (*TICKER_DATASETS, "universe", "financial_ratios_latest")}
 
 
 def stat(result, name):
@@ -84,13 +83,6 @@ def test_unit_requests_wait_for_room_in_the_downloader(sandbox, tmp_path):
     concurrency = project_settings.CONCURRENT_REQUESTS
     assert stat(result, "downloader/request_count") > 8 * concurrency
     assert deepest <= 2 * concurrency
-
-
-def test_downloads_wait_while_every_worker_is_behind_and_nothing_is_lost(sandbox, full_run, tmp_path):
-    result = screener(sandbox, tmp_path, SCREENER_WORKER_BACKLOG=1)
-    assert stat(result, "workers/requests_held") > 0
-    assert stat(result, "workers/most_jobs_waiting") > 0
-    assert snapshot(tmp_path) == snapshot(full_run[0])
 
 
 def test_a_universe_that_cannot_be_listed_ends_the_crawl(tmp_path):
@@ -130,14 +122,6 @@ def status_report(data_dir, *options):
     return json.loads(result.stdout)
 
 
-def assert_status_needs_no_footer(data_dir):
-    """Every file the crawl wrote is known from the writer's facts, which say what the footers say."""
-    report, deep = status_report(data_dir), status_report(data_dir, "--deep")
-    assert report["files_checked"]["footers_read"] == 0
-    assert report["files_checked"]["from_writer_facts"] == deep["files_checked"]["footers_read"] > 0
-    assert report["datasets"] == deep["datasets"]
-
-
 def test_status_reports_every_dataset_complete_with_one_schema(full_run):
     data_dir, _ = full_run
     report = status_report(data_dir)
@@ -146,7 +130,18 @@ def test_status_reports_every_dataset_complete_with_one_schema(full_run):
         entry = report["datasets"][dataset]
         assert entry["completion"]["done_pct"] == 100.0, dataset
         assert entry["schema_mismatches"] == [] and entry["unreadable_files"] == [], dataset
-    assert_status_needs_no_footer(data_dir)
+        assert entry["staged"]["files"] == 0, dataset
+
+
+def test_every_partition_is_one_file_of_every_ticker_sorted(full_run):
+    data_dir, _ = full_run
+    for dataset in TICKER_DATASETS:
+        files = sorted((data_dir / dataset).rglob("*.parquet"))
+        assert files and {path.name for path in files} == {"part-0.parquet"}, dataset
+        for path in files:
+            tickers = pq.read_table(path, columns=["ticker"]).column("ticker").to_pylist()
+            assert tickers == sorted(tickers), path
+    assert not list((data_dir / "_staging").iterdir())
 
 
 @pytest.mark.parametrize("dataset", (*TICKER_DATASETS, "universe"))
@@ -192,17 +187,25 @@ def test_a_second_run_sends_no_request(sandbox, full_run):
     assert snapshot(data_dir) == before
 
 
-def test_refill_rewrites_only_that_tickers_files(sandbox, full_run):
+def rows_of(data_dir, dataset, keep):
+    table = read_dataset(data_dir, dataset)
+    return sorted(map(repr, (row for row in table.to_pylist() if keep(row["ticker"]))))
+
+
+def test_refill_replaces_only_that_tickers_rows(sandbox, full_run):
     data_dir, _ = full_run
-    market_wide = {"universe", "financial_ratios_latest"}
-    files = {p: p.stat().st_mtime_ns for p in data_dir.rglob("*.parquet") if not market_wide & set(p.parts)}
-    others = pq.read_table(latest_path(data_dir)).filter(pc.field("ticker") != "AAPL")
+    others = {d: rows_of(data_dir, d, lambda t: t != "AAPL") for d in TICKER_DATASETS}
+    aapl = {d: read_dataset(data_dir, d).filter(pc.field("ticker") == "AAPL") for d in TICKER_DATASETS}
+    latest_others = pq.read_table(latest_path(data_dir)).filter(pc.field("ticker") != "AAPL")
     result = screener(sandbox, data_dir, ("refill", "AAPL"))
-    changed = {p for p in data_dir.rglob("*.parquet") if not market_wide & set(p.parts)
-               and (p not in files or p.stat().st_mtime_ns != files[p])}
-    assert changed and {p.name for p in changed} == {"ticker=AAPL.parquet"}
     assert stat(result, "units/planned") == len(TICKER_DATASETS)
-    assert pq.read_table(latest_path(data_dir)).filter(pc.field("ticker") != "AAPL").equals(others)
+    for dataset in TICKER_DATASETS:
+        assert rows_of(data_dir, dataset, lambda t: t != "AAPL") == others[dataset], dataset
+        again = read_dataset(data_dir, dataset).filter(pc.field("ticker") == "AAPL")
+        assert comparable_rows(again) == comparable_rows(aapl[dataset]), dataset
+        if again.num_rows:
+            assert pc.min(again.column("downloaded_at")).as_py() > pc.max(aapl[dataset].column("downloaded_at")).as_py()
+    assert pq.read_table(latest_path(data_dir)).filter(pc.field("ticker") != "AAPL").equals(latest_others)
 
 
 def test_force_redoes_everything(sandbox, full_run):
@@ -226,20 +229,16 @@ def test_grouped_daily_gives_the_same_prices_as_per_ticker_listings(sandbox, ful
     assert sum(entry["rows"] for entry in done.values()) == read_dataset(tmp_path, "daily_prices").num_rows
 
 
-def test_ratios_due_at_once_after_grouped_daily_fill_every_lane(sandbox, full_run, tmp_path):
-    """Grouped daily prices complete every ticker with their last month: the ratio batches of all
-    of them must then run side by side, one per worker, not one after the other."""
+def test_grouped_daily_prices_publishing_at_an_interval_and_small_ratio_chunks_change_nothing(
+        sandbox, full_run, tmp_path):
     result = screener(sandbox, tmp_path, PRICES_SOURCE="grouped", PRICES_END="2025-11-21",
-                      SCREENER_RATIO_BATCH_TICKERS=4)
+                      SCREENER_RATIO_CHUNK_TICKERS=7, SCREENER_PUBLISH_INTERVAL=1)
     tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
-    assert stat(result, "financial_ratios/units") == tickers
-    assert stat(result, "financial_ratios/batches") >= tickers // 4
-    assert stat(result, "financial_ratios/lanes_busy_max") == 2
-    assert stat(result, "ratio_inputs/units_cached") == 4 * tickers  # three statements and splits
-    assert stat(result, "ratio_inputs/months_cached") == stat(result, "parquet/partitions_written/daily_prices") > 0
-    assert not (tmp_path / input_cache.CACHE_FOLDER).exists()
-    assert snapshot(tmp_path)["financial_ratios"] == snapshot(full_run[0])["financial_ratios"]
-    assert_status_needs_no_footer(tmp_path)
+    assert stat(result, "units/complete/financial_ratios") == tickers
+    assert stat(result, "publish/count") >= 2
+    assert stat(result, "staging/partitions/daily_prices") > 0
+    assert snapshot(tmp_path) == snapshot(full_run[0])
+    assert status_report(tmp_path)["ok"]
 
 
 def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_path):
@@ -307,6 +306,19 @@ def test_sigkill_at_several_points_loses_and_duplicates_nothing(sandbox, full_ru
     assert stat(final, "units/planned") <= total - kills[-1]
     assert snapshot(tmp_path) == snapshot(full_run[0])
     assert not list(tmp_path.rglob(".*.tmp"))
+
+
+@pytest.mark.parametrize("after_partitions", [0, 150])
+def test_sigkill_in_the_middle_of_a_publish_then_the_same_command_ends_like_a_clean_run(
+        sandbox, full_run, tmp_path, after_partitions):
+    killed = run_crawl("screener", env={**environment(sandbox, tmp_path), "KILL_AFTER_PARTITIONS": str(after_partitions)},
+                       settings=SETTINGS, module="tests.kill_in_publish")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert list((tmp_path / "_staging").iterdir()), "the kill left staged units to publish"
+    final = screener(sandbox, tmp_path)
+    assert "Publishing the units an earlier crawl staged" in final.stderr
+    assert snapshot(tmp_path) == snapshot(full_run[0])
+    assert not list(tmp_path.rglob(".*.tmp")) and not list((tmp_path / "_staging").iterdir())
 
 
 def test_ctrl_c_pauses_and_the_same_command_resumes(sandbox, full_run, tmp_path):

@@ -146,13 +146,11 @@ def test_full_disk_stops_the_crawl_leaves_nothing_half_written_and_a_rerun_compl
     stopped = run_crawl("screener", ("tickers", TICKERS), ("datasets", ",".join(datasets)), module="tests.full_disk",
                         env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": KEY,
                              "SCREENER_DATA_DIR": str(tmp_path), "FULL_DISK_AFTER": "2"},
-                        # the full disk is faked in the crawl's process, so its writes stay there
-                        # (test_workers.py: ENOSPC in a worker process reaches the crawl alike)
-                        settings={**SETTINGS, "SCREENER_WORKER_PROCESSES": 0})
+                        settings=SETTINGS)
     assert stopped.stderr.count("is full (No space left on device): stopping the crawl") == 1
     assert "'finish_reason': 'disk_full'" in stopped.stderr
     assert "Traceback" not in stopped.stderr
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp")) and not list((tmp_path / "_staging").glob("*.arrow.*"))
     for path in tmp_path.rglob("*.parquet"):
         pq.read_metadata(path)
     state = ledger(tmp_path)["datasets"]

@@ -21,7 +21,7 @@ MONTHS = [(2005, 1), (2005, 2), (2005, 3), (2005, 4)]
 def prices_spider(lanes):
     settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
     settings.update(POLYGON_BASE_URL="http://127.0.0.1:1", PRICES_SOURCE="grouped", PRICES_START="2005-01-01",
-                    PRICES_END="2005-04-30", PRICES_GROUPED_LANES=lanes, SCREENER_WORKER_PROCESSES=0)
+                    PRICES_END="2005-04-30", PRICES_GROUPED_LANES=lanes)
     crawler = get_crawler(PricesSpider, settings)
     crawler.spider = spider = crawler._create_spider(tickers="AAPL,MSFT")
     crawler.stats.open_spider()

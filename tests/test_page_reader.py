@@ -1,10 +1,10 @@
-"""Pages read off the crawl's process: the page reader middleware reads a v1 statements page in a
-worker process, the spider uses what it read without decoding the body again, a body that is not
-JSON is retried, and a ticker's daily bars and a grouped daily page are read the same way."""
+"""Pages read off the reactor's thread: the page reader middleware reads a v1 statements page in
+a thread, the spider uses what it read without decoding the body again, a body that is not JSON
+is retried, and a ticker's daily bars and a grouped daily page are read as columns."""
 
 import asyncio
 import json
-import os
+import threading
 from datetime import date
 
 import pytest
@@ -17,11 +17,11 @@ from screener_crawler.middlewares.page_reader import PageReaderMiddleware
 from screener_crawler.middlewares.retry import PolygonRetryMiddleware
 from screener_crawler.polygon import pages
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, PageReader, read_page
-from screener_crawler.polygon.parsers import ParsedRow, daily_bars_page_rows
+from screener_crawler.coercion import coerce_records
+from screener_crawler.polygon.parsers import ParsedRow, daily_bar_row, daily_bars_page_columns
 from screener_crawler.spiders import base
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from screener_crawler.spiders.prices import PricesSpider
-from screener_crawler.workers import worker_pool
 from tests.recorded import FIXTURES
 
 BASE = "http://127.0.0.1:1"
@@ -30,20 +30,19 @@ DAILY_BARS = "aggs_v2_range_1_day_AAPL_2005-04-01_2005-04-04__py_mock.json"
 GROUPED_DAILY = "aggs_v2_grouped_daily_us_stocks_2005-04-04__py_mock.json"
 
 
-def rows_naming_their_process(payload):
-    """A page reader's rows that say which process made them."""
-    return [ParsedRow("related_tickers", {"ticker": "AAPL", "related_ticker": f"P{os.getpid()}", "rank": 1})]
+def rows_naming_their_thread(payload):
+    """A page reader's rows that say which thread made them."""
+    return [ParsedRow("related_tickers", {"ticker": "AAPL", "related_ticker": f"T{threading.get_ident()}", "rank": 1})]
 
 
 @pytest.fixture
 def crawler():
     settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
-    settings.update(POLYGON_BASE_URL=BASE, SCREENER_WORKER_PROCESSES=1, BACKOFF_JITTER=0.0)
+    settings.update(POLYGON_BASE_URL=BASE, BACKOFF_JITTER=0.0)
     crawler = get_crawler(FundamentalsSpider, settings)
     crawler.spider = crawler._create_spider(tickers="AAPL,MSFT")
     crawler.stats.open_spider()
-    yield crawler
-    worker_pool(crawler).shutdown()
+    return crawler
 
 
 def statements_request(crawler, dataset="balance_sheets"):
@@ -56,7 +55,7 @@ def respond(request, body):
 
 
 def through_middleware(crawler, request, response):
-    return asyncio.run(PageReaderMiddleware.from_crawler(crawler).process_response(request, response))
+    return asyncio.run(PageReaderMiddleware().process_response(request, response))
 
 
 def test_the_spider_names_a_page_reader_for_v1_statements(crawler):
@@ -64,16 +63,16 @@ def test_the_spider_names_a_page_reader_for_v1_statements(crawler):
     assert reader.args == ("balance_sheets", ("AAPL", "MSFT"))
 
 
-def test_a_page_is_read_in_a_worker_process(crawler):
+def test_a_page_is_read_in_a_thread(crawler):
     request = Request(f"{BASE}/v1/related-companies/AAPL",
-                      meta={PAGE_READER: PageReader(rows_naming_their_process)})
+                      meta={PAGE_READER: PageReader(rows_naming_their_thread)})
     through_middleware(crawler, request, respond(request, b'{"results": []}'))
     [batch] = request.meta[PAGE_READ].batches
-    reader_process = batch.table.column("related_ticker")[0].as_py()
-    assert reader_process.startswith("P") and reader_process != f"P{os.getpid()}"
+    reader_thread = batch.table.column("related_ticker")[0].as_py()
+    assert reader_thread.startswith("T") and reader_thread != f"T{threading.get_ident()}"
 
 
-def test_the_spider_takes_the_worker_s_tables_without_reading_the_body_again(crawler, monkeypatch):
+def test_the_spider_takes_the_read_tables_without_reading_the_body_again(crawler, monkeypatch):
     request = statements_request(crawler)
     response = respond(request, (FIXTURES / BALANCE_SHEETS).read_bytes())
     through_middleware(crawler, request, response)
@@ -127,28 +126,45 @@ def test_a_ticker_s_daily_bars_are_read_by_a_page_reader():
 
 
 def test_a_page_read_in_slices_gives_the_rows_and_drops_of_a_page_read_at_once(monkeypatch):
+    rows = [ParsedRow("related_tickers", {"ticker": "AAPL", "related_ticker": f"R{n}", "rank": n}) for n in range(7)]
+    rows[4] = ParsedRow("related_tickers", {"ticker": "AAPL", "related_ticker": "R4", "rank": "fourth"})
+    reader = PageReader(lambda payload: rows)
+
+    [at_once] = read_page(reader, b"{}").batches
+    monkeypatch.setattr(pages, "ROWS_AT_ONCE", 3)
+    [in_slices] = read_page(reader, b"{}").batches
+
+    assert in_slices.table.column("rank").num_chunks == 3
+    assert in_slices.table.equals(at_once.table)
+    assert in_slices.table.column("rank").to_pylist() == [0, 1, 2, 3, 5, 6]
+    assert in_slices.invalid_columns == at_once.invalid_columns == ["rank"]
+
+
+def bars_with(changes):
     recorded = json.loads((FIXTURES / DAILY_BARS).read_text())
     bar = recorded["results"][0]
-    day = 86_400_000
-    bars = [{**bar, "t": bar["t"] + n * day, "c": bar["c"] + n} for n in range(7)]
-    bars[4]["c"] = "not a price"
-    body = json.dumps({**recorded, "results": bars}).encode()
-    reader = PageReader(daily_bars_page_rows, ("AAPL",))
-
-    [at_once] = read_page(reader, body).batches
-    monkeypatch.setattr(pages, "ROWS_AT_ONCE", 3)
-    [in_slices] = read_page(reader, body).batches
-
-    assert in_slices.table.column("close").num_chunks == 3
-    assert in_slices.table.equals(at_once.table)
-    assert in_slices.table.column("close").to_pylist() == [bar["c"] + n for n in (0, 1, 2, 3, 5, 6)]
-    assert in_slices.invalid_columns == at_once.invalid_columns == ["close"]
+    bars = [{**bar, "t": bar["t"] + n * 86_400_000, "c": bar["c"] + n} for n in range(7)]
+    for position, change in changes.items():
+        bars[position].update(change)
+    return recorded, bars
 
 
-def test_a_grouped_daily_page_is_read_in_a_worker_keeping_only_the_crawl_s_tickers():
+@pytest.mark.parametrize("changes", [{}, {4: {"c": "not a price"}}, {2: {"t": 1.1e12}}, {3: {"n": None, "vw": None}}],
+                         ids=["clean", "bad-close", "float-start", "missing-fields"])
+def test_bars_read_as_columns_equal_bars_read_record_by_record(changes):
+    recorded, bars = bars_with(changes)
+    [batch] = read_page(PageReader(daily_bars_page_columns, ("AAPL",)),
+                        json.dumps({**recorded, "results": bars}).encode()).batches
+    adjusted = bool(recorded.get("adjusted", False))
+    expected, invalid = coerce_records("daily_prices", [daily_bar_row(bar, "AAPL", adjusted).row for bar in bars])
+    assert batch.table.equals(expected)
+    assert batch.invalid_columns == invalid
+
+
+def test_a_grouped_daily_page_is_read_keeping_only_the_crawl_s_tickers():
     settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
     settings.update(POLYGON_BASE_URL=BASE, PRICES_SOURCE="grouped", PRICES_START="2005-04-04",
-                    PRICES_END="2005-04-05", SCREENER_WORKER_PROCESSES=1)
+                    PRICES_END="2005-04-05")
     crawler = get_crawler(PricesSpider, settings)
     crawler.spider = spider = crawler._create_spider(tickers="AAPL,MSFT")
     crawler.stats.open_spider()
@@ -157,10 +173,7 @@ def test_a_grouped_daily_page_is_read_in_a_worker_keeping_only_the_crawl_s_ticke
     bar = recorded["results"][0]
     bars = [bar, {**bar, "T": "AAPL", "c": 1.5}, {**bar, "T": "MSFT", "c": 2.5}]
     response = respond(request, json.dumps({**recorded, "results": bars}).encode())
-    try:
-        through_middleware(crawler, request, response)
-    finally:
-        worker_pool(crawler).shutdown()
+    through_middleware(crawler, request, response)
     assert request.meta[PAGE_READ] is not None
 
     items = list(spider.parse_grouped_daily(response))

@@ -78,7 +78,7 @@ def test_values_match_an_independent_recomputation_from_the_statements(crawled):
 def test_recomputing_from_disk_sends_no_request(crawled):
     _, again = crawled
     assert "'downloader/request_count'" not in again.stderr
-    assert "'financial_ratios/units': 5" in again.stderr
+    assert "'units/complete/financial_ratios': 5" in again.stderr
 
 
 @pytest.mark.parametrize("day", ["2019-03-01", "2021-08-16", "2024-05-31"])
@@ -130,7 +130,7 @@ def test_latest_ratios_is_each_tickers_latest_row_from_one_file(crawled):
         assert list(latest["filing_date"]) == list(expected["filing_date"])
         pd.testing.assert_series_equal(latest["net_margin"].reset_index(drop=True),
                                        expected["net_margin"].reset_index(drop=True), check_names=False)
-    assert (data_dir / "financial_ratios_latest" / "financial_ratios_latest.parquet").is_file()
+    assert (data_dir / "financial_ratios_latest" / "part-0.parquet").is_file()
 
 
 def test_latest_ratios_reads_the_dataset_when_the_cross_section_file_is_missing(crawled, tmp_path):

@@ -28,7 +28,7 @@ class StagingPipeline:
     ``UnitStaged`` for the ledger; publishes what is staged into the partitions at start (what
     a killed crawl left), every ``SCREENER_PUBLISH_INTERVAL`` seconds, and at close.
 
-    Units are staged many to a file: a unit waits until ``SCREENER_STAGING_ROWS`` rows are
+    Units are staged many to a file: a unit waits until ``SCREENER_STAGING_BYTES`` bytes of rows are
     waiting or ``SCREENER_STAGING_DELAY`` seconds have passed since the first of them, then
     all of them are written in one thread call (a group commit). A month of a market-wide
     listing is staged at once, replacing the listing's tickers in that month only.
@@ -40,12 +40,12 @@ class StagingPipeline:
         self._stats = crawler.stats
         self._root = data_root(crawler.settings)
         self._area = StagingArea(self._root)
-        self._batch_rows = crawler.settings.getint("SCREENER_STAGING_ROWS")
+        self._batch_bytes = crawler.settings.getint("SCREENER_STAGING_BYTES")
         self._delay = crawler.settings.getfloat("SCREENER_STAGING_DELAY")
         self._interval = crawler.settings.getfloat("SCREENER_PUBLISH_INTERVAL")
         self._waiting = defaultdict(list)
         """dataset -> [(ticker, rows, future)] waiting to be staged."""
-        self._waiting_rows = 0
+        self._waiting_bytes = 0
         self._flush_timer = None
         self._periodic = None
 
@@ -104,63 +104,72 @@ class StagingPipeline:
         return item
 
     async def _stage_unit(self, item):
-        dataset = DATASETS[item.dataset]
-        unique, duplicates = deduplicate(dataset, item.table)
-        if duplicates:
-            self._stats.inc_value(f"staging/duplicates_dropped/{item.dataset}", duplicates)
         staged = asyncio.get_running_loop().create_future()
-        self._waiting[item.dataset].append((item.ticker, unique, staged))
-        self._waiting_rows += unique.num_rows
-        if self._waiting_rows >= self._batch_rows:
+        self._waiting[item.dataset].append((item.ticker, item.table, staged))
+        self._waiting_bytes += item.table.nbytes
+        if self._waiting_bytes >= self._batch_bytes:
             await self._flush()
         elif self._flush_timer is None:
             self._flush_timer = asyncio.get_running_loop().call_later(
                 self._delay, lambda: deferred_from_coro(self._flush()))
-        await staged
+        rows, duplicates = await staged
         self._stats.inc_value(f"staging/units/{item.dataset}")
-        self._stats.inc_value(f"staging/rows/{item.dataset}", unique.num_rows)
-        return UnitStaged(item.dataset, item.ticker, unique.num_rows, duplicates)
+        self._stats.inc_value(f"staging/rows/{item.dataset}", rows)
+        if duplicates:
+            self._stats.inc_value(f"staging/duplicates_dropped/{item.dataset}", duplicates)
+        return UnitStaged(item.dataset, item.ticker, rows, duplicates)
 
     async def _flush(self):
         """Stage every waiting unit, a file per dataset, and let their items go on."""
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        waiting, self._waiting, self._waiting_rows = self._waiting, defaultdict(list), 0
+        waiting, self._waiting, self._waiting_bytes = self._waiting, defaultdict(list), 0
         if not waiting:
             return
-        try:
-            await run_in_thread(self._stage_waiting, waiting)
-        except Exception as error:
-            for units in waiting.values():
-                for _, _, staged in units:
-                    staged.set_exception(error)
-            return
-        for units in waiting.values():
-            for _, _, staged in units:
-                staged.set_result(None)
-        self._stats.inc_value("staging/files")
+        outcomes = await run_in_thread(self._stage_waiting, waiting)
+        for name, units in waiting.items():
+            for ticker, _, staged in units:
+                if isinstance(outcomes[name], Exception):
+                    staged.set_exception(outcomes[name])
+                else:
+                    staged.set_result(outcomes[name].get(ticker, (0, 0)))
 
     def _stage_waiting(self, waiting):
-        downloaded_at = datetime.now(UTC)
+        """Stage the waiting units, a file per dataset, without natural-key duplicates; dataset ->
+        ticker -> (rows staged, duplicates dropped), or the error that failed the file."""
+        downloaded_at, outcomes = datetime.now(UTC), {}
         for name, units in waiting.items():
             dataset = DATASETS[name]
             table = pa.concat_tables([rows for _, rows, _ in units])
+            unique, _ = deduplicate(dataset, table)
             tickers = WHOLE_TABLE if not dataset.per_ticker else [ticker for ticker, _, _ in units]
-            self._area.stage(dataset, stamped(dataset, table, downloaded_at), tickers)
+            try:
+                self._area.stage(dataset, stamped(dataset, unique, downloaded_at), tickers)
+            except Exception as error:
+                outcomes[name] = error
+                continue
+            self._stats.inc_value("staging/files")
+            before, after = _rows_by_ticker(table), _rows_by_ticker(unique)
+            outcomes[name] = {ticker: (after.get(ticker, 0), count - after.get(ticker, 0))
+                              for ticker, count in before.items()}
+            if not dataset.per_ticker:
+                outcomes[name] = {None: (unique.num_rows, table.num_rows - unique.num_rows)}
+        return outcomes
 
     async def _stage_partition(self, item):
-        dataset = DATASETS[item.dataset]
-        unique, duplicates = deduplicate(dataset, item.table)
-        tickers = self._crawler.spider.grouped_tickers
         year, month = item.partition
-        await run_in_thread(self._area.stage, dataset, stamped(dataset, unique, datetime.now(UTC)), tickers,
-                            year * 100 + month)
+        unique = await run_in_thread(self._stage_month, DATASETS[item.dataset], item.table, year * 100 + month)
         self._stats.inc_value(f"staging/partitions/{item.dataset}")
         self._stats.inc_value(f"staging/rows/{item.dataset}", unique.num_rows)
-        rows_by_ticker = {entry["values"]: entry["counts"]
-                          for entry in pc.value_counts(unique.column("ticker")).to_pylist()}
-        return PartitionStaged(item.dataset, item.partition, item.months_total, rows_by_ticker)
+        return PartitionStaged(item.dataset, item.partition, item.months_total, _rows_by_ticker(unique))
+
+    def _stage_month(self, dataset, table, month):
+        """Stage a month of a market-wide listing as replacing the listing's tickers there."""
+        unique, _ = deduplicate(dataset, table)
+        self._area.stage(dataset, stamped(dataset, unique, datetime.now(UTC)), self._crawler.spider.grouped_tickers,
+                         month)
+        return unique
 
     def _disk_full(self, item, error):
         """Stop the crawl with one message; the unit is failed, so the next run redoes it.
@@ -174,3 +183,7 @@ class StagingPipeline:
         if isinstance(item, PartitionUnit):
             return PartitionFailed(item.dataset, item.partition, "disk full")
         return UnitFailed(item.dataset, item.ticker, "disk full")
+
+
+def _rows_by_ticker(table: pa.Table) -> dict:
+    return {entry["values"]: entry["counts"] for entry in pc.value_counts(table.column("ticker")).to_pylist()}

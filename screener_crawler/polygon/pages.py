@@ -66,9 +66,10 @@ def read_page(reader, body):
         return None
     parsed = reader.rows(payload, *reader.args)
     if isinstance(parsed, ParsedColumns):
+        if not parsed.length:
+            return ReadPage([], {}, payload.get("next_url"))
         table, invalid = coerce_columns(parsed.dataset, parsed.columns, parsed.length)
-        batch = RecordBatch(parsed.dataset, table=table, invalid_columns=invalid)
-        return ReadPage([batch], {}, payload.get("next_url"))
+        return ReadPage([RecordBatch(parsed.dataset, table=table, invalid_columns=invalid)], {}, payload.get("next_url"))
     tables, invalid_columns, unknown_fields = defaultdict(list), defaultdict(list), Counter()
     parsed_rows = iter(parsed)
     while rows := list(islice(parsed_rows, ROWS_AT_ONCE)):

@@ -47,6 +47,13 @@ class StagedHeader:
     months: tuple
 
 
+def write_staged_file(path: Path, schema: pa.Schema, pieces: list) -> None:
+    """An Arrow IPC file of ``schema``, a record batch per (month, rows) of ``pieces``."""
+    with ipc.new_file(path, schema) as writer:
+        for _, piece in pieces:
+            writer.write_table(piece.cast(schema).combine_chunks())
+
+
 class StagingArea:
     def __init__(self, root: Path | str):
         self.directory = Path(root) / STAGING_DIR
@@ -91,12 +98,7 @@ class StagingArea:
         sequence = self._take_sequence()
         path = self.directory / f"{sequence:012d}.{dataset.name}.arrow"
 
-        def write(temporary):
-            with ipc.new_file(temporary, schema) as writer:
-                for _, piece in pieces:
-                    writer.write_table(piece.cast(schema).combine_chunks())
-
-        replace_atomically(path, write, durable=True)
+        replace_atomically(path, lambda temporary: write_staged_file(temporary, schema, pieces), durable=True)
         return StagedFile(sequence, dataset.name, path)
 
     @staticmethod
