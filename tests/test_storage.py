@@ -185,3 +185,13 @@ def test_v1_layout_files_are_recognised(tmp_path):
     old.parent.mkdir(parents=True)
     pq.write_table(pa.table({"ticker": ["AAPL"]}), old)
     assert layout.has_v1_layout(tmp_path)
+
+
+def test_an_empty_unit_of_a_dataset_without_partitions_removes_the_ticker(tmp_path):
+    related = DATASETS["related_tickers"]
+    stage(tmp_path, related, [{"ticker": "AAPL", "related_ticker": "MSFT", "rank": 1},
+                              {"ticker": "ZZ", "related_ticker": "AAPL", "rank": 1}], ["AAPL", "ZZ"])
+    publish(tmp_path)
+    stage(tmp_path, related, [], ["ZZ"])
+    publish(tmp_path)
+    assert rows(tmp_path, "related_tickers", ("ticker", "related_ticker")) == [("AAPL", "MSFT")]

@@ -4,6 +4,10 @@ ticker), keeping every row and its ``downloaded_at``. The work is in
 ``screener_crawler/storage/compaction.py``; killed at any point, running it again finishes it
 with the same result.
 
+Where a ticker also has rows in the current layout (a root partly converted), the newer
+download of each (dataset, ticker) wins by ``downloaded_at``: older v1 files are not converted
+but moved to ``_v1_superseded/``; other tickers' rows are never touched.
+
 It prints, per dataset, the files, rows and bytes before (v1) and after (the published
 partitions). Exit status: 0 when every dataset's rows after are its rows before (less
 natural-key duplicates, which it names) or when there is nothing in the v1 layout; 1 when a

@@ -106,7 +106,7 @@ class StagingPipeline:
     async def _stage_unit(self, item):
         staged = asyncio.get_running_loop().create_future()
         self._waiting[item.dataset].append((item.ticker, item.table, staged))
-        self._waiting_bytes += item.table.nbytes
+        self._waiting_bytes += 8 * item.table.num_rows * item.table.num_columns
         if self._waiting_bytes >= self._batch_bytes:
             await self._flush()
         elif self._flush_timer is None:

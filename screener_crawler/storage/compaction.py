@@ -77,7 +77,7 @@ Progress = Callable[[str], None]
 
 @dataclass
 class V1Files:
-    """The v1 files of one dataset: per ticker, indices into ``directories`` (two bytes a file
+    """The v1 files of one dataset: per ticker, indices into ``directories`` (four bytes a file
     rather than a path: the full universe holds 3.7 million of them)."""
 
     directories: list = field(default_factory=list)
@@ -213,14 +213,6 @@ class CompactionReport:
 
 # --- Reading v1 files -------------------------------------------------------------------------
 
-@dataclass
-class V1Table:
-    ticker: str | None
-    table: pa.Table | None
-    bytes: int
-    problem: str | None = None
-
-
 _required = {}
 
 
@@ -263,19 +255,71 @@ def conform(dataset: Dataset, table: pa.Table, ticker: str | None = None) -> tup
     return table, None
 
 
-def read_v1_file(dataset: Dataset, path: str, ticker: str | None) -> V1Table:
-    size = os.path.getsize(path)
+def read_v1_file(dataset: Dataset, path: str, ticker: str | None) -> tuple[pa.Table | None, str | None]:
+    """A v1 file's rows in the declared schema, or None and why it cannot be converted."""
     try:
         with pq.ParquetFile(path) as parquet:
             table = parquet.read(use_threads=False)
     except Exception as error:  # garbage, truncated, empty, permission denied
-        return V1Table(ticker, None, size, f"unreadable {path}: {type(error).__name__}: {error}")
+        return None, f"unreadable {path}: {type(error).__name__}: {error}"
     table, problem = conform(dataset, table, ticker)
-    return V1Table(ticker, table, size, problem and f"{path}: {problem}")
+    return table, problem and f"{path}: {problem}"
+
+
+@dataclass
+class Unit:
+    """The v1 files of one ticker of a dataset (``ticker`` None: a market-wide file, whose rows
+    are of many tickers)."""
+
+    ticker: str | None
+    paths: list
+
+    @property
+    def key(self) -> str:
+        return self.ticker or "*"
+
+
+@dataclass
+class UnitsRead:
+    """The rows of the units read whole, in one table; what was read; the units left out
+    (key -> why) because one of their files cannot be converted."""
+
+    table: pa.Table
+    files: int = 0
+    bytes: int = 0
+    kept: dict = field(default_factory=dict)
+    kept_files: int = 0
+
+
+def read_units(dataset: Dataset, units: list[Unit]) -> UnitsRead:
+    """Read ``units`` and put their rows in one table at once: a v1 file is a few rows of up to
+    300 columns, and holding tens of thousands of one-file tables until a batch is complete
+    would cost far more memory than their rows."""
+    tables, read = [], UnitsRead(dataset.schema.empty_table())
+    for unit in units:
+        pieces, size, problem = [], 0, None
+        for path in unit.paths:
+            size += os.path.getsize(path)
+            table, problem = read_v1_file(dataset, path, unit.ticker)
+            if problem:
+                break
+            if table.num_rows:
+                pieces.append(table)
+        if problem:
+            read.kept[unit.key] = problem
+            read.kept_files += len(unit.paths)
+            continue
+        tables += pieces
+        read.files += len(unit.paths)
+        read.bytes += size
+    if tables:
+        read.table = pa.concat_tables(tables).combine_chunks()
+    return read
 
 
 class Reader:
-    """Reads v1 files in a thread pool and says how many of them it has read."""
+    """Reads units of v1 files in a thread pool, about ``FILES_PER_TASK`` files a task, and says
+    how many files it has read."""
 
     def __init__(self, pool: ThreadPoolExecutor, total: int, progress: Progress):
         self._pool = pool
@@ -283,21 +327,30 @@ class Reader:
         self._progress = progress
         self.done = 0
 
-    def read(self, dataset: Dataset, files: list[tuple[str | None, str]]) -> list[V1Table]:
-        tasks = [files[start:start + FILES_PER_TASK] for start in range(0, len(files), FILES_PER_TASK)]
-
-        def read_task(task):
-            return [read_v1_file(dataset, path, ticker) for ticker, path in task]
-
-        results = []
-        for read in self._pool.map(read_task, tasks):
-            results += read
-            self.done += len(read)
+    def read(self, dataset: Dataset, units: list[Unit]) -> UnitsRead:
+        tasks, task, files = [], [], 0
+        for unit in units:
+            task.append(unit)
+            files += len(unit.paths)
+            if files >= FILES_PER_TASK:
+                tasks.append(task)
+                task, files = [], 0
+        if task:
+            tasks.append(task)
+        tables, merged = [], UnitsRead(dataset.schema.empty_table())
+        for read in self._pool.map(lambda task: read_units(dataset, task), tasks):
+            if read.table.num_rows:
+                tables.append(read.table)
+            merged.files += read.files
+            merged.bytes += read.bytes
+            merged.kept.update(read.kept)
+            merged.kept_files += read.kept_files
+            self.done += read.files + read.kept_files
             self._progress(f"{dataset.name}: read {self.done:,}/{self._total:,} v1 files")
-        return results
+        if tables:
+            merged.table = pa.concat_tables(tables).combine_chunks()
+        return merged
 
-
-# --- Converting -------------------------------------------------------------------------------
 
 class CompactionRunning(RuntimeError):
     """Another process is compacting the same root."""
@@ -335,8 +388,9 @@ def _compact(root: Path, batch_tickers: int, workers: int, progress: Progress | 
     if report.found_v1:
         report.removed_temporaries = remove_temporaries(root)
         report.leftover_staged_files = publish(root, progress=say).staged_files
-        total = (sum(len(files) for files in inventories.values()) + partition_path(root, UNIVERSE).exists()
-                 + v1_latest_path(root).exists())
+        total = (sum(len(files) for name, files in inventories.items()
+                     if not journal_path(root, DATASETS[name]).exists())
+                 + partition_path(root, UNIVERSE).exists() + v1_latest_path(root).exists())
         with ThreadPoolExecutor(max_workers=workers) as pool:
             reader = Reader(pool, total, say)
             # The universe and the cross-section first: while any ticker=<T>.parquet file is
@@ -362,12 +416,11 @@ def convert_universe(root: Path, reader: Reader, say: Progress) -> DatasetReport
     if not path.exists():
         return None
     report = DatasetReport(UNIVERSE.name)
-    [read] = reader.read(UNIVERSE, [(None, str(path))])
-    report.v1_files, report.v1_bytes = 1, read.bytes
-    if read.problem:
-        report.kept["*"], report.kept_files = read.problem, 1
+    read = reader.read(UNIVERSE, [Unit(None, [str(path)])])
+    if read.kept:
+        report.kept, report.kept_files = read.kept, read.kept_files
         return _measure_after(root, UNIVERSE, report)
-    report.v1_rows = read.table.num_rows
+    report.v1_files, report.v1_bytes, report.v1_rows = read.files, read.bytes, read.table.num_rows
     table = _deduplicated(UNIVERSE, read.table, report)
     StagingArea(root).stage(UNIVERSE, table, WHOLE_TABLE)
     report.staged_rows = table.num_rows
@@ -390,8 +443,8 @@ def convert_ticker_dataset(root: Path, dataset: Dataset, files: V1Files, reader:
         tickers = list(files.by_ticker)
         for start in range(0, len(tickers), batch_tickers):
             batch = tickers[start:start + batch_tickers]
-            reads = reader.read(dataset, [(ticker, path) for ticker in batch for path in files.paths(ticker)])
-            _stage_batch(area, dataset, batch, reads, published, report)
+            read = reader.read(dataset, [Unit(ticker, files.paths(ticker)) for ticker in batch])
+            _stage_batch(area, dataset, batch, read, published, report)
         say(f"{dataset.name}: publishing")
         publish(root, progress=say)
         write_bytes_atomically(journal, report.to_json(), durable=True)
@@ -414,12 +467,9 @@ def convert_latest(root: Path, reader: Reader, say: Progress) -> DatasetReport |
     else:
         report = _start_report(root, LATEST)
         published = published_stamps(root, LATEST) if report.v2_files_before else {}
-        [read] = reader.read(LATEST, [(None, str(path))])
-        if read.problem:
-            tickers, reads = ["*"], [V1Table("*", None, read.bytes, read.problem)]
-        else:
-            tickers, reads = sorted(pc.unique(read.table.column("ticker")).to_pylist()), [read]
-        _stage_batch(StagingArea(root), LATEST, tickers, reads, published, report)
+        read = reader.read(LATEST, [Unit(None, [str(path)])])
+        tickers = sorted(pc.unique(read.table.column("ticker")).to_pylist()) if not read.kept else []
+        _stage_batch(StagingArea(root), LATEST, tickers, read, published, report)
         if report.kept:
             return _measure_after(root, LATEST, report)
         publish(root, progress=say)
@@ -441,22 +491,17 @@ def _start_report(root: Path, dataset: Dataset) -> DatasetReport:
                          v2_bytes_before=before.bytes)
 
 
-def _stage_batch(area: StagingArea, dataset: Dataset, batch: list[str], reads: list[V1Table],
-                 published: dict, report: DatasetReport) -> None:
-    """Stage the rows of ``reads`` (the v1 files of the tickers of ``batch``) as replacing those
+def _stage_batch(area: StagingArea, dataset: Dataset, batch: list[str], read: UnitsRead, published: dict,
+                 report: DatasetReport) -> None:
+    """Stage the rows ``read`` (of the v1 files of the tickers of ``batch``) as replacing those
     tickers, but for the tickers with a file that cannot be converted (left whole) and those
     whose published rows are newer (superseded)."""
-    for read in reads:
-        if read.problem:
-            report.kept.setdefault(read.ticker, read.problem)
-    report.kept_files += sum(1 for read in reads if read.ticker in report.kept)
-    reads = [read for read in reads if read.ticker not in report.kept]
-    report.v1_files += len(reads)
-    report.v1_bytes += sum(read.bytes for read in reads)
-    tables = [read.table for read in reads if read.table.num_rows]
-    table = pa.concat_tables(tables).combine_chunks() if tables else dataset.schema.empty_table()
-    report.v1_rows += table.num_rows
-    tickers = [ticker for ticker in batch if ticker not in report.kept]
+    report.kept.update(read.kept)
+    report.kept_files += read.kept_files
+    report.v1_files += read.files
+    report.v1_bytes += read.bytes
+    report.v1_rows += read.table.num_rows
+    table, tickers = read.table, [ticker for ticker in batch if ticker not in read.kept]
     if published:
         table, tickers = _newer_than_published(table, tickers, published, report)
     table = _deduplicated(dataset, table, report)

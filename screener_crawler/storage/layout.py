@@ -79,8 +79,14 @@ def remove_partition_file(path: Path) -> None:
             break
 
 
+V1_LATEST_FILE = "financial_ratios_latest/financial_ratios_latest.parquet"
+
+
 def v1_layout_files(root: Path | str) -> Iterator[Path]:
-    """Files of the v1 layout (one per ticker: ``ticker=<T>.parquet``) under ``root``."""
+    """Files of the v1 layout (one per ticker: ``ticker=<T>.parquet``, and the v1 name of the
+    ratio cross-section) under ``root``."""
+    if (Path(root) / V1_LATEST_FILE).exists():
+        yield Path(root) / V1_LATEST_FILE
     for name in DATASETS:
         for directory, _, names in os.walk(Path(root) / name):
             for entry in names:

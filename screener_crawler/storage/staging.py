@@ -87,7 +87,7 @@ class StagingArea:
             strays = pc.invert(pc.is_in(table.column("ticker"), pa.array(tickers, pa.string())))
             if pc.any(strays).as_py():
                 raise ValueError(f"staged rows of {dataset.name} include tickers it does not replace")
-        pieces = list(split_by_month(dataset, table))
+        pieces = [(month, rows) for month, rows in split_by_month(dataset, table) if rows.num_rows]
         metadata = {
             "screener.dataset": dataset.name,
             "screener.tickers": json.dumps(tickers),
