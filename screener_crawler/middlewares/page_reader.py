@@ -1,6 +1,12 @@
+import asyncio
+
 from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, read_page
+
+READS_AT_ONCE = 2
+"""Pages read at the same time: reading is mostly Python, so more threads only wait for the
+GIL, each holding a decoded page (a statements page is 20-25 MB decoded)."""
 
 
 class PageReaderMiddleware:
@@ -10,8 +16,14 @@ class PageReaderMiddleware:
     ``PolygonRetryMiddleware`` retries. A 5-MB statements page takes about 0.1 s to read: on the
     reactor's thread it would hold every other request that long."""
 
+    def __init__(self):
+        self._reading = None
+
     async def process_response(self, request, response):
         reader = request.meta.get(PAGE_READER)
         if reader is not None and 200 <= response.status < 300:
-            request.meta[PAGE_READ] = await run_in_thread(read_page, reader, response.body)
+            if self._reading is None:
+                self._reading = asyncio.Semaphore(READS_AT_ONCE)
+            async with self._reading:
+                request.meta[PAGE_READ] = await run_in_thread(read_page, reader, response.body)
         return response

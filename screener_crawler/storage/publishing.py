@@ -62,6 +62,7 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None) -> 
             publish_dataset(root, STORED_DATASETS[name], files, report)
         os.sync()
         area.remove(staged)
+    pa.default_memory_pool().release_unused()
     logger.info("Published %d staged file(s): %s", report.staged_files, ", ".join(
         f"{name} {count:,} partition(s)" for name, count in sorted(report.partitions_written.items())))
     return report
@@ -107,11 +108,12 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
 
 
 class StagedReader:
-    """A staged file opened once (memory-mapped) for a whole publish: its header, and its
-    rows of a partition without copying them."""
+    """A staged file opened once for a whole publish: its header, and its rows of a partition,
+    read when asked for (not memory-mapped: the pages of every staged file would stay mapped,
+    and counted in the process's memory, until the end of the publish)."""
 
     def __init__(self, staged: StagedFile):
-        self._reader = ipc.open_file(pa.memory_map(str(staged.path)))
+        self._reader = ipc.open_file(pa.OSFile(str(staged.path)))
         self.header = StagingArea.header_of(self._reader.schema)
         self._batches = {month: position for position, month in enumerate(self.header.months)}
         self.rows = sum(self._reader.get_batch(i).num_rows for i in range(self._reader.num_record_batches))
