@@ -88,3 +88,16 @@ def test_a_data_dir_without_write_permission_is_refused(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
         f" error: the data directory {locked / 'data'} cannot be written (permission denied); " + WRITE_A_FOLDER)
+
+
+def test_a_data_root_in_the_old_layout_is_refused_naming_scrapy_compact(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    old = tmp_path / "splits" / "year=2024" / "month=05" / "ticker=AAPL.parquet"
+    old.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"ticker": ["AAPL"]}), old)
+    result = run_crawl("screener", ("tickers", "AAPL"), env={"SCREENER_DATA_DIR": str(tmp_path)}, timeout=120)
+    assert result.returncode != 0
+    assert "scrapy compact" in result.stderr and "Traceback" not in result.stderr
+    assert old.exists() and not (tmp_path / "_staging").exists()

@@ -41,6 +41,7 @@ def write_bytes_atomically(path: Path | str, data: bytes, durable: bool = False)
 
 
 def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to the disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -50,11 +51,7 @@ def _fsync(path: Path) -> None:
 
 def fsync_directory(directory: Path) -> None:
     """Make a rename or a deletion in ``directory`` durable."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    _fsync(directory)
 
 
 def remove_temporaries(root: Path | str) -> int:
