@@ -30,6 +30,9 @@ class Dataset:
     """Columns a record must carry to be written at all."""
     per_ticker: bool = True
     """Written one unit per ticker; False for a market-wide table in one file (the universe)."""
+    row_group_rows: int = 32_768
+    """Rows per Parquet row group: rows are sorted by ticker, so a reader asking for a few
+    tickers decodes only the groups whose statistics can hold them."""
 
     @cached_property
     def columns(self):
@@ -51,6 +54,13 @@ def _schema(*fields):
     return pa.schema([*fields, DOWNLOADED_AT])
 
 
+STATEMENT_ROW_GROUP_ROWS = 1024
+"""Statements and ratios are read a ticker's whole history at a time, from every filing month:
+a month of balance sheets of 10,070 tickers is ~3,400 rows, one group at 32,768 rows, and a
+ticker's history then decodes every ticker's rows of ~200 months (0.40 s against 0.27 s with
+1,024-row groups, for 6 % more bytes)."""
+
+
 def _statement_dataset(name):
     identity = [
         TICKER_FIELD,
@@ -68,6 +78,7 @@ def _statement_dataset(name):
         natural_key=("ticker", "timeframe", "period_end", "filing_date"),
         partition_date="filing_date",
         required=("ticker", "timeframe", "period_end", "filing_date", "source"),
+        row_group_rows=STATEMENT_ROW_GROUP_ROWS,
     )
 
 
@@ -161,6 +172,7 @@ DATASETS = {
         natural_key=RATIOS_NATURAL_KEY,
         partition_date="filing_date",
         required=("ticker", "timeframe", "period_end", "filing_date", "available_date"),
+        row_group_rows=STATEMENT_ROW_GROUP_ROWS,
     ),
     "universe": Dataset(
         name="universe",

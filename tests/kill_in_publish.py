@@ -15,12 +15,12 @@ def kill_in_publish(after):
     written = 0
     write = layout.write_partition_file
 
-    def write_then_die(path, table):
+    def write_then_die(path, table, row_group_rows):
         nonlocal written
         if written == after:
             os.kill(os.getpid(), signal.SIGKILL)
         written += 1
-        write(path, table)
+        write(path, table, row_group_rows)
 
     publishing.write_partition_file = write_then_die
 

@@ -4,6 +4,7 @@ datasets, clear errors, and the screener views ``latest_ratios`` and ``ratios_as
 
 Data are written the way a crawl writes them: staged, then published."""
 
+import dataclasses
 import shutil
 from datetime import date, datetime, timedelta, timezone
 
@@ -16,9 +17,8 @@ import pytest
 from screener_crawler import data_loader, settings as project_settings
 from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
 from screener_crawler.data_loader import ASOF_PRICE_DAYS, DataLoader
-from screener_crawler.datasets import DATASETS
+from screener_crawler.datasets import DATASETS, STORED_DATASETS
 from screener_crawler.ratios.latest import LATEST, latest_path, latest_rows
-from screener_crawler.storage import layout
 from screener_crawler.storage.publishing import publish
 from screener_crawler.storage.staging import WHOLE_TABLE, StagingArea
 from screener_crawler.storage.tables import records_table, stamped
@@ -105,8 +105,7 @@ MONTH_DAYS = [date(2024, 5, day) for day in (1, 2, 3, 6)]
 def many_row_groups(tmp_path, monkeypatch):
     """One partition (May 2024) of 12 tickers x 4 days, written in row groups of 4 rows: one
     row group per ticker, in ticker order."""
-    monkeypatch.setattr(layout, "ROW_GROUP_ROWS", 4)
-    monkeypatch.setitem(layout.PARQUET_OPTIONS, "row_group_size", 4)
+    monkeypatch.setitem(STORED_DATASETS, "daily_prices", dataclasses.replace(PRICES, row_group_rows=4))
     write(tmp_path, PRICES, [price(ticker, day, float(n * 10 + d))
                              for n, ticker in enumerate(MANY) for d, day in enumerate(MONTH_DAYS)])
     path = partition(tmp_path, "daily_prices", 2024, 5)

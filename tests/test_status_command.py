@@ -3,6 +3,7 @@ consistency, unreadable and stray files, coverage from footer statistics, the v1
 the exit code. Trees are built with the storage API (stage, then publish), as a crawl writes."""
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -18,7 +19,7 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import Settings
 
 from screener_crawler.commands.status import Command
-from screener_crawler.datasets import DATASETS, DERIVED_DATASETS
+from screener_crawler.datasets import DATASETS, DERIVED_DATASETS, STORED_DATASETS
 from screener_crawler.ledger import Ledger
 from screener_crawler.status import progress as progress_module
 from screener_crawler.status.checks import build_report
@@ -263,7 +264,7 @@ def test_failures_are_cut_in_text_but_all_in_json(tmp_path, capsys):
 
 
 def test_coverage_comes_from_footer_statistics_across_row_groups(tmp_path, monkeypatch):
-    monkeypatch.setitem(layout.PARQUET_OPTIONS, "row_group_size", 2)
+    monkeypatch.setitem(STORED_DATASETS, "balance_sheets", dataclasses.replace(BALANCE, row_group_rows=2))
     root = tmp_path / "data"
     rows = [balance_row("AAPL", date(2024, 4, day), value, cik) for day, value, cik in
             ((1, 1.0, "0000320193"), (2, None, None), (3, 2.0, None), (4, 5.0, None))]

@@ -137,11 +137,11 @@ def test_a_publish_killed_after_any_partition_ends_like_a_clean_one_when_redone(
     written = []
     real_write = layout.write_partition_file
 
-    def write_then_die(path, table):
+    def write_then_die(path, table, row_group_rows):
         if len(written) == crash_after:
             raise KeyboardInterrupt("killed")
         written.append(path)
-        real_write(path, table)
+        real_write(path, table, row_group_rows)
 
     monkeypatch.setattr(publishing, "write_partition_file", write_then_die)
     with pytest.raises(KeyboardInterrupt):

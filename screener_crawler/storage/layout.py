@@ -15,13 +15,9 @@ from screener_crawler.storage.atomic import replace_atomically
 
 PART_FILE = "part-0.parquet"
 STAGING_DIR = "_staging"
-ROW_GROUP_ROWS = 32_768
-"""Rows per row group: a month of daily prices (~210,000 rows) is seven groups, so a reader
-asking for a few tickers decodes a few of them (rows are sorted by ticker)."""
 PARQUET_OPTIONS = {
     "compression": "zstd",
     "write_statistics": True,
-    "row_group_size": ROW_GROUP_ROWS,
 }
 """And dictionaries for the string columns (a ticker, a timeframe repeat on many rows)."""
 
@@ -61,12 +57,12 @@ def _entries(directory, prefix) -> list:
         return []
 
 
-def write_partition_file(path: Path, table: pa.Table) -> None:
+def write_partition_file(path: Path, table: pa.Table, row_group_rows: int) -> None:
     """Replace ``path`` with ``table`` (already in stored order). Not flushed to the disk one
     by one: publishing flushes them all at once before it deletes what it published."""
     strings = [field.name for field in table.schema if pa.types.is_string(field.type)]
     replace_atomically(path, lambda temporary: pq.write_table(table, temporary, use_dictionary=strings,
-                                                              **PARQUET_OPTIONS))
+                                                              row_group_size=row_group_rows, **PARQUET_OPTIONS))
 
 
 def remove_partition_file(path: Path) -> None:

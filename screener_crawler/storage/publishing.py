@@ -98,7 +98,7 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
         merged = pa.concat_tables([rows for rows in pieces if rows.num_rows] or [dataset.schema.empty_table()])
         path = partition_path(root, dataset, month)
         if merged.num_rows:
-            write_partition_file(path, merged.sort_by(sort_keys(dataset)))
+            write_partition_file(path, merged.sort_by(sort_keys(dataset)), dataset.row_group_rows)
         else:
             remove_partition_file(path)
         report.partitions_written[dataset.name] += 1
