@@ -13,13 +13,13 @@ from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import DatasetUnit, PartitionFailed, PartitionStaged, PartitionUnit, UnitFailed, UnitStaged
 from screener_crawler.storage.atomic import remove_temporaries
+from screener_crawler.storage.layout import RUNNING_MARKER
 from screener_crawler.storage.publishing import publish
 from screener_crawler.storage.staging import WHOLE_TABLE, StagingArea
 from screener_crawler.storage.tables import deduplicate, stamped
 
 logger = logging.getLogger(__name__)
 
-RUNNING_MARKER = ".crawl.running"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from screener_crawler.datasets import DATASETS, STORED_DATASETS, TICKER_DATASETS
-from screener_crawler.pipelines.staging import RUNNING_MARKER
+from screener_crawler.storage.layout import RUNNING_MARKER
 from screener_crawler.status.ledger_view import LedgerView
 from screener_crawler.status.partitions import IGNORED_PREFIXES, PartitionTally, tally_partitions
 from screener_crawler.status.staged import StagedUnits, staged_units

@@ -15,6 +15,8 @@ from screener_crawler.storage.atomic import replace_atomically
 
 PART_FILE = "part-0.parquet"
 STAGING_DIR = "_staging"
+RUNNING_MARKER = ".crawl.running"
+"""Present in the data root while a crawl runs; found at start, the last crawl was killed."""
 PARQUET_OPTIONS = {
     "compression": "zstd",
     "write_statistics": True,
