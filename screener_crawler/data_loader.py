@@ -141,7 +141,7 @@ class DataLoader:
                            columns=["ticker", "execution_date", "split_from", "split_to"])
         close = rows["ticker"].map(last["close"]).astype("float64")
         price_date = rows["ticker"].map(last["date"])
-        return _reprice(rows, close, price_date, splits)
+        return reprice(rows, close, price_date, splits)
 
     def _dataset(self, spec, tickers):
         """A pyarrow dataset over ``spec``'s partition files, or None when there is nothing on
@@ -262,25 +262,6 @@ def _empty_table(spec, columns):
 
 def _empty_frame(spec, columns):
     return _empty_table(spec, columns).to_pandas()
-
-
-NO_SPLIT = ""
-"""The group ``_reprice`` puts the tickers without a split in (no ticker is empty)."""
-
-
-def _reprice(rows, close, price_date, splits):
-    """``reprice`` of ``rows`` at ``close`` on ``price_date``, with ``splits`` (of their tickers,
-    executed on or before the price date). ``reprice`` looks the splits up one ticker at a time,
-    which over 10,000 tickers takes seconds, so only the tickers with a split that counts (one
-    executed after the row's ``period_end``) go one at a time; the others are re-priced as one
-    group, with no split."""
-    applies = splits.merge(rows[["ticker", "period_end"]], on="ticker")
-    applies = applies[applies["execution_date"] > applies["period_end"]].drop(columns="period_end")
-    splits_by_ticker = {ticker: frame for ticker, frame in applies.groupby("ticker")}
-    grouped = rows["ticker"].where(rows["ticker"].isin(list(splits_by_ticker)), NO_SPLIT)
-    repriced = reprice(rows.assign(ticker=grouped), close, price_date, splits_by_ticker)
-    repriced["ticker"] = rows["ticker"]
-    return repriced
 
 
 __all__ = ["DataLoader", "default_root"]

@@ -21,7 +21,7 @@ class ReactorLag(PeriodicExtension):
     is the collector's, not the pipelines'.
 
     Nor is a lag the pipelines' while the operating system keeps the reactor's thread waiting
-    for a CPU, as it does when the worker processes and the sandbox keep both cores of a
+    for a CPU, as it does when the crawl's own threads and the sandbox keep both cores of a
     2-core machine busy. Where Linux says how long the thread has waited so
     (``/proc/thread-self/schedstat``), each lag is also recorded less that wait since the
     previous tick (``reactor/max_lag_less_cpu_queue_ms``,

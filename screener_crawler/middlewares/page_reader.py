@@ -6,15 +6,15 @@ from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, read_page
 
 READS_AT_ONCE = 2
 """Pages read at the same time: reading is mostly Python, so more threads only wait for the
-GIL, each holding a decoded page (a statements page is 20-25 MB decoded)."""
+GIL, each holding a decoded page."""
 
 
 class PageReaderMiddleware:
     """Reads each API page whose request names a ``PageReader`` (decode, parse, coerce to the
     datasets' schemas) in a thread as soon as it arrives, and leaves the ``ReadPage`` in the
     request's meta (``PAGE_READ``) for the spider; None there means the body is not JSON, which
-    ``PolygonRetryMiddleware`` retries. A 5-MB statements page takes about 0.1 s to read: on the
-    reactor's thread it would hold every other request that long."""
+    ``PolygonRetryMiddleware`` retries. Reading a whole statements page is mostly Python: on the
+    reactor's thread it would hold every other request while it runs."""
 
     def __init__(self):
         self._reading = None

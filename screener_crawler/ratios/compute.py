@@ -236,18 +236,14 @@ def compute_many(statements, prices=None, splits=None):
     return pd.concat([out, pd.DataFrame(ratios, index=index), pd.DataFrame(basis, index=index)], axis=1)[columns]
 
 
-def reprice(rows, close, price_date, splits_by_ticker):
+def reprice(rows, close, price_date, splits):
     """``rows`` of ``financial_ratios`` (a DataFrame) with their valuation ratios recomputed at
     ``close`` on ``price_date`` (aligned Series), share counts put on that day's split basis
-    with each ticker's splits (ticker -> DataFrame)."""
+    with ``splits`` (of any tickers, a ``ticker`` column; each counts for its own ticker's rows)."""
     rows = rows.copy()
     index = rows.index
-    factor = np.full(len(rows), np.nan)
-    period_end = pd.to_datetime(rows["period_end"]).to_numpy(dtype="datetime64[ns]")
-    price_day = pd.to_datetime(pd.Series(price_date, index=index)).to_numpy(dtype="datetime64[ns]")
-    for ticker, positions in rows.groupby("ticker").indices.items():
-        factor[positions] = split_factor(_splits(splits_by_ticker.get(ticker)), period_end[positions],
-                                         price_day[positions])
+    price_day = pd.to_datetime(pd.Series(price_date, index=index))
+    factor = split_factor(_splits(splits), pd.to_datetime(rows["period_end"]), price_day, rows["ticker"])
     views = {}
     for view, alias in VALUATION_READS:
         views.setdefault(view, pd.DataFrame(np.nan, index=index, columns=VALUE_COLUMNS))
