@@ -25,11 +25,13 @@ PAGE_READ = "screener_page_read"
 @dataclass(frozen=True)
 class PageReader:
     """``rows(payload, *args)`` gives the ``ParsedRow``s of a decoded page, or its
-    ``ParsedColumns``. ``rows`` is a
-    module-level function, so a reader pickles by name into JOBDIR."""
+    ``ParsedColumns``; ``table(body, *args)``, when given, reads a plainly valid page straight
+    into its ``ReadPage`` (``polygon/page_tables.py``) and returns None for any other, which
+    ``rows`` then reads. Both are module-level functions, so a reader pickles by name into JOBDIR."""
 
     rows: Callable
     args: tuple = ()
+    table: Callable | None = None
 
 
 @dataclass
@@ -60,6 +62,8 @@ they take a small part of it."""
 
 def read_page(reader, body):
     """``body`` read by ``reader``, or None when the body is not JSON."""
+    if reader.table is not None and (page := reader.table(body, *reader.args)) is not None:
+        return page
     try:
         payload = decode_json(body)
     except (ValueError, UnicodeDecodeError):

@@ -220,9 +220,10 @@ _HALF_DAY_MS = 12 * 3600 * 1000
 
 
 def bar_days(starts):
-    """``bar_day`` of every start, as one date32 array when all are whole milliseconds."""
-    if all(type(start) is int for start in starts):
-        shifted = pc.add(pa.array(starts, pa.int64()), _HALF_DAY_MS)
+    """``bar_day`` of every start, as one date32 array when all are whole milliseconds (an
+    int64 array, or a list of ints)."""
+    if isinstance(starts, pa.Array) or all(type(start) is int for start in starts):
+        shifted = pc.add(starts if isinstance(starts, pa.Array) else pa.array(starts, pa.int64()), _HALF_DAY_MS)
         return pc.cast(pc.cast(shifted, pa.timestamp("ms")), pa.date32())
     return [bar_day(start) for start in starts]
 

@@ -1,6 +1,7 @@
 from screener_crawler.polygon.endpoints import ENDPOINTS, STATEMENT_ENDPOINTS_V1
 from screener_crawler.polygon.fields import STATEMENTS, VX_TIMEFRAMES
 from screener_crawler.polygon.pages import PAGE_READER, PageReader
+from screener_crawler.polygon.page_tables import v1_statement_page
 from screener_crawler.polygon.parsers import v1_statement_page_rows, vx_financials_rows
 from screener_crawler.spiders.base import PolygonSpider, batched, page_json
 
@@ -31,7 +32,7 @@ class FundamentalsFamily:
                     dont_filter=self.must_refetch(dataset, batch),
                     meta={"polygon_units": tuple((dataset, t) for t in batch),
                           "polygon_fallback": "financials_vx",
-                          PAGE_READER: PageReader(v1_statement_page_rows, (dataset, batch))},
+                          PAGE_READER: PageReader(v1_statement_page_rows, (dataset, batch), v1_statement_page)},
                 )
 
     def vx_listing(self, ticker, datasets, timeframes=VX_TIMEFRAMES):

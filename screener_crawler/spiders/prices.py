@@ -4,6 +4,7 @@ from itertools import groupby
 from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.pages import PAGE_READER, PageReader
+from screener_crawler.polygon.page_tables import daily_bars_page, grouped_daily_page
 from screener_crawler.polygon.parsers import daily_bars_page_columns, grouped_daily_page_columns
 from screener_crawler.spiders.base import PolygonSpider, failure_reason
 from screener_crawler.trading_calendar import trading_days
@@ -36,7 +37,7 @@ class PricesFamily:
         params = {"adjusted": "false", "sort": "asc", "limit": self.page_size(endpoint)}
         for ticker in tickers:
             yield self.ticker_request(endpoint, "daily_prices", ticker, self.parse_read_page, params,
-                                      PageReader(daily_bars_page_columns, (ticker,)),
+                                      PageReader(daily_bars_page_columns, (ticker,), daily_bars_page),
                                       start=start.isoformat(), end=end.isoformat())
 
     def grouped_daily_requests(self, tickers, days):
@@ -59,7 +60,8 @@ class PricesFamily:
             ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": lane_days[0].isoformat()},
             callback=self.parse_grouped_daily, errback=self.grouped_daily_failed, dont_filter=True, priority=1,
             meta={"polygon_days": lane_days, "polygon_months_total": months_total,
-                  PAGE_READER: PageReader(grouped_daily_page_columns, (lane_days[0].isoformat(), self.grouped_tickers))},
+                  PAGE_READER: PageReader(grouped_daily_page_columns, (lane_days[0].isoformat(), self.grouped_tickers),
+                                          grouped_daily_page)},
         )
 
     def parse_grouped_daily(self, response):
