@@ -119,15 +119,43 @@ def test_jitter_shortens_a_wait_by_at_most_its_share():
 
 # --- the gate: rate cap and pauses ------------------------------------------------------------------
 
-def test_requests_leave_no_closer_than_the_cap_allows(clock):
-    gate = new_gate(clock, rate=4.0)
-    sent = []
-    for _ in range(9):
-        request, _ = send(gate)
-        sent.append(request.meta[rate_limit.SENT_AT])
-    gaps = [b - a for a, b in pairwise(sent)]
-    assert min(gaps) >= 0.25
-    assert sent[-1] - sent[0] == pytest.approx(8 * 0.25 * (1 + rate_limit.JITTER_MARGIN))
+def sends_through(gate, count):
+    """When each of ``count`` requests, passed through the gate one after another, left."""
+    return [send(gate)[0].meta[rate_limit.SENT_AT] for _ in range(count)]
+
+
+def busiest_second(times):
+    return max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+
+
+def test_no_second_holds_more_requests_than_the_cap(clock):
+    sent = sends_through(new_gate(clock, rate=4.0), 13)
+    assert busiest_second(sent) == 4
+    assert sent[-1] - sent[0] == pytest.approx(3 * (1 + rate_limit.JITTER_MARGIN))
+
+
+def test_under_one_request_a_second_requests_leave_one_per_interval(clock):
+    sent = sends_through(new_gate(clock, rate=0.5), 4)
+    assert [round(b - a, 6) for a, b in pairwise(sent)] == [2 * (1 + rate_limit.JITTER_MARGIN)] * 3
+
+
+def test_a_fractional_rate_is_held_to_its_whole_requests_a_second(clock):
+    sent = sends_through(new_gate(clock, rate=2.5), 11)
+    assert busiest_second(sent) == 2
+
+
+def test_requests_woken_late_are_made_up_within_the_window(clock, monkeypatch):
+    """A reactor that wakes each waiter 40 ms late, at a cap of 10 a second, still lets 10
+    requests a second through; spacing each request from the one before would let 7."""
+    late_clock_sleep = clock.sleep
+
+    async def late_sleep(seconds):
+        await late_clock_sleep(seconds + 0.04)
+
+    monkeypatch.setattr(rate_limit, "sleep", late_sleep)
+    sent = sends_through(new_gate(clock, rate=10.0), 101)
+    assert busiest_second(sent) <= 10
+    assert 100 / (sent[-1] - sent[0]) > 9.0
 
 
 def test_without_a_cap_nothing_waits(clock):

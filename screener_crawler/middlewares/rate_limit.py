@@ -25,7 +25,7 @@ SENT_AT = "backoff_sent_at"
 """Request meta: when the request last passed the gate (this process's monotonic clock)."""
 
 JITTER_MARGIN = 0.03
-"""Requests are spaced 3% wider than the cap asks, so the network delaying one request more
+"""The window is 3% longer than the cap's second, so the network delaying one request more
 than the next cannot squeeze more than the cap into a window on the server's side."""
 RECOVERY_STEP = 1.25
 MIN_RATE = 0.01
@@ -56,8 +56,10 @@ class RateGate:
     """The one gate every request to the API passes on its way to the wire.
 
     - A hard cap of ``POLYGON_RATE_LIMIT`` requests per second over the whole crawl (retries and
-      pagination included): a request leaves at least ``1 / rate`` seconds after the one before
-      it actually left, so a reactor that wakes waiters late lets out no burst. 0 means no cap.
+      pagination included), counted over a sliding window as the API counts it: no second
+      holds more than ``rate`` requests (for a rate under one, no ``1 / rate`` seconds more
+      than one). A request woken late by a busy reactor is made up within the window instead
+      of lost, as spacing each request from the one before would lose it. 0 means no cap.
     - A 429 pauses every request, not just the one refused: for as long as its ``Retry-After``
       says, else 1 s, 2 s, 4 s … (``BACKOFF_*``) over consecutive 429s. 429s answered to
       requests that were already on their way when the pause began belong to the same episode.
@@ -82,7 +84,8 @@ class RateGate:
         self._rate_factor = rate_factor
         self._recovery_interval = recovery_interval
         self._clock = clock
-        self._last_sent = float("-inf")
+        self._window = deque()
+        """When the latest requests left, as many as one window may hold."""
         self._paused_until = 0.0
         self._pause_started = float("-inf")
         self._quiet_since = 0.0
@@ -124,18 +127,30 @@ class RateGate:
                 held = True
                 await sleep(self._paused_until - now)
                 continue
-            next_send = self._last_sent + (1 + JITTER_MARGIN) / self._rate if self._rate else now
+            next_send = self._window_opens(now)
             if next_send <= now:
                 break
             delayed = True
             await sleep(next_send - now)
-        self._last_sent = now
+        self._window.append(now)
         self._sends.append(now)
         request.meta[SENT_AT] = now
         if held:
             self._stats.inc_value("backoff/requests_held")
         if delayed:
             self._stats.inc_value("rate_limit/delayed")
+
+    def _window_opens(self, now):
+        """When the window has room for one more request: ``rate`` requests (whole ones) a
+        second, or, for a rate under one, one per ``1 / rate`` seconds."""
+        if not self._rate:
+            return now
+        room, seconds = max(1, int(self._rate)), max(1.0, 1.0 / self._rate)
+        while len(self._window) > room:
+            self._window.popleft()
+        if len(self._window) < room:
+            return now
+        return self._window[0] + seconds * (1 + JITTER_MARGIN)
 
     async def _wait_for_own_backoff(self, request):
         until = request.meta.pop(BACKOFF_UNTIL, None)
