@@ -4,8 +4,11 @@ A page's records of one dataset travel together in a ``RecordBatch`` typed by it
 the plain dicts the parsers make, so a 10,000-row page costs one trip through the pipelines, not
 10,000, and no object per record beyond its dict (a ``scrapy.Item`` per record was a third of the
 reactor's time on grouped-daily pages). The other items carry the crawl's bookkeeping through the
-same chain, in order: a unit (one dataset of one ticker) is written only after its
-``UnitComplete`` arrives, and counted done once ``UnitStaged``.
+same chain, in order: a unit (one dataset of one ticker) is written only after it is named in a
+``UnitsComplete``, and counted done once named in a ``UnitsStaged``. A listing's units travel
+together in those items, one per response: Scrapy starts ``CONCURRENT_ITEMS`` asyncio tasks
+for every response, however few items it yields, so few items a response is what lets that
+setting stay small.
 """
 
 from dataclasses import dataclass, field
@@ -34,11 +37,10 @@ class RecordBatch:
 
 
 @dataclass
-class UnitComplete:
-    """Every page of (dataset, ticker) has been parsed: the unit may be written."""
+class UnitsComplete:
+    """Every page of these (dataset, ticker) units has been parsed: they may be written."""
 
-    dataset: str
-    ticker: str
+    units: tuple
 
 
 @dataclass
@@ -61,6 +63,22 @@ class DatasetUnit:
     @property
     def records(self):
         return self.table.to_pylist()
+
+
+@dataclass
+class DatasetUnits:
+    """Complete units of one response, each with all its records, ready to be staged."""
+
+    units: list
+    """``DatasetUnit``s."""
+
+
+@dataclass
+class UnitsFailed:
+    """Units of one response that failed together (the disk filled as they were staged)."""
+
+    failures: list
+    """``UnitFailed``s."""
 
 
 @dataclass
@@ -102,9 +120,17 @@ class PartitionStaged:
 
 @dataclass
 class UnitStaged:
-    """A unit is durable in the staging area: the ledger may count it as done."""
+    """A unit durable in the staging area."""
 
     dataset: str
     ticker: str | None
     rows: int
     duplicates: int = 0
+
+
+@dataclass
+class UnitsStaged:
+    """Units durable in the staging area: the ledger may count them as done."""
+
+    units: list
+    """``UnitStaged``s."""

@@ -114,15 +114,15 @@ SPIDER_MIDDLEWARES = {
 }
 
 # --- Items ----------------------------------------------------------------------------------
-# Items of one response that go through the pipelines at a time. A page completes up to a few
-# hundred units (150 tickers' dividends), which wait together for one staged file; Scrapy starts
-# this many asyncio tasks for every response however few items it has.
-CONCURRENT_ITEMS = 160
+# Items of one response that go through the pipelines at a time. A response yields a few: a
+# record batch per dataset, one UnitsComplete for all the units it completes, the next request;
+# Scrapy starts this many asyncio tasks for every response however few items it has.
+CONCURRENT_ITEMS = 4
 # Bytes of responses whose items are still in the pipelines above which Scrapy stops
 # downloading: a statements page of 50 tickers is 3-5 MB and waits up to SCREENER_STAGING_DELAY.
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 40_000_000
 # Validation and collection must stay synchronous so a unit's records reach the collector
-# before its UnitComplete (see UnitCollectorPipeline).
+# before the UnitsComplete that names it (see UnitCollectorPipeline).
 ITEM_PIPELINES = {
     "screener_crawler.pipelines.validation.ValidationPipeline": 100,
     "screener_crawler.pipelines.unit_collector.UnitCollectorPipeline": 200,

@@ -9,7 +9,7 @@ from scrapy.utils.test import get_crawler
 
 from screener_crawler.coercion import validate_record
 from screener_crawler.datasets import DATASETS
-from screener_crawler.items import RecordBatch, UnitComplete
+from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from tests.recorded import recorded_json, recorded_response
 
@@ -99,8 +99,8 @@ def test_v1_balance_sheet_values_and_identity(spider):
 
 def test_v1_last_page_completes_every_unit_of_the_batch(spider):
     items = v1_items(spider, "income_statements_stocks_financials_v1__openapi_example.json", "income_statements")
-    done = [(i.dataset, i.ticker) for i in items if isinstance(i, UnitComplete)]
-    assert done == [("income_statements", "AAPL"), ("income_statements", "MSFT")]
+    done = [i.units for i in items if isinstance(i, UnitsComplete)]
+    assert done == [(("income_statements", "AAPL"), ("income_statements", "MSFT"))]
 
 
 def test_v1_rows_of_tickers_not_requested_are_left_out(spider):
@@ -108,7 +108,7 @@ def test_v1_rows_of_tickers_not_requested_are_left_out(spider):
     items = parse(spider, spider.parse_read_page,
                   "balance_sheets_stocks_financials_v1__openapi_example.json", meta)
     assert records(items) == []
-    assert [(i.dataset, i.ticker) for i in items] == [("balance_sheets", "MSFT")]
+    assert items == [UnitsComplete((("balance_sheets", "MSFT"),))]
 
 
 def test_vx_filing_feeds_all_three_statement_datasets(spider):
@@ -176,8 +176,8 @@ def test_vx_chain_moves_to_the_next_timeframe_then_completes(spider):
     follow = [i for i in items if hasattr(i, "url")]
     assert len(follow) == 1 and "timeframe=ttm" in follow[0].url and "ticker=SITE" in follow[0].url
     last = vx_items(spider, "financials_vX_reference_financials__py_mock.json", timeframes=("ttm",))
-    assert sorted(i.dataset for i in last if isinstance(i, UnitComplete)) == \
-        ["balance_sheets", "cash_flow", "income_statements"]
+    [complete] = [i for i in last if isinstance(i, UnitsComplete)]
+    assert sorted(dataset for dataset, _ in complete.units) == ["balance_sheets", "cash_flow", "income_statements"]
 
 
 def test_next_url_is_followed_on_the_configured_host_without_key(spider):
@@ -185,7 +185,7 @@ def test_next_url_is_followed_on_the_configured_host_without_key(spider):
     items = parse(spider, spider.parse_vx_financials, "financials_vX_reference_financials__openapi_example.json", meta)
     follow = [i for i in items if hasattr(i, "url")]
     assert follow and follow[0].url.startswith(BASE + "/vX/reference/financials")
-    assert not any(isinstance(i, UnitComplete) for i in items)
+    assert not any(isinstance(i, UnitsComplete) for i in items)
 
 
 def test_record_with_wrong_type_is_rejected():

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from scrapy.utils.test import get_crawler
 
-from screener_crawler.items import UnitStaged
+from screener_crawler.items import UnitsStaged, UnitStaged
 from screener_crawler.ledger import Ledger
 from screener_crawler.pipelines.ledger import LedgerPipeline
 
@@ -64,13 +64,13 @@ def test_the_pipeline_writes_the_ledger_in_a_thread_one_write_at_a_time(tmp_path
     monkeypatch.setattr(Ledger, "write", slow_write)
 
     async def crawl():
-        pipeline.process_item(UnitStaged("splits", "AAPL", 1))
+        pipeline.process_item(UnitsStaged([UnitStaged("splits", "AAPL", 1)]))
         await asyncio.sleep(0.2)
-        pipeline.process_item(UnitStaged("splits", "MSFT", 1))
+        pipeline.process_item(UnitsStaged([UnitStaged("splits", "MSFT", 1)]))
         started_while_blocked = len(writers)
         release.set()
         await asyncio.sleep(0.2)
-        pipeline.process_item(UnitStaged("splits", "NVDA", 1))
+        pipeline.process_item(UnitsStaged([UnitStaged("splits", "NVDA", 1)]))
         await asyncio.sleep(0.2)
         started_after = len(writers)
         await pipeline.close_spider()
@@ -88,8 +88,8 @@ def test_a_staged_ratio_input_makes_the_tickers_ratios_pending_again(tmp_path):
     pipeline = LedgerPipeline.from_crawler(crawler)
     pipeline.open_spider()
     for ticker in ("AAPL", "MSFT"):
-        pipeline.process_item(UnitStaged("financial_ratios", ticker, 5))
-    pipeline.process_item(UnitStaged("splits", "AAPL", 1))
-    pipeline.process_item(UnitStaged("related_tickers", "MSFT", 3))
+        pipeline.process_item(UnitsStaged([UnitStaged("financial_ratios", ticker, 5)]))
+    pipeline.process_item(UnitsStaged([UnitStaged("splits", "AAPL", 1)]))
+    pipeline.process_item(UnitsStaged([UnitStaged("related_tickers", "MSFT", 3)]))
     assert not pipeline.ledger.is_done("financial_ratios", "AAPL"), "its splits changed: recompute"
     assert pipeline.ledger.is_done("financial_ratios", "MSFT"), "related tickers are not a ratio input"

@@ -11,7 +11,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from screener_crawler.items import RecordBatch, UnitComplete, UnitFailed
+from screener_crawler.items import RecordBatch, UnitFailed, UnitsComplete
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.middlewares.unit_failures import UnitFailureMiddleware
 from screener_crawler.pipelines.validation import ValidationPipeline
@@ -46,7 +46,7 @@ def test_a_404_for_a_ticker_completes_its_unit_as_empty(spider):
     request = related_request()
     not_found = TextResponse(request.url, status=404, body=b"{}", request=request)
     items = list(spider.listing_failed(failure_of(request, HttpError(not_found))))
-    assert items == [UnitComplete("related_tickers", "AAPL")]
+    assert items == [UnitsComplete((("related_tickers", "AAPL"),))]
 
 
 def test_another_http_error_fails_the_unit_with_its_status(spider):

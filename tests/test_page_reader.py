@@ -12,7 +12,7 @@ from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
 from screener_crawler import settings as project_settings
-from screener_crawler.items import PartitionComplete, RecordBatch, UnitComplete
+from screener_crawler.items import PartitionComplete, RecordBatch, UnitsComplete
 from screener_crawler.middlewares.page_reader import PageReaderMiddleware
 from screener_crawler.middlewares.retry import PolygonRetryMiddleware
 from screener_crawler.polygon import pages
@@ -86,8 +86,8 @@ def test_the_spider_takes_the_read_tables_without_reading_the_body_again(crawler
     [batch] = [item for item in items if isinstance(item, RecordBatch)]
     assert batch.table.num_rows == 1
     assert batch.table.equals(in_process.batches[0].table)
-    assert [(i.dataset, i.ticker) for i in items if isinstance(i, UnitComplete)] == \
-        [("balance_sheets", "AAPL"), ("balance_sheets", "MSFT")]
+    assert [i.units for i in items if isinstance(i, UnitsComplete)] == \
+        [(("balance_sheets", "AAPL"), ("balance_sheets", "MSFT"))]
     assert PAGE_READ not in response.meta
 
 

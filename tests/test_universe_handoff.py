@@ -10,7 +10,7 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from screener_crawler import settings as project_settings
-from screener_crawler.items import UnitComplete, UnitFailed
+from screener_crawler.items import UnitFailed, UnitsComplete
 from screener_crawler.spiders.base import RepeatedCursorError
 from screener_crawler.spiders.screener import ScreenerSpider
 
@@ -49,7 +49,7 @@ def test_the_last_universe_page_hands_its_tickers_to_start_and_requests_no_unit_
     output = list(spider.parse_universe(universe_page(spider, tickers)))
     assert handed_to_start(spider) == [tickers]
     assert not any(isinstance(item, Request) for item in output)
-    assert UnitComplete("universe", None) in output
+    assert UnitsComplete((("universe", None),)) in output
 
 
 def test_a_page_before_the_last_hands_nothing_yet(tmp_path):

@@ -9,7 +9,7 @@ from scrapy.utils.test import get_crawler
 
 from screener_crawler import coercion
 from screener_crawler.extensions.field_coverage import DatasetFieldCoverage
-from screener_crawler.items import RecordBatch, UnitComplete
+from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.pipelines import validation
 from screener_crawler.pipelines.validation import ValidationPipeline
 
@@ -37,7 +37,7 @@ def test_a_marker_never_overtakes_a_batch_validated_in_a_thread(monkeypatch):
 
     big = RecordBatch("related_tickers", _related(500))
     small = RecordBatch("related_tickers", _related(3, "MSFT"))
-    marker = UnitComplete("related_tickers", "AAPL")
+    marker = UnitsComplete((("related_tickers", "AAPL"),))
 
     async def main():
         await asyncio.gather(through(big), through(marker), through(small))

@@ -9,7 +9,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import gatherResults
 
 from screener_crawler.connection import data_root
-from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitStaged
+from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitsFailed, UnitsStaged, UnitStaged
 from screener_crawler.ratios.inputs import RATIO_INPUTS
 from screener_crawler.ratios.ratio_pass import RatioPass
 from screener_crawler.storage.publishing import publish
@@ -25,7 +25,7 @@ class FinancialRatiosPipeline:
     rest (ticker events, related tickers), or when it has nothing left to download: the staged
     inputs are published first, then the ratios of every ticker that needs them are computed
     from the published data, ``SCREENER_RATIO_CHUNK_TICKERS`` tickers at a time in a thread
-    (``ratios/ratio_pass.py``), staged, counted in the ledger (``UnitStaged`` items) and
+    (``ratios/ratio_pass.py``), staged, counted in the ledger (``UnitsStaged`` items) and
     published. The spider stays open until the pass ends.
 
     A ticker needs its ratios when the ledger has them pending or this crawl staged one of
@@ -44,7 +44,7 @@ class FinancialRatiosPipeline:
         self._price_months = set()
         self._price_month_failed = False
         self._unsettled = None
-        """(input dataset, ticker) units the crawl plans and has not yet staged or failed."""
+        """Input dataset -> tickers the crawl plans and has not yet staged or failed."""
         self._started = False
         self._finished = False
         self._stopping = False
@@ -59,12 +59,16 @@ class FinancialRatiosPipeline:
         return RATIOS in getattr(self._crawler.spider, "datasets", ())
 
     def process_item(self, item):
-        if isinstance(item, UnitStaged) and item.dataset in RATIO_INPUTS:
-            self._settle(item.dataset, [item.ticker])
-            self._staged[item.dataset].add(item.ticker)
-        elif isinstance(item, UnitFailed) and item.dataset in RATIO_INPUTS:
-            self._failed.setdefault(item.ticker, f"input {item.dataset} failed: {item.reason}")
-            self._settle(item.dataset, [item.ticker])
+        if isinstance(item, UnitsStaged):
+            for staged in item.units:
+                if staged.dataset in RATIO_INPUTS:
+                    self._staged[staged.dataset].add(staged.ticker)
+                    self._settle(staged.dataset, [staged.ticker])
+        elif isinstance(item, (UnitFailed, UnitsFailed)):
+            for failed in item.failures if isinstance(item, UnitsFailed) else [item]:
+                if failed.dataset in RATIO_INPUTS:
+                    self._failed.setdefault(failed.ticker, f"input {failed.dataset} failed: {failed.reason}")
+                    self._settle(failed.dataset, [failed.ticker])
         elif isinstance(item, PartitionStaged) and item.dataset == "daily_prices":
             self._price_months.add(item.partition)
             if len(self._price_months) == item.months_total and not self._price_month_failed:
@@ -75,15 +79,29 @@ class FinancialRatiosPipeline:
         return item
 
     def _settle(self, dataset, tickers):
-        """Count input units settled; start the pass once none the crawl plans is left."""
+        """Count input units settled; publish an input once all its units are settled, and
+        start the pass once none the crawl plans is left."""
         if self._unsettled is None:
             pending = getattr(self._crawler.spider, "pending", {})
             if not all(d in pending for d in self._crawler.spider.datasets):
                 return
-            self._unsettled = {(d, t) for d in RATIO_INPUTS for t in pending.get(d, ())}
-        self._unsettled.difference_update((dataset, ticker) for ticker in tickers)
-        if not self._unsettled and not self._started and self._computes_ratios():
+            self._unsettled = {d: set(pending.get(d, ())) for d in RATIO_INPUTS}
+        unsettled = self._unsettled[dataset]
+        if not unsettled or self._started or not self._computes_ratios():
+            return
+        unsettled.difference_update(tickers)
+        if not any(self._unsettled.values()):
             self._start()
+        elif not unsettled:
+            deferred_from_coro(self._publish_input(dataset))
+
+    async def _publish_input(self, dataset):
+        """Publish a ratio input as soon as all of it is staged, while the others download, so
+        that the pass, once they are all staged, finds little left to publish."""
+        try:
+            await run_in_thread(publish, self._root, None, [dataset])
+        except Exception:
+            logger.exception("Publishing %s failed; it stays staged for the next publish", dataset)
 
     def _start(self):
         self._started = True
@@ -115,6 +133,7 @@ class FinancialRatiosPipeline:
             due, failed = self.due()
             await self._send([UnitFailed(RATIOS, ticker, reason) for ticker, reason in failed.items()])
             if due:
+                logger.info("Publishing the ratio inputs staged so far, then computing the ratios")
                 await run_in_thread(publish, self._root)
                 await self._compute(due)
                 await run_in_thread(publish, self._root)
@@ -136,7 +155,7 @@ class FinancialRatiosPipeline:
             result = await run_in_thread(ratio_pass.stage_chunk, chunk)
             for ticker, error in result.failed.items():
                 logger.error("Could not compute the financial ratios of %s", ticker, exc_info=error)
-            await self._send([UnitStaged(RATIOS, ticker, rows) for ticker, rows in result.rows.items()]
+            await self._send([UnitsStaged([UnitStaged(RATIOS, ticker, rows) for ticker, rows in result.rows.items()])]
                              + [UnitFailed(RATIOS, ticker, f"ratio computation: {type(error).__name__}")
                                 for ticker, error in result.failed.items()])
             done += len(chunk)
@@ -147,9 +166,10 @@ class FinancialRatiosPipeline:
     async def _send(self, items):
         """Put ``items`` through the item pipelines, as if the spider had yielded them."""
         for item in items:
-            outcome = "complete" if isinstance(item, UnitStaged) else "failed"
-            self._stats.inc_value(f"units/{outcome}/{RATIOS}")
-            if isinstance(item, UnitFailed):
+            if isinstance(item, UnitsStaged):
+                self._stats.inc_value(f"units/complete/{RATIOS}", len(item.units))
+            else:
+                self._stats.inc_value(f"units/failed/{RATIOS}")
                 self._stats.inc_value(f"units/failed_reason/{item.reason}")
         scraper = self._crawler.engine.scraper
         runs = [deferred_from_coro(scraper.start_itemproc_async(item, response=None)) for item in items]

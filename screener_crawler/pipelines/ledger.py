@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.connection import progress_file
-from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitStaged
+from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitsFailed, UnitsStaged
 from screener_crawler.ledger import Ledger
 from screener_crawler.ratios.inputs import RATIO_INPUTS
 
@@ -45,11 +45,15 @@ class LedgerPipeline:
         self.ledger = Ledger.load(self._path)
 
     def process_item(self, item):
-        if isinstance(item, UnitStaged) and item.ticker is not None:
-            self._mark_done(item.dataset, item.ticker, item.rows)
-        elif isinstance(item, UnitFailed) and item.ticker is not None:
-            self.ledger.mark_failed(item.dataset, item.ticker, item.reason)
-            self._failures[item.dataset][item.reason] += 1
+        if isinstance(item, UnitsStaged):
+            for staged in item.units:
+                if staged.ticker is not None:
+                    self._mark_done(staged.dataset, staged.ticker, staged.rows)
+        elif isinstance(item, (UnitFailed, UnitsFailed)):
+            for failed in item.failures if isinstance(item, UnitsFailed) else [item]:
+                if failed.ticker is not None:
+                    self.ledger.mark_failed(failed.dataset, failed.ticker, failed.reason)
+                    self._failures[failed.dataset][failed.reason] += 1
         elif isinstance(item, PartitionStaged):
             self._partition_written(item)
         elif isinstance(item, PartitionFailed):

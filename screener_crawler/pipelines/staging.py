@@ -11,7 +11,9 @@ from scrapy.utils.defer import deferred_from_coro
 
 from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS
-from screener_crawler.items import DatasetUnit, PartitionFailed, PartitionStaged, PartitionUnit, UnitFailed, UnitStaged
+from screener_crawler.items import (
+    DatasetUnits, PartitionFailed, PartitionStaged, PartitionUnit, UnitFailed, UnitsFailed, UnitsStaged, UnitStaged,
+)
 from screener_crawler.storage.atomic import remove_temporaries
 from screener_crawler.storage.layout import RUNNING_MARKER
 from screener_crawler.storage.publishing import publish
@@ -24,8 +26,8 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class StagingPipeline:
-    """Stages each complete unit durably (``storage/staging.py``) and passes on its
-    ``UnitStaged`` for the ledger; publishes what is staged into the partitions at start (what
+    """Stages complete units durably (``storage/staging.py``) and passes on their
+    ``UnitsStaged`` for the ledger; publishes what is staged into the partitions at start (what
     a killed crawl left), every ``SCREENER_PUBLISH_INTERVAL`` seconds, and at close.
 
     Units are staged many to a file: a unit waits until ``SCREENER_STAGING_BYTES`` bytes of rows are
@@ -95,29 +97,36 @@ class StagingPipeline:
         try:
             if isinstance(item, PartitionUnit):
                 return await self._stage_partition(item)
-            if isinstance(item, DatasetUnit):
-                return await self._stage_unit(item)
+            if isinstance(item, DatasetUnits):
+                return await self._stage_units(item)
         except OSError as error:
             if error.errno not in DISK_FULL:
                 raise
             return self._disk_full(item, error)
         return item
 
-    async def _stage_unit(self, item):
-        staged = asyncio.get_running_loop().create_future()
-        self._waiting[item.dataset].append((item.ticker, item.table, staged))
-        self._waiting_bytes += 8 * item.table.num_rows * item.table.num_columns
+    async def _stage_units(self, item):
+        loop = asyncio.get_running_loop()
+        outcomes = []
+        for unit in item.units:
+            outcomes.append(loop.create_future())
+            self._waiting[unit.dataset].append((unit.ticker, unit.table, outcomes[-1]))
+            self._waiting_bytes += 8 * unit.table.num_rows * unit.table.num_columns
         if self._waiting_bytes >= self._batch_bytes:
             await self._flush()
         elif self._flush_timer is None:
-            self._flush_timer = asyncio.get_running_loop().call_later(
-                self._delay, lambda: deferred_from_coro(self._flush()))
-        rows, duplicates = await staged
-        self._stats.inc_value(f"staging/units/{item.dataset}")
-        self._stats.inc_value(f"staging/rows/{item.dataset}", rows)
-        if duplicates:
-            self._stats.inc_value(f"staging/duplicates_dropped/{item.dataset}", duplicates)
-        return UnitStaged(item.dataset, item.ticker, rows, duplicates)
+            self._flush_timer = loop.call_later(self._delay, lambda: deferred_from_coro(self._flush()))
+        staged = []
+        results = await asyncio.gather(*outcomes, return_exceptions=True)
+        if errors := [result for result in results if isinstance(result, BaseException)]:
+            raise errors[0]
+        for unit, (rows, duplicates) in zip(item.units, results):
+            self._stats.inc_value(f"staging/units/{unit.dataset}")
+            self._stats.inc_value(f"staging/rows/{unit.dataset}", rows)
+            if duplicates:
+                self._stats.inc_value(f"staging/duplicates_dropped/{unit.dataset}", duplicates)
+            staged.append(UnitStaged(unit.dataset, unit.ticker, rows, duplicates))
+        return UnitsStaged(staged)
 
     async def _flush(self):
         """Stage every waiting unit, a file per dataset, and let their items go on."""
@@ -182,7 +191,7 @@ class StagingPipeline:
             deferred_from_coro(self._crawler.engine.close_spider_async(reason="disk_full"))
         if isinstance(item, PartitionUnit):
             return PartitionFailed(item.dataset, item.partition, "disk full")
-        return UnitFailed(item.dataset, item.ticker, "disk full")
+        return UnitsFailed([UnitFailed(unit.dataset, unit.ticker, "disk full") for unit in item.units])
 
 
 def _rows_by_ticker(table: pa.Table) -> dict:

@@ -9,7 +9,8 @@ from scrapy.utils.job import job_dir
 
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
-    DatasetUnit, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitComplete, UnitFailed,
+    DatasetUnit, DatasetUnits, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitFailed,
+    UnitsComplete,
 )
 from screener_crawler.storage.atomic import replace_atomically
 from screener_crawler.storage.tables import by_ticker, empty_table
@@ -21,8 +22,8 @@ OPEN_UNITS_FILE = "open_units.pickle"
 
 class UnitCollectorPipeline:
     """Holds each (dataset, ticker)'s rows (Arrow tables, cut per ticker from each batch) until
-    its ``UnitComplete`` arrives, then passes the whole unit on as one ``DatasetUnit``; a
-    ``UnitFailed`` discards what was held. Rows of a market-wide listing by day are held per
+    a ``UnitsComplete`` names it, then passes the whole units on as ``DatasetUnit``s, in one
+    ``DatasetUnits``; a ``UnitFailed`` discards what was held. Rows of a market-wide listing by day are held per
     (dataset, partition) instead, until its ``PartitionComplete``, and passed on as one
     ``PartitionUnit``.
 
@@ -64,11 +65,19 @@ class UnitCollectorPipeline:
             if isinstance(item, PartitionComplete):
                 return PartitionUnit(item.dataset, item.partition, item.months_total, table)
             return item
-        if isinstance(item, (UnitComplete, UnitFailed)):
-            table = self._settle(self._records, (item.dataset, item.ticker))
-            if isinstance(item, UnitComplete):
-                self._stats.inc_value(f"units/complete/{item.dataset}")
-                return DatasetUnit(item.dataset, item.ticker, table)
+        if isinstance(item, UnitsComplete):
+            units = []
+            for dataset, ticker in item.units:
+                if (dataset, ticker) in self._settled:
+                    self._stats.inc_value("units/settled_twice")
+                    continue
+                units.append(DatasetUnit(dataset, ticker, self._settle(self._records, (dataset, ticker))))
+                self._stats.inc_value(f"units/complete/{dataset}")
+            if not units:
+                raise DropItem(f"{item.units[:3]}... already settled in this crawl", log_level="DEBUG")
+            return DatasetUnits(units)
+        if isinstance(item, UnitFailed):
+            self._settle(self._records, (item.dataset, item.ticker))
             self._stats.inc_value(f"units/failed/{item.dataset}")
             self._stats.inc_value(f"units/failed_reason/{item.reason}")
         return item

@@ -19,7 +19,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 from screener_crawler.connection import data_root, progress_file
-from screener_crawler.items import RecordBatch, UnitComplete, UnitFailed
+from screener_crawler.items import RecordBatch, UnitsComplete, UnitFailed
 from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
@@ -210,7 +210,7 @@ class PolygonSpider(scrapy.Spider):
         elif response.meta["polygon_active"]:
             yield self.universe_listing(active=False)
         else:
-            yield UnitComplete(*UNIVERSE_UNIT)
+            yield UnitsComplete((UNIVERSE_UNIT,))
             listed = [t for t in dict.fromkeys(self._universe_tickers) if t]
             tickers = [t for t in listed if TICKER_PATTERN.match(t)]
             skipped = sorted(set(listed) - set(tickers))
@@ -314,9 +314,8 @@ class PolygonSpider(scrapy.Spider):
             yield from self.units_complete(response.meta)
 
     def units_complete(self, meta):
-        """``UnitComplete`` for every (dataset, ticker) unit the finished listing fed."""
-        for dataset, ticker in meta["polygon_units"]:
-            yield UnitComplete(dataset, ticker)
+        """One ``UnitsComplete`` for every (dataset, ticker) unit the finished listing fed."""
+        yield UnitsComplete(tuple(meta["polygon_units"]))
 
     def units_failed(self, meta, reason):
         for dataset, ticker in meta.get("polygon_units", ()):

@@ -10,8 +10,9 @@ published, so a publish killed at any point is simply done again, with the same 
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,13 +44,15 @@ class PublishReport:
     tickers_replaced: dict = field(default_factory=lambda: defaultdict(set))
 
 
-def publish(root: Path | str, progress: Callable[[str], None] | None = None) -> PublishReport:
-    """Publish every file staged under ``root`` now (files staged meanwhile wait for the next
-    publish); one publish at a time per process."""
+def publish(root: Path | str, progress: Callable[[str], None] | None = None,
+            datasets: Iterable[str] | None = None) -> PublishReport:
+    """Publish every file staged under ``root`` now, or only those of ``datasets`` (files
+    staged meanwhile wait for the next publish); one publish at a time per process."""
     area = StagingArea(root)
     report = PublishReport()
+    started = time.monotonic()
     with _publish_lock:
-        staged = area.files()
+        staged = [one for one in area.files() if datasets is None or one.dataset in datasets]
         if not staged:
             return report
         report.staged_files = len(staged)
@@ -63,8 +66,8 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None) -> 
         os.sync()
         area.remove(staged)
     pa.default_memory_pool().release_unused()
-    logger.info("Published %d staged file(s): %s", report.staged_files, ", ".join(
-        f"{name} {count:,} partition(s)" for name, count in sorted(report.partitions_written.items())))
+    logger.info("Published %d staged file(s) in %.1f s: %s", report.staged_files, time.monotonic() - started,
+                ", ".join(f"{name} {count:,} partition(s)" for name, count in sorted(report.partitions_written.items())))
     return report
 
 
