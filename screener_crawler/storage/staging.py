@@ -48,10 +48,11 @@ class StagedHeader:
 
 
 def write_staged_file(path: Path, schema: pa.Schema, pieces: list) -> None:
-    """An Arrow IPC file of ``schema``, a record batch per (month, rows) of ``pieces``."""
+    """An Arrow IPC file of ``schema``, a record batch per (month, rows) of ``pieces`` (rows
+    of ``schema``'s types)."""
     with ipc.new_file(path, schema) as writer:
         for _, piece in pieces:
-            writer.write_table(piece.cast(schema).combine_chunks())
+            writer.write_table(piece.combine_chunks())
 
 
 class StagingArea:
@@ -87,6 +88,7 @@ class StagingArea:
             strays = pc.invert(pc.is_in(table.column("ticker"), pa.array(tickers, pa.string())))
             if pc.any(strays).as_py():
                 raise ValueError(f"staged rows of {dataset.name} include tickers it does not replace")
+        table = table.cast(dataset.schema)
         pieces = [(month, rows) for month, rows in split_by_month(dataset, table) if rows.num_rows]
         metadata = {
             "screener.dataset": dataset.name,
