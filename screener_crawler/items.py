@@ -60,10 +60,6 @@ class DatasetUnit:
     ticker: str
     table: pa.Table
 
-    @property
-    def records(self):
-        return self.table.to_pylist()
-
 
 @dataclass
 class DatasetUnits:

@@ -58,6 +58,18 @@ def test_units_are_published_one_file_per_partition_every_ticker_sorted(tmp_path
     assert not list((tmp_path / "_staging").iterdir())
 
 
+def test_a_publish_of_some_datasets_leaves_the_others_staged(tmp_path):
+    stage(tmp_path, BALANCE, [balance("MSFT", date(2024, 3, 31), date(2024, 5, 3))], ["MSFT"])
+    stage(tmp_path, PRICES, [bar("MSFT", date(2024, 5, 3), 10.0)], ["MSFT"])
+    report = publish(tmp_path, datasets=["daily_prices"])
+    assert report.staged_files == 1
+    assert files(tmp_path, "daily_prices") == ["daily_prices/year=2024/month=05/part-0.parquet"]
+    assert not (tmp_path / "balance_sheets").exists()
+    assert [staged.dataset for staged in StagingArea(tmp_path).files()] == ["balance_sheets"]
+    publish(tmp_path)
+    assert rows(tmp_path) == [("MSFT", date(2024, 5, 3), 1.0)]
+
+
 def test_staging_is_outside_every_dataset_and_not_parquet(tmp_path):
     staged = stage(tmp_path, BALANCE, [balance("AAPL", date(2024, 3, 30), date(2024, 5, 2))], ["AAPL"])
     assert staged.path.parent == tmp_path / "_staging" and staged.path.suffix == ".arrow"

@@ -10,10 +10,11 @@ from scrapy.utils.asyncio import run_in_thread
 from scrapy.utils.defer import deferred_from_coro
 
 from screener_crawler.connection import data_root
-from screener_crawler.datasets import DATASETS
+from screener_crawler.datasets import DATASETS, STORED_DATASETS
 from screener_crawler.items import (
     DatasetUnits, PartitionFailed, PartitionStaged, PartitionUnit, UnitFailed, UnitsFailed, UnitsStaged, UnitStaged,
 )
+from screener_crawler.ratios.ratio_pass import RATIO_OUTPUTS
 from screener_crawler.storage.atomic import remove_temporaries
 from screener_crawler.storage.layout import RUNNING_MARKER
 from screener_crawler.storage.publishing import publish
@@ -75,9 +76,10 @@ class StagingPipeline:
         await self.publish_now()
         (self._root / RUNNING_MARKER).unlink(missing_ok=True)
 
-    async def publish_now(self):
-        """Publish everything staged so far (in a thread; one publish at a time)."""
-        report = await run_in_thread(publish, self._root)
+    async def publish_now(self, datasets=None):
+        """Publish everything staged so far, or that of ``datasets`` (in a thread; one publish
+        at a time)."""
+        report = await run_in_thread(publish, self._root, None, datasets)
         for dataset, count in report.partitions_written.items():
             self._stats.inc_value(f"publish/partitions_written/{dataset}", count)
             self._stats.inc_value(f"publish/rows/{dataset}", report.rows_published[dataset])
@@ -86,10 +88,14 @@ class StagingPipeline:
         return report
 
     async def _publish_periodically(self):
+        """Publish what is staged every ``SCREENER_PUBLISH_INTERVAL`` seconds, except the
+        ratios: the ratio pass publishes them once it has staged them all (publishing its
+        first chunks in the middle would rewrite every ratio partition twice)."""
+        downloaded = [name for name in STORED_DATASETS if name not in RATIO_OUTPUTS]
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.publish_now()
+                await self.publish_now(downloaded)
             except Exception:
                 logger.exception("Publishing the staged units failed; they stay staged for the next publish")
 

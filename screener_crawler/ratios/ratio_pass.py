@@ -22,6 +22,8 @@ from screener_crawler.storage.staging import StagingArea
 from screener_crawler.storage.tables import stamped
 
 RATIOS = DATASETS["financial_ratios"]
+RATIO_OUTPUTS = (RATIOS.name, LATEST.name)
+"""The datasets a ratio pass stages."""
 
 
 READ_CHUNKS = 4
