@@ -12,7 +12,7 @@ from screener_crawler.connection import data_root
 from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitsFailed, UnitsStaged, UnitStaged
 from screener_crawler.ratios.inputs import RATIO_INPUTS
 from screener_crawler.ratios.ratio_pass import RatioPass
-from screener_crawler.storage.publishing import publish
+from screener_crawler.pipelines.staging import publish_counted
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class FinancialRatiosPipeline:
         """Publish a ratio input as soon as all of it is staged, while the others download, so
         that the pass, once they are all staged, finds little left to publish."""
         try:
-            await run_in_thread(publish, self._root, None, [dataset])
+            await publish_counted(self._root, self._stats, [dataset])
         except Exception:
             logger.exception("Publishing %s failed; it stays staged for the next publish", dataset)
 
@@ -134,9 +134,9 @@ class FinancialRatiosPipeline:
             await self._send([UnitFailed(RATIOS, ticker, reason) for ticker, reason in failed.items()])
             if due:
                 logger.info("Publishing the ratio inputs staged so far, then computing the ratios")
-                await run_in_thread(publish, self._root)
+                await publish_counted(self._root, self._stats)
                 await self._compute(due)
-                await run_in_thread(publish, self._root)
+                await publish_counted(self._root, self._stats)
         except Exception:
             logger.exception("The financial ratio pass failed; the ratios not staged stay pending for the next run")
         finally:

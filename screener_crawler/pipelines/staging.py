@@ -77,15 +77,7 @@ class StagingPipeline:
         (self._root / RUNNING_MARKER).unlink(missing_ok=True)
 
     async def publish_now(self, datasets=None):
-        """Publish everything staged so far, or that of ``datasets`` (in a thread; one publish
-        at a time)."""
-        report = await run_in_thread(publish, self._root, None, datasets)
-        for dataset, count in report.partitions_written.items():
-            self._stats.inc_value(f"publish/partitions_written/{dataset}", count)
-            self._stats.inc_value(f"publish/rows/{dataset}", report.rows_published[dataset])
-        if report.staged_files:
-            self._stats.inc_value("publish/count")
-        return report
+        return await publish_counted(self._root, self._stats, datasets)
 
     async def _publish_periodically(self):
         """Publish what is staged every ``SCREENER_PUBLISH_INTERVAL`` seconds, except the
@@ -95,7 +87,8 @@ class StagingPipeline:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.publish_now(downloaded)
+                if (await self.publish_now(downloaded)).staged_files:
+                    self._stats.inc_value("publish/periodic")
             except Exception:
                 logger.exception("Publishing the staged units failed; they stay staged for the next publish")
 
@@ -202,3 +195,15 @@ class StagingPipeline:
 
 def _rows_by_ticker(table: pa.Table) -> dict:
     return {entry["values"]: entry["counts"] for entry in pc.value_counts(table.column("ticker")).to_pylist()}
+
+
+async def publish_counted(root, stats, datasets=None):
+    """Publish everything staged so far under ``root``, or that of ``datasets`` (in a thread;
+    one publish at a time), counted in the crawl's stats."""
+    report = await run_in_thread(publish, root, None, datasets)
+    for dataset, count in report.partitions_written.items():
+        stats.inc_value(f"publish/partitions_written/{dataset}", count)
+        stats.inc_value(f"publish/rows/{dataset}", report.rows_published[dataset])
+    if report.staged_files:
+        stats.inc_value("publish/count")
+    return report
