@@ -166,8 +166,8 @@ def build_filters(params, fields):
             value = parse(text, key)
             preds.append(lambda item, g=get, v=value: _matches(g(item), v))
         elif op == "any_of":
-            values = {parse(v, key) for v in text.split(",") if v}
-            preds.append(lambda item, g=get, vs=values: any(_matches(g(item), v) for v in vs))
+            values = frozenset(parse(v, key) for v in text.split(",") if v)
+            preds.append(lambda item, g=get, vs=values: _matches_any(g(item), vs))
         elif op in _RANGE_OPS:
             value, cmp = parse(text, key), _RANGE_OPS[op]
             preds.append(lambda item, g=get, v=value, c=cmp: (x := g(item)) is not None and c(x, v))
@@ -180,6 +180,13 @@ def _matches(actual, wanted):
     if isinstance(actual, (list, tuple)):
         return wanted in actual
     return actual == wanted
+
+
+def _matches_any(actual, wanted):
+    """``_matches`` for any of the set ``wanted``."""
+    if isinstance(actual, (list, tuple)):
+        return not wanted.isdisjoint(actual)
+    return actual in wanted
 
 
 def parse_limit(params, family):
