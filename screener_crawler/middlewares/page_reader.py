@@ -5,16 +5,17 @@ from scrapy.utils.asyncio import run_in_thread
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, read_page
 
 READS_AT_ONCE = 2
-"""Pages read at the same time: reading is mostly Python, so more threads only wait for the
-GIL, each holding a decoded page."""
+"""Pages read at the same time, each holding its decoded page: a plainly valid page is read by
+Arrow with the GIL released, any other mostly in Python, where more threads only wait for the
+GIL."""
 
 
 class PageReaderMiddleware:
     """Reads each API page whose request names a ``PageReader`` (decode, parse, coerce to the
     datasets' schemas) in a thread as soon as it arrives, and leaves the ``ReadPage`` in the
     request's meta (``PAGE_READ``) for the spider; None there means the body is not JSON, which
-    ``PolygonRetryMiddleware`` retries. Reading a whole statements page is mostly Python: on the
-    reactor's thread it would hold every other request while it runs."""
+    ``PolygonRetryMiddleware`` retries. Reading a 5-MB statements page takes tens of
+    milliseconds even in Arrow: on the reactor's thread it would hold every other request."""
 
     def __init__(self):
         self._reading = None
