@@ -181,10 +181,10 @@ def coerce_records(dataset, records):
     return coerce_record_by_record(dataset, records)
 
 
-def coerce_columns(dataset, columns, length):
-    """``coerce_records`` of records given as columns (name -> values, or an Arrow array of the
-    column's type; a column left out is null): a column at a time, or, when a column is not
-    plainly valid, record by record."""
+def columns_table(dataset, columns, length):
+    """Records given as columns (name -> values, or an Arrow array of the column's type; a
+    column left out is null) as one table of the dataset's stampless schema, or None when a
+    column is not plainly valid or a required one has nulls."""
     schema = stampless_schema(DATASETS[dataset])
     required = set(DATASETS[dataset].required)
     arrays = []
@@ -200,9 +200,18 @@ def coerce_columns(dataset, columns, length):
             except (pa.ArrowException, OverflowError, TypeError, ValueError):
                 array = None
         if array is None or (field.name in required and array.null_count):
-            return coerce_record_by_record(dataset, _records(columns, length))
+            return None
         arrays.append(array)
-    return pa.Table.from_arrays(arrays, schema=schema), []
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def coerce_columns(dataset, columns, length):
+    """``coerce_records`` of records given as columns (as ``columns_table`` takes them): a
+    column at a time, or, when a column is not plainly valid, record by record."""
+    table = columns_table(dataset, columns, length)
+    if table is not None:
+        return table, []
+    return coerce_record_by_record(dataset, _records(columns, length))
 
 
 def _records(columns, length):

@@ -77,6 +77,13 @@ class UnitsFailed:
     """``UnitFailed``s."""
 
 
+def failures_of(item) -> list:
+    """The ``UnitFailed``s an item carries: itself, those of a ``UnitsFailed``, or none."""
+    if isinstance(item, UnitsFailed):
+        return item.failures
+    return [item] if isinstance(item, UnitFailed) else []
+
+
 @dataclass
 class PartitionComplete:
     """Every day of a (year, month) partition has been listed market-wide; ``months_total`` is

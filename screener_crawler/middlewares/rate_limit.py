@@ -132,7 +132,8 @@ class RateGate:
                 break
             delayed = True
             await sleep(next_send - now)
-        self._window.append(now)
+        if self._rate:
+            self._window.append(now)
         self._sends.append(now)
         request.meta[SENT_AT] = now
         if held:

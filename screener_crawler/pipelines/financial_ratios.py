@@ -9,7 +9,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import gatherResults
 
 from screener_crawler.connection import data_root
-from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitsFailed, UnitsStaged, UnitStaged
+from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitsStaged, UnitStaged, failures_of
 from screener_crawler.ratios.inputs import RATIO_INPUTS
 from screener_crawler.ratios.ratio_pass import RatioPass
 from screener_crawler.pipelines.staging import publish_counted
@@ -64,8 +64,8 @@ class FinancialRatiosPipeline:
                 if staged.dataset in RATIO_INPUTS:
                     self._staged[staged.dataset].add(staged.ticker)
                     self._settle(staged.dataset, [staged.ticker])
-        elif isinstance(item, (UnitFailed, UnitsFailed)):
-            for failed in item.failures if isinstance(item, UnitsFailed) else [item]:
+        elif failures := failures_of(item):
+            for failed in failures:
                 if failed.dataset in RATIO_INPUTS:
                     self._failed.setdefault(failed.ticker, f"input {failed.dataset} failed: {failed.reason}")
                     self._settle(failed.dataset, [failed.ticker])

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.connection import progress_file
-from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitsFailed, UnitsStaged
+from screener_crawler.items import PartitionFailed, PartitionStaged, UnitsStaged, failures_of
 from screener_crawler.ledger import Ledger
 from screener_crawler.ratios.inputs import RATIO_INPUTS
 
@@ -49,8 +49,8 @@ class LedgerPipeline:
             for staged in item.units:
                 if staged.ticker is not None:
                     self._mark_done(staged.dataset, staged.ticker, staged.rows)
-        elif isinstance(item, (UnitFailed, UnitsFailed)):
-            for failed in item.failures if isinstance(item, UnitsFailed) else [item]:
+        elif failures := failures_of(item):
+            for failed in failures:
                 if failed.ticker is not None:
                     self.ledger.mark_failed(failed.dataset, failed.ticker, failed.reason)
                     self._failures[failed.dataset][failed.reason] += 1

@@ -1,5 +1,6 @@
-"""Listing pages read straight into Arrow tables by Arrow's JSON reader, which runs in C++ with
-the GIL released: the reactor's thread keeps running while a page is read.
+"""Listing pages read straight into Arrow tables by Arrow's JSON reader, which parses in C++
+with the GIL released: the reactor's thread runs meanwhile, and the page is read faster than
+by decoding it into Python objects (``bench/coerce_page.py`` times both).
 
 A page is read this way only when it is plainly valid: every value of its column's JSON type,
 floats finite, dates ``YYYY-MM-DD``, required columns present, and (for statements) no field
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from screener_crawler.coercion import columns_table
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import RecordBatch
 from screener_crawler.polygon.pages import ReadPage
@@ -67,19 +69,15 @@ def _page(dataset: str, columns: dict, length: int, next_url: str | None) -> Rea
     when a column is off or a required one has nulls."""
     if not length:
         return ReadPage([], {}, next_url)
-    arrays = []
-    required = DATASETS[dataset].required
-    for field in stampless_schema(DATASETS[dataset]):
-        values = columns.get(field.name)
-        try:
-            array = pa.nulls(length, field.type) if values is None else _column(values, field)
-        except _PAGE_ERRORS:
-            return None
-        if array is None or (field.name in required and array.null_count):
-            return None
-        arrays.append(array)
-    table = pa.Table.from_arrays(arrays, schema=stampless_schema(DATASETS[dataset]))
-    return ReadPage([RecordBatch(dataset, table=table, invalid_columns=[])], {}, next_url)
+    schema = stampless_schema(DATASETS[dataset])
+    try:
+        checked = {name: _column(values, schema.field(name)) for name, values in columns.items()}
+    except _PAGE_ERRORS:
+        return None
+    if any(values is None for values in checked.values()):
+        return None
+    table = columns_table(dataset, checked, length)
+    return None if table is None else ReadPage([RecordBatch(dataset, table=table, invalid_columns=[])], {}, next_url)
 
 
 def _api_fields(dataset: str, left_out: tuple = ()) -> list[pa.Field]:
