@@ -22,6 +22,7 @@ from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, proj
 from screener_crawler.datasets import DATASETS
 from screener_crawler.ratios.compute import reprice
 from screener_crawler.ratios.latest import latest_rows, read_latest
+from screener_crawler.storage.layout import LOCAL_PARQUET
 
 PARTITIONING = ds.partitioning(pa.schema([("year", pa.int32()), ("month", pa.int32())]),
                                flavor="hive")
@@ -150,8 +151,8 @@ class DataLoader:
         if not base.is_dir():
             return None
         if spec.partition_date is None:
-            return ds.dataset(base, schema=spec.schema, format="parquet")
-        return ds.dataset(base, schema=_with_partition_columns(spec.schema), format="parquet",
+            return ds.dataset(base, schema=spec.schema, format=LOCAL_PARQUET)
+        return ds.dataset(base, schema=_with_partition_columns(spec.schema), format=LOCAL_PARQUET,
                           partitioning=PARTITIONING)
 
 

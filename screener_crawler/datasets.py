@@ -54,6 +54,13 @@ def _schema(*fields):
     return pa.schema([*fields, DOWNLOADED_AT])
 
 
+STATEMENT_ROW_GROUP_ROWS = 2048
+"""A month of statements holds a few rows per ticker, each of 60-80 columns: a group of 2,048
+rows spans about a third of the universe's tickers, so one ticker's history decodes a third of
+each month. Smaller groups read little faster and make each file's parsed footer bigger
+(``bench/README.md``)."""
+
+
 def _statement_dataset(name):
     identity = [
         TICKER_FIELD,
@@ -71,6 +78,7 @@ def _statement_dataset(name):
         natural_key=("ticker", "timeframe", "period_end", "filing_date"),
         partition_date="filing_date",
         required=("ticker", "timeframe", "period_end", "filing_date", "source"),
+        row_group_rows=STATEMENT_ROW_GROUP_ROWS,
     )
 
 

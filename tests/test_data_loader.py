@@ -18,6 +18,7 @@ from screener_crawler import data_loader, settings as project_settings
 from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
 from screener_crawler.data_loader import ASOF_PRICE_DAYS, DataLoader
 from screener_crawler.datasets import DATASETS, STORED_DATASETS
+from screener_crawler.ratios.inputs import read_rows
 from screener_crawler.ratios.latest import LATEST, latest_path, latest_rows
 from screener_crawler.storage.publishing import publish
 from screener_crawler.storage.staging import WHOLE_TABLE, StagingArea
@@ -163,6 +164,18 @@ def test_loading_a_few_tickers_never_decodes_the_other_row_groups(many_row_group
         loader.load("daily_prices", columns=["ticker", "close"])
     with pytest.raises(OSError):
         loader.load("daily_prices", tickers=["T04"])
+
+
+def test_the_ratio_inputs_read_decodes_only_the_row_groups_in_the_tickers_range(many_row_groups):
+    root, path = many_row_groups
+    corrupt_column_chunks(path, keep_groups={3, 4, 5})
+    rows = read_rows(root, "daily_prices", ["T05", "T03"], ["ticker", "date", "close"])
+    assert rows.schema == pa.schema([PRICES.schema.field(name) for name in ("ticker", "date", "close")])
+    assert rows.to_pylist() == [{"ticker": ticker, "date": day, "close": base + d}
+                                for ticker, base in (("T03", 30.0), ("T05", 50.0)) for d, day in enumerate(MONTH_DAYS)]
+    assert read_rows(root, "daily_prices", [], ["ticker"]).num_rows == 0
+    with pytest.raises(OSError):  # T02 and T06 lie in groups the range does not cover
+        read_rows(root, "daily_prices", ["T02", "T06"], ["ticker", "close"])
 
 
 # --- dates, columns, errors --------------------------------------------------------------------

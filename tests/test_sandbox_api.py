@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -225,6 +226,8 @@ def test_grouped(sandbox):
     assert_like(body["results"][0], ref["results"][0], {"T", "o", "h", "l", "c", "v", "vw", "n", "t"})
     _, _, holiday = call(sandbox, "/v2/aggs/grouped/locale/us/market/stocks/2024-12-25")
     assert holiday["results"] == [] and holiday["resultsCount"] == 0
+    ids = {body["request_id"], holiday["request_id"], ref["request_id"]}
+    assert len(ids) == 3 and all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids)
 
 
 def test_auth_errors(sandbox):

@@ -16,7 +16,7 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
 from screener_crawler.ratios.catalogue import ALIASES
 from screener_crawler.ratios.periods import META
-from screener_crawler.storage.layout import published_partitions
+from screener_crawler.storage.layout import LOCAL_PARQUET, published_partitions
 
 RATIO_INPUTS = (*STATEMENTS, "daily_prices", "splits")
 """Datasets a ticker's ratios are computed from."""
@@ -35,15 +35,25 @@ def statement_columns(dataset: str) -> list[str]:
     return [*META, *(column for column in statement_line_items(dataset) if column in named)]
 
 
+def rows_of_tickers(files: ds.Dataset, columns: list[str], names: pa.Array) -> pa.Table:
+    """``columns`` (``ticker`` among them) of the rows of ``names`` (sorted) in ``files``. The
+    scan keeps the row groups whose ``ticker`` statistics overlap the range of ``names`` (rows
+    are sorted by ticker; checking an ``isin`` of hundreds of tickers against every group's
+    statistics costs more than the reading it saves); the rows of ``names`` are then picked."""
+    in_range = (pc.field("ticker") >= names[0]) & (pc.field("ticker") <= names[-1])
+    rows = files.to_table(columns=columns, filter=in_range)
+    return rows.filter(pc.is_in(rows.column("ticker"), value_set=names))
+
+
 def read_rows(root: Path | str, dataset: str, tickers: list[str], columns: list[str]) -> pa.Table:
-    """``columns`` of the rows of ``tickers`` in ``dataset`` (the ``ticker`` filter prunes row
-    groups by their statistics); empty, in the declared types, when nothing is published."""
+    """``columns`` (``ticker`` among them) of the rows of ``tickers`` in ``dataset``; empty, in
+    the declared types, when nothing is published."""
     schema = pa.schema([DATASETS[dataset].schema.field(column) for column in columns])
     base = Path(root) / dataset
-    if not base.is_dir():
+    if not base.is_dir() or not tickers:
         return schema.empty_table()
-    dataset_files = ds.dataset(base, schema=DATASETS[dataset].schema, format="parquet")
-    return dataset_files.to_table(columns=columns, filter=pc.field("ticker").isin(tickers)).cast(schema)
+    files = ds.dataset(base, schema=DATASETS[dataset].schema, format=LOCAL_PARQUET)
+    return rows_of_tickers(files, columns, pa.array(sorted(set(tickers)), pa.string())).cast(schema)
 
 
 def read_statements(root, tickers: list[str]) -> dict[str, pa.Table]:
@@ -84,8 +94,7 @@ def first_bars_after_filings(root: Path | str, tickers: list[str]) -> pa.Table:
         if not len(due):
             continue
         due_tickers = names.take(pa.array(np.unique(due >> _DAY_BITS)))
-        bars = ds.dataset(path, format="parquet").to_table(
-            columns=PRICE_COLUMNS, filter=pc.field("ticker").isin(due_tickers))
+        bars = rows_of_tickers(ds.dataset(path, format=LOCAL_PARQUET), PRICE_COLUMNS, due_tickers)
         if bars.num_rows == 0:
             continue
         bar_keys = _keys(pc.index_in(bars.column("ticker"), value_set=names).to_numpy(zero_copy_only=False),

@@ -141,6 +141,9 @@ def _k(x):
     return (int(x + 0.5) if x >= 0 else -int(0.5 - x)) * 1000
 
 
+MONTHS_CACHED = 32
+"""Months of per-ticker bar constants kept for the grouped-daily endpoint: a crawler lists
+several runs of months at once (``PRICES_GROUPED_LANES``)."""
 _SHAPE_BITS = 16
 _SHAPE_MASK = (1 << _SHAPE_BITS) - 1
 _BAR_BODY = '"v":%d.0,"vw":%.4f,"o":%.4f,"c":%.4f,"h":%.4f,"l":%.4f,"t":%s,"n":%d}'
@@ -897,7 +900,7 @@ class SyntheticMarket:
             cols.append(('{"T":"%s",' % t, s, vb, k0, K[k + 1] - k0, jf, jl, splits))
         with self._month_lock:
             self._month_columns[gm] = cols
-            while len(self._month_columns) > 3:
+            while len(self._month_columns) > MONTHS_CACHED:
                 self._month_columns.pop(next(iter(self._month_columns)))
         return cols
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from screener_crawler.datasets import DATASETS, Dataset
@@ -22,6 +23,10 @@ PARQUET_OPTIONS = {
     "write_statistics": True,
 }
 """And dictionaries for the string columns (a ticker, a timeframe repeat on many rows)."""
+LOCAL_PARQUET = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
+"""How datasets on a local disk are scanned: without the coalesced read-ahead of each file's
+column chunks (meant for object stores; on a local disk it only adds work to every file a
+read opens)."""
 
 
 def file_name(dataset: Dataset) -> str:
