@@ -6,6 +6,7 @@ import math
 import tempfile
 from pathlib import Path
 
+from screener_crawler.extensions.arrow_memory_pool import POOLS
 from screener_crawler.connection import data_root, progress_file
 from screener_crawler.storage.layout import V1_LAYOUT_MESSAGE, has_v1_layout
 
@@ -55,6 +56,15 @@ def check_settings(settings):
         number = _number(value, float)
         if number is None or not 0 <= number <= 1:
             raise PreflightError(f"{name} must be a number between 0 and 1 ({meaning}), not {value!r}")
+    pool = settings.get("ARROW_MEMORY_POOL") or ""
+    if pool and pool not in POOLS:
+        raise PreflightError(f"ARROW_MEMORY_POOL must be one of {', '.join(POOLS)} or empty "
+                             f"(Arrow's default), not {pool!r}")
+    if pool:
+        try:
+            POOLS[pool]()
+        except NotImplementedError:
+            raise PreflightError(f"ARROW_MEMORY_POOL {pool!r}: this build of pyarrow has no {pool} pool") from None
     _check_writable(data_root(settings), "SCREENER_DATA_DIR", "the data directory")
     _check_writable(progress_file(settings).parent, "SCREENER_PROGRESS_FILE", "the ledger's folder")
     if progress_file(settings).is_dir():

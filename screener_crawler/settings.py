@@ -132,6 +132,7 @@ ITEM_PIPELINES = {
     "screener_crawler.pipelines.ledger.LedgerPipeline": 400,
 }
 EXTENSIONS = {
+    "screener_crawler.extensions.arrow_memory_pool.ArrowMemoryPool": 0,
     "screener_crawler.extensions.jobdir_guard.JobdirCrashGuard": 0,
     "screener_crawler.extensions.field_coverage.DatasetFieldCoverage": 500,
     "screener_crawler.extensions.progress.CrawlProgress": 500,
@@ -139,6 +140,9 @@ EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
 }
+# Arrow's memory pool in the crawl's process: system (the C library's malloc), mimalloc,
+# jemalloc, or empty for Arrow's default (see extensions/arrow_memory_pool.py).
+ARROW_MEMORY_POOL = "system"
 # Per-dataset field coverage (fields_coverage/<dataset>) in the end-of-crawl stats.
 SCREENER_FIELD_COVERAGE = True
 

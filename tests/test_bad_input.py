@@ -30,6 +30,8 @@ BAD_INPUTS = [
      "RETRY_TIMES must be a whole number, 0 or more (retries of a failed request), not '-1'"),
     ("jitter-above-one", (), {"BACKOFF_JITTER": "2"}, {},
      "BACKOFF_JITTER must be a number between 0 and 1 (the share of a wait that is random), not '2'"),
+    ("arrow-pool-unknown", (), {"ARROW_MEMORY_POOL": "tcmalloc"}, {},
+     "ARROW_MEMORY_POOL must be one of system, mimalloc, jemalloc or empty (Arrow's default), not 'tcmalloc'"),
     ("data-dir-is-a-file", (), {}, {"SCREENER_DATA_DIR": "{file}"},
      "the data directory {file} cannot be written (it is a file); " + WRITE_A_FOLDER),
     ("data-dir-under-a-file", (), {}, {"SCREENER_DATA_DIR": "{file}/data"},
