@@ -112,6 +112,21 @@ def test_a_month_of_grouped_prices_replaces_its_tickers_in_that_month_only(tmp_p
         ("AAPL", date(2024, 5, 2), 9.0), ("AAPL", date(2024, 6, 3), 2.0)]
 
 
+def test_staged_files_opened_for_a_publish_share_their_tickers_and_read_each_month_when_asked(tmp_path):
+    """A publish opens every staged file at once (a grouped-daily month replaces every ticker
+    of the universe): their headers share one string per ticker, and no rows are read before
+    a partition asks for them."""
+    names = [f"T{number}" for number in range(3)]
+    may = stage(tmp_path, PRICES, [bar(ticker, date(2024, 5, 1), 1.0) for ticker in names], names, scope=202405)
+    june = stage(tmp_path, PRICES, [bar(ticker, date(2024, 6, 3), 2.0) for ticker in names[:2]], names, scope=202406)
+    first, second = publishing.StagedReader(may), publishing.StagedReader(june)
+    assert first.header.tickers == second.header.tickers == tuple(names)
+    assert all(a is b for a, b in zip(first.header.tickers, second.header.tickers))
+    assert (first.rows, second.rows) == (0, 0)
+    assert first.month(202406) is None and first.month(202405).num_rows == 3
+    assert second.month(202406).num_rows == 2 and (first.rows, second.rows) == (3, 2)
+
+
 def test_the_universe_is_replaced_whole(tmp_path):
     listed = [{"ticker": "AAPL", "active": True}, {"ticker": "OLD", "active": False}]
     stage(tmp_path, UNIVERSE, listed, WHOLE_TABLE)

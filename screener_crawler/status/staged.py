@@ -39,5 +39,5 @@ def staged_units(root: Path) -> dict[str, StagedUnits]:
         if header.tickers is None:
             units.whole_table = True
         else:
-            units.tickers |= header.tickers
+            units.tickers.update(header.tickers)
     return {name: units for name, units in found.items() if units.files}

@@ -107,7 +107,7 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
         report.partitions_written[dataset.name] += 1
     for reader in readers.values():
         report.rows_published[dataset.name] += reader.rows
-        report.tickers_replaced[dataset.name] |= reader.header.tickers or set()
+        report.tickers_replaced[dataset.name].update(reader.header.tickers or ())
 
 
 class StagedReader:
@@ -119,12 +119,15 @@ class StagedReader:
         self._reader = ipc.open_file(pa.OSFile(str(staged.path)))
         self.header = StagingArea.header_of(self._reader.schema)
         self._batches = {month: position for position, month in enumerate(self.header.months)}
-        self.rows = sum(self._reader.get_batch(i).num_rows for i in range(self._reader.num_record_batches))
+        self.rows = 0
+        """Rows read so far (a publish reads each month once)."""
 
     def month(self, month: int) -> pa.Table | None:
         if month not in self._batches:
             return None
-        return pa.Table.from_batches([self._reader.get_batch(self._batches[month])]).replace_schema_metadata()
+        batch = self._reader.get_batch(self._batches[month])
+        self.rows += batch.num_rows
+        return pa.Table.from_batches([batch]).replace_schema_metadata()
 
 
 def _replacements(headers: dict[int, StagedHeader]):

@@ -12,6 +12,7 @@ ledger hears of its units, and is deleted only once every staged file up to it i
 
 import json
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,11 @@ class StagedFile:
 class StagedHeader:
     """What a staged file replaces: ``tickers`` (None: the whole table) in every partition, or
     only in ``scope`` (a partition key); and the partitions its rows touch (``months``, one
-    record batch each, in that order)."""
+    record batch each, in that order). The tickers are a tuple of interned strings: a publish
+    holds the header of every staged file at once, and a grouped-daily month replaces every
+    ticker of the universe."""
 
-    tickers: frozenset | None
+    tickers: tuple | None
     scope: int | None
     months: tuple
 
@@ -112,7 +115,7 @@ class StagingArea:
     def header_of(schema: pa.Schema) -> StagedHeader:
         metadata = schema.metadata
         tickers = json.loads(metadata[b"screener.tickers"])
-        return StagedHeader(None if tickers is None else frozenset(tickers),
+        return StagedHeader(None if tickers is None else tuple(map(sys.intern, tickers)),
                             json.loads(metadata[b"screener.scope"]), tuple(json.loads(metadata[b"screener.months"])))
 
     def remove(self, staged: list[StagedFile]) -> None:
