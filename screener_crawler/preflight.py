@@ -56,15 +56,7 @@ def check_settings(settings):
         number = _number(value, float)
         if number is None or not 0 <= number <= 1:
             raise PreflightError(f"{name} must be a number between 0 and 1 ({meaning}), not {value!r}")
-    pool = settings.get("ARROW_MEMORY_POOL") or ""
-    if pool and pool not in POOLS:
-        raise PreflightError(f"ARROW_MEMORY_POOL must be one of {', '.join(POOLS)} or empty "
-                             f"(Arrow's default), not {pool!r}")
-    if pool:
-        try:
-            POOLS[pool]()
-        except NotImplementedError:
-            raise PreflightError(f"ARROW_MEMORY_POOL {pool!r}: this build of pyarrow has no {pool} pool") from None
+    _check_arrow_memory_pool(settings.get("ARROW_MEMORY_POOL") or "")
     _check_writable(data_root(settings), "SCREENER_DATA_DIR", "the data directory")
     _check_writable(progress_file(settings).parent, "SCREENER_PROGRESS_FILE", "the ledger's folder")
     if progress_file(settings).is_dir():
@@ -74,6 +66,18 @@ def check_settings(settings):
         _check_writable(Path(settings["JOBDIR"]), "JOBDIR", "the job directory")
     if has_v1_layout(data_root(settings)):
         raise PreflightError(V1_LAYOUT_MESSAGE.format(root=data_root(settings)))
+
+
+def _check_arrow_memory_pool(pool):
+    if not pool:
+        return
+    if pool not in POOLS:
+        raise PreflightError(f"ARROW_MEMORY_POOL must be one of {', '.join(POOLS)} or empty "
+                             f"(Arrow's default), not {pool!r}")
+    try:
+        POOLS[pool]()
+    except NotImplementedError:
+        raise PreflightError(f"ARROW_MEMORY_POOL {pool!r}: this build of pyarrow has no {pool} pool") from None
 
 
 def _number(value, kind):

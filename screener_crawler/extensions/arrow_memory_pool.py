@@ -2,9 +2,8 @@
 
 Arrow's wheels default to mimalloc, which keeps the pages freed by each thread for that thread
 to reuse. The crawl allocates Arrow memory from many threads (page readers, staging and
-publishing threads, the ratio pass, Arrow's own I/O and CPU pools), so a pool per thread keeps
-hundreds of MB that no live table holds; the C library's malloc gives them back to the process
-as one heap. ``bench/README.md`` has the figures. An ``ARROW_DEFAULT_MEMORY_POOL`` in the
+publishing threads, the ratio pass, Arrow's own I/O and CPU pools), so pools per thread keep
+memory that no live table holds; the C library's malloc reuses it across threads as one heap. ``bench/README.md`` has the figures. An ``ARROW_DEFAULT_MEMORY_POOL`` in the
 environment (Arrow's own variable) wins over the setting.
 """
 
@@ -20,13 +19,10 @@ POOLS = {"system": pa.system_memory_pool, "mimalloc": pa.mimalloc_memory_pool, "
 
 
 class ArrowMemoryPool:
-    def __init__(self, name: str):
-        self.name = name
-
     @classmethod
     def from_crawler(cls, crawler):
         name = crawler.settings.get("ARROW_MEMORY_POOL") or ""
         if name and not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
             pa.set_memory_pool(POOLS[name]())
         logger.debug("Arrow allocates from its %s memory pool", pa.default_memory_pool().backend_name)
-        return cls(name)
+        return cls()
