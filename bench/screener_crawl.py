@@ -232,6 +232,11 @@ def cross_section(data_dir):
     return round(float(seconds), 2), int(rows)
 
 
+def kept_answers(store):
+    """Answers in the sandbox's response store (None: the sandbox generates every answer)."""
+    return None if store is None else sum(1 for _ in Path(store).rglob("*.json"))
+
+
 def process_cpu_seconds(pid):
     """User and system CPU seconds ``pid`` has used so far: the sandbox serves every request in
     one process (threads under one GIL), so its CPU is a floor under the crawl's wall time."""
@@ -255,6 +260,7 @@ def crawl_figures(args, key, sandbox_options):
                 "PRICES_END": args.prices_end, **dict(item.split("=", 1) for item in args.set)}
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid)
+        answers_kept = kept_answers(args.response_store)
         wall, usage, log = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid) - sandbox_cpu
         stopped = stat_text(log, "finish_reason") != "finished"
@@ -281,6 +287,7 @@ def crawl_figures(args, key, sandbox_options):
         **(stopped_figures(log, wall, args.stop_after) if stopped else {}),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
         "sandbox_cpu_seconds": round(sandbox_cpu, 1),
+        "sandbox_answers_kept_before": answers_kept,
         "http_429": stat(log, "downloader/response_status_count/429"),
         "retries": stat(log, "retry/count"),
         "units_failed": sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", log, re.MULTILINE))),
@@ -360,12 +367,19 @@ def main():
                         help="send the crawl a SIGINT (Ctrl-C) after this long and report how far it got, "
                              "without the second run or scrapy status; for a universe too big for the "
                              "machine's time or disk")
+    parser.add_argument("--response-store", type=Path, metavar="DIR",
+                        help="the sandbox keeps its answers in DIR and serves them from there when asked again: "
+                             "the first run fills it, later runs measure the crawl without the sandbox generating "
+                             "its synthetic data on the same cores (the result says how many answers were kept "
+                             "before the run)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a further Scrapy setting of the crawl, e.g. --set SCREENER_RATIO_CHUNK_TICKERS=1000")
     args = parser.parse_args()
 
     key = SANDBOX_API_KEY if args.plan == "v1" else SANDBOX_BASIC_KEY
     sandbox_options = {"universe_size": args.universe_size, "delisted": args.delisted, "latency_ms": args.latency_ms}
+    if args.response_store:
+        sandbox_options["response_store"] = str(args.response_store)
     result = earlier_crawl(args) if args.crawl_result else crawl_figures(args, key, sandbox_options)
     if args.baseline and (reason := stopped_early(result)):
         print(f"baseline not run: {reason}")

@@ -297,3 +297,30 @@ def test_5xx_faults_serve_502_503_and_504_in_turn():
     with SandboxProcess(fault_5xx=1.0, **SMALL) as sb:
         codes = [call(sb, "/v1/related-companies/AAPL")[0] for _ in range(6)]
     assert codes == [502, 503, 504, 502, 503, 504]
+
+
+def test_a_response_store_serves_the_answers_a_first_sandbox_kept_to_a_second_one_on_another_port(tmp_path):
+    store = tmp_path / "answers"
+    paths = ("/stocks/financials/v1/income-statements?tickers.any_of=AAPL,MSFT&limit=2",
+             "/v2/aggs/grouped/locale/us/market/stocks/2024-03-01", "/v3/reference/tickers/ZZZZZZ")
+    with SandboxProcess(universe_size=50, delisted=5, response_store=str(store)) as first:
+        answers = [call(first, path) for path in paths]
+    kept = sorted(store.rglob("*.json"))
+    assert len(kept) == 2, "only the two successful answers are kept"
+    for one in kept:
+        one.write_bytes(one.read_bytes().replace(b'"results":[', b'"kept":true,"results":[', 1))
+    with SandboxProcess(universe_size=50, delisted=5, response_store=str(store)) as second:
+        assert second.url != first.url
+        again = [call(second, path) for path in paths]
+        _, _, next_page = call(second, again[0][2]["next_url"])
+    with SandboxProcess(universe_size=60, delisted=5, response_store=str(store)) as other_market:
+        _, _, other = call(other_market, paths[1])
+    for (status, _, body), (status_again, _, body_again) in zip(answers[:2], again[:2]):
+        assert status == status_again == 200 and body_again.pop("kept") is True
+        assert body_again["request_id"] != body["request_id"] and re.fullmatch(r"[0-9a-f]{32}", body_again["request_id"])
+        assert {**body_again, "request_id": None} == {**body, "request_id": None,
+                                                       **({"next_url": body.get("next_url", "").replace(first.url, second.url)}
+                                                          if "next_url" in body else {})}
+    assert again[0][2]["next_url"].startswith(second.url) and next_page["results"]
+    assert again[2][0] == answers[2][0] == 404
+    assert "kept" not in other, "a market of another size has its own answers"

@@ -23,6 +23,8 @@ _HELP = {
     "throttle_seconds": "answer every request 429 for this long after the first one",
     "fault_seed": "seed of the fault draws",
     "request_log": "append one line per request (arrival time, outcome, path) to this file",
+    "response_store": "keep successful answers in this folder and serve them from there when asked again "
+                      "(benchmarks: the synthetic data is generated once, not by every run)",
     "keys": "extra full-plan API key (repeatable)",
     "basic_keys": "extra basic-plan API key, refused on v1 endpoints (repeatable)",
 }

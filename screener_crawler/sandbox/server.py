@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .market import DEFAULT_AS_OF, DEFAULT_DELISTED, DEFAULT_SEED, DEFAULT_SIZE, SyntheticMarket
+from .response_store import ResponseStore
 from .responses import V1_PLAN_PREFIXES, PolygonApi, request_id, to_json
 
 SANDBOX_API_KEY = "sandbox-full-plan"
@@ -45,6 +46,7 @@ class SandboxOptions:
     throttle_seconds: float = 0.0
     fault_seed: int = 0
     request_log: str = ""
+    response_store: str = ""
     keys: list = field(default_factory=list)
     basic_keys: list = field(default_factory=list)
 
@@ -99,6 +101,11 @@ class FaultDice:
         return None
 
 
+def market_identity(options: SandboxOptions) -> str:
+    """What the synthetic market's answers depend on."""
+    return f"size={options.universe_size} delisted={options.delisted} seed={options.seed} as_of={options.as_of}"
+
+
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -109,6 +116,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.market = SyntheticMarket(size=options.universe_size, delisted=options.delisted,
                                       seed=options.seed, as_of=options.as_of)
         self.api = PolygonApi(self.market)
+        self.store = ResponseStore(options.response_store, market_identity(options)) if options.response_store else None
         self.full_keys = {SANDBOX_API_KEY, *options.keys}
         self.basic_keys = {SANDBOX_BASIC_KEY, *options.basic_keys}
         self.limiter = RateLimiter(options.rate_limit)
@@ -190,8 +198,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             key = auth[7:].strip()
-        status, body, headers = self._answer(parts.path, params, key, throttle=fault == "429")
-        payload = to_json(body)
+        status, payload, headers = self._answer(parts.path, params, key, throttle=fault == "429")
         if fault == "truncated" and status == 200:
             self._send(200, payload[: max(1, len(payload) // 2)], "application/json",
                        declared_length=len(payload) // 2 or 1)
@@ -200,6 +207,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return status
 
     def _answer(self, path, params, key, throttle=False):
+        """(status, payload, headers) of a request that drew no connection fault."""
+        status, body, headers = self._api_answer(path, params, key, throttle)
+        return status, body if isinstance(body, bytes) else to_json(body), headers
+
+    def _api_answer(self, path, params, key, throttle):
         server = self.server
         if not key:
             return 401, {"status": "ERROR", "request_id": request_id(), "error": "API Key was not provided"}, {}
@@ -219,8 +231,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return 403, {"status": "NOT_AUTHORIZED", "request_id": request_id(),
                          "message": "You are not entitled to this data. Please upgrade your plan at "
                                     "https://polygon.io/pricing"}, {}
-        host = self.headers.get("Host") or f"{HOST}:{server.server_address[1]}"
-        status, body = server.api.handle(path, params, f"http://{host}")
+        base_url = "http://" + (self.headers.get("Host") or f"{HOST}:{server.server_address[1]}")
+        if server.store is not None and (kept := server.store.get(path, params, base_url)) is not None:
+            return 200, kept, {}
+        status, body = server.api.handle(path, params, base_url)
+        if server.store is not None and status == 200:
+            payload = to_json(body)
+            server.store.put(path, params, base_url, payload)
+            return status, payload, {}
         return status, body, {}
 
     def _send(self, status, payload, content_type, headers=None, declared_length=None):
