@@ -112,7 +112,7 @@ def v1_statement_page(body: bytes, dataset: str, tickers) -> ReadPage | None:
         return None
     digits = pc.match_substring_regex(cik, "^[0-9]+$")
     columns["cik"] = pc.if_else(digits, pc.utf8_lpad(cik, width=10, padding="0"), cik)
-    columns.update(ticker=listed, source=pa.array(["v1"] * len(listed), pa.string()))
+    columns.update(ticker=listed, source=pa.repeat(pa.scalar("v1", pa.string()), len(listed)))
     return _page(dataset, columns, len(listed), header["next_url"])
 
 
@@ -122,7 +122,7 @@ _BAR_FIELDS = [pa.field(key, DATASETS["daily_prices"].schema.field(name).type) f
 
 def _bar_columns(records: dict, length: int, adjusted: bool) -> dict:
     columns = {name: records[key] for name, key in BAR_FIELDS.items()}
-    columns["adjusted"] = pa.array([adjusted] * length, pa.bool_())
+    columns["adjusted"] = pa.repeat(pa.scalar(adjusted, pa.bool_()), length)
     return columns
 
 
@@ -135,7 +135,7 @@ def daily_bars_page(body: bytes, ticker: str) -> ReadPage | None:
     records, header = read
     length = len(records["t"])
     columns = _bar_columns(records, length, header["adjusted"])
-    columns.update(ticker=pa.array([ticker] * length, pa.string()), date=bar_days(records["t"]))
+    columns.update(ticker=pa.repeat(pa.scalar(ticker, pa.string()), length), date=bar_days(records["t"]))
     return _page("daily_prices", columns, length, header["next_url"])
 
 
@@ -150,5 +150,5 @@ def grouped_daily_page(body: bytes, day: str, tickers) -> ReadPage | None:
     records = {name: values.filter(wanted) for name, values in records.items()}
     length = len(records["T"])
     columns = _bar_columns(records, length, header["adjusted"])
-    columns.update(ticker=records["T"], date=pa.array([day] * length, pa.string()))
+    columns.update(ticker=records["T"], date=pa.repeat(pa.scalar(day, pa.string()), length))
     return _page("daily_prices", columns, length, header["next_url"])

@@ -4,6 +4,7 @@ stamp, natural-key duplicates and the order rows are stored in."""
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,7 +44,7 @@ def as_table(dataset: Dataset, rows) -> pa.Table:
 
 def stamped(dataset: Dataset, table: pa.Table, downloaded_at: datetime) -> pa.Table:
     """``table`` (of ``stampless_schema``) in the dataset's full schema, every row stamped."""
-    stamp = pa.array([downloaded_at] * table.num_rows, DOWNLOADED_AT.type)
+    stamp = pa.repeat(pa.scalar(downloaded_at, DOWNLOADED_AT.type), table.num_rows)
     return pa.Table.from_arrays([*table.select(stampless_schema(dataset).names).columns, stamp],
                                 schema=dataset.schema)
 
@@ -60,7 +61,7 @@ def deduplicate(dataset: Dataset, table: pa.Table) -> tuple[pa.Table, int]:
     if table.num_rows < 2:
         return table, 0
     keys = list(dataset.natural_key)
-    numbered = table.select(keys).append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    numbered = table.select(keys).append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
     if len(first) == table.num_rows:
         return table, 0
