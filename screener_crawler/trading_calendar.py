@@ -1,82 +1,75 @@
-"""The US equity market's trading days: weekdays other than the NYSE's full-day holidays.
+"""The US equity market's trading days: the sessions of the New York Stock Exchange as
+exchange-calendars keeps them (``XNYS``): its standing holidays with their observed dates, and
+the closures outside the rules (2001-09-11 to 14, 2012-10-29 and 30 for Hurricane Sandy, the
+national days of mourning of 2004-06-11, 2007-01-02, 2018-12-05 and 2025-01-09).
 
-The holidays are the exchange's standing rules (observed dates; Juneteenth from 2022), so every
-day listed is one the market was closed. Closures outside the rules (2012-10-29/30, national days
-of mourning) are kept as trading days: asking for them costs a request that returns no bars,
-where skipping a real trading day would lose its prices.
+"Next trading day" means the same thing everywhere: the grouped daily prices ask for these days
+only, the sandbox has bars on these days only, and a statement's ``available_date`` falls back
+to the first of these days after its filing date (``first_trading_days_after``).
 """
 
-import calendar as _calendar
+import warnings
 from datetime import date, timedelta
 from functools import lru_cache
 
+import numpy as np
 
-def _easter(year):
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l) // 451
-    month = (h + l - 7 * m + 114) // 31
-    day = (h + l - 7 * m + 114) % 31 + 1
-    return date(year, month, day)
+EXCHANGE = "XNYS"
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2040, 12, 31)
+"""The days the calendar answers for; a day outside them is an error, not a guess."""
 
 
-def nth_weekday(year, month, weekday, n):
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+@lru_cache(maxsize=1)
+def _calendar() -> tuple[frozenset, np.busdaycalendar]:
+    """(session days as ordinals, a numpy business-day calendar of the sessions); built on
+    first use (importing exchange-calendars takes most of a second)."""
+    import exchange_calendars
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the library's own uses of pandas APIs that pandas deprecates
+        sessions = exchange_calendars.get_calendar(EXCHANGE, start=FIRST_DAY.isoformat(),
+                                                   end=LAST_DAY.isoformat()).sessions
+    days = sessions.to_numpy().astype("datetime64[D]")
+    weekdays = np.arange(np.datetime64(FIRST_DAY), np.datetime64(LAST_DAY) + 1)
+    weekdays = weekdays[np.is_busday(weekdays)]
+    closed = np.setdiff1d(weekdays, days)
+    return frozenset(day.toordinal() for day in days.astype(date)), np.busdaycalendar(holidays=closed)
 
 
-def last_weekday(year, month, weekday):
-    last = date(year, month, _calendar.monthrange(year, month)[1])
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
+def _check(day: date) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{day} is outside the trading calendar ({FIRST_DAY} to {LAST_DAY})")
 
 
-def _observed(day):
-    if day.weekday() == 5:
-        return day - timedelta(days=1)
-    if day.weekday() == 6:
-        return day + timedelta(days=1)
-    return day
+def is_trading_day(day: date) -> bool:
+    _check(day)
+    return day.toordinal() in _calendar()[0]
 
 
-@lru_cache(maxsize=None)
-def holidays(year):
-    """The main NYSE full-day holidays of ``year`` (observed dates)."""
-    days = {
-        _observed(date(year, 1, 1)),
-        nth_weekday(year, 1, 0, 3),
-        nth_weekday(year, 2, 0, 3),
-        _easter(year) - timedelta(days=2),
-        last_weekday(year, 5, 0),
-        _observed(date(year, 7, 4)),
-        nth_weekday(year, 9, 0, 1),
-        nth_weekday(year, 11, 3, 4),
-        _observed(date(year, 12, 25)),
-    }
-    if year >= 2022:
-        days.add(_observed(date(year, 6, 19)))
-    return frozenset(d for d in days if d.year == year)
-
-
-def is_trading_day(day):
-    return day.weekday() < 5 and day not in holidays(day.year)
-
-
-def trading_days(start, end):
+def trading_days(start: date, end: date) -> list[date]:
     """Trading days in [start, end], ascending."""
-    day, out = start, []
-    while day <= end:
-        if is_trading_day(day):
-            out.append(day)
-        day += timedelta(days=1)
-    return out
+    if end < start:
+        return []
+    _check(start)
+    _check(end)
+    sessions = _calendar()[0]
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)
+            if start.toordinal() + n in sessions]
 
 
-def next_trading_day(day):
-    while not is_trading_day(day):
-        day += timedelta(days=1)
-    return day
+def next_trading_day(day: date) -> date:
+    """``day`` if the market trades on it, else the first trading day after it."""
+    _check(day)
+    return np.busday_offset(np.datetime64(day), 0, roll="forward", busdaycal=_calendar()[1]).astype(date)
+
+
+def first_trading_days_after(days: np.ndarray) -> np.ndarray:
+    """For each of ``days`` (``datetime64``; NaT stays NaT), the first trading day after it, as
+    ``datetime64[D]``."""
+    days = np.asarray(days).astype("datetime64[D]")
+    known = ~np.isnat(days)
+    if known.any() and (days[known].min() < np.datetime64(FIRST_DAY) or days[known].max() >= np.datetime64(LAST_DAY)):
+        raise ValueError(f"a day is outside the trading calendar ({FIRST_DAY} to {LAST_DAY})")
+    after = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    after[known] = np.busday_offset(days[known] + 1, 0, roll="forward", busdaycal=_calendar()[1])
+    return after

@@ -23,6 +23,10 @@ How to read a formula (the conventions of ``../shared/ratios/CATALOGUE.md`` §2)
   denominator would make the ratio meaningless). Results are never ±inf.
 - Flow ratios of quarterly rows are per quarter, not annualised; ``D`` is the days of the
   window (the quarter's actual length, 365 for annual and TTM rows).
+- A row is usable from ``available_date``: the day of the ticker's first daily bar after
+  ``filing_date``, or, when no later bar is stored, the NYSE's next trading day after it
+  (exchange-calendars' XNYS sessions: holidays and special closures are skipped); its price
+  symbols use the close on that day.
 """
 
 import re

@@ -3,7 +3,7 @@ once), and the valuation ratios of stored rows re-priced on another day. Pure fu
 pandas frames.
 
 A row is usable from ``available_date``: the first trading day after ``filing_date`` (the first
-day after it with a bar of the ticker; the next weekday when no later bar exists). Its valuation
+day after it with a bar of the ticker; the exchange's next trading day when no later bar exists). Its valuation
 ratios use the close on that day; the statement's share counts are put on that day's split
 basis (``F``), since the bars are as traded (unadjusted).
 """
@@ -20,6 +20,7 @@ from screener_crawler.ratios.periods import (
     period_views,
     split_factor,
 )
+from screener_crawler.trading_calendar import first_trading_days_after
 
 IDENTITY_FIELDS = (
     TICKER_FIELD,
@@ -148,12 +149,11 @@ def _clean(values, index):
 def available_dates(tickers, filing_dates, prices):
     """First trading day after each filing date and its close: the first bar of the row's
     ticker in ``prices`` (``ticker``, ``date``, ``close``; one bar a ticker a day) after it, else
-    the next weekday and no close."""
+    the exchange's next trading day after it and no close."""
     filing = pd.Series(filing_dates).to_numpy(dtype="datetime64[ns]")
-    next_weekday = pd.Series(filing + np.timedelta64(1, "D")).to_numpy(dtype="datetime64[D]")
-    next_weekday = np.busday_offset(next_weekday, 0, roll="forward").astype("datetime64[ns]")
+    next_session = first_trading_days_after(filing).astype("datetime64[ns]")
     if prices.empty:
-        return next_weekday, np.full(len(filing), np.nan)
+        return next_session, np.full(len(filing), np.nan)
     codes = pd.Index(prices["ticker"].unique())
     bar_keys = _day_keys(codes.get_indexer(prices["ticker"]), prices["date"].to_numpy())
     order = np.argsort(bar_keys, kind="stable")
@@ -163,7 +163,7 @@ def available_dates(tickers, filing_dates, prices):
     position = np.minimum(np.searchsorted(bar_keys, row_keys, side="right"), len(bar_keys) - 1)
     found = (bar_keys[position] // _DAYS_PER_TICKER == row_keys // _DAYS_PER_TICKER) & (bar_keys[position] > row_keys)
     found &= ~np.isnat(filing)
-    chosen = np.where(found, trading_days[position], next_weekday).astype("datetime64[ns]")
+    chosen = np.where(found, trading_days[position], next_session).astype("datetime64[ns]")
     close = np.where(found, prices["close"].to_numpy(dtype="float64")[order][position], np.nan)
     return chosen, close
 

@@ -1,10 +1,18 @@
 """Time arithmetic of the synthetic market: vendor timestamps and fiscal-period ends."""
 
 import calendar as _calendar
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-from ..trading_calendar import last_weekday, nth_weekday
+
+def nth_weekday(year, month, weekday, n):
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def last_weekday(year, month, weekday):
+    last = date(year, month, _calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
 def _us_eastern_offset_hours(day):
