@@ -34,6 +34,7 @@ NUMERIC_SETTINGS = (
     ("SCREENER_STAGING_BYTES", int, 1, "bytes of units waiting before they are staged"),
     ("SCREENER_STAGING_DELAY", float, 0, "seconds a unit waits for others to be staged with"),
     ("SCREENER_PUBLISH_INTERVAL", float, 0, "seconds between publishes while crawling; 0 = at start and end"),
+    ("SCREENER_PUBLISH_MONTHS", int, 0, "grouped daily months staged before they are published; 0 = with the rest"),
     ("SCREENER_RATIO_CHUNK_TICKERS", int, 1, "tickers whose financial ratios are computed together"),
     ("PRICES_GROUPED_LANES", int, 1, "grouped daily months listed at once"),
 )

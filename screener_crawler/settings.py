@@ -60,6 +60,9 @@ SCREENER_STAGING_DELAY = 0.5
 # Seconds between publishes of the staged units while a crawl runs (they are also published
 # when it starts and when it stops); 0 = only then.
 SCREENER_PUBLISH_INTERVAL = 120
+# The months of the grouped daily prices are published as soon as this many are staged (each
+# month is a whole partition, published once); 0 = only with the rest.
+SCREENER_PUBLISH_MONTHS = 20
 # Tickers whose financial ratios are computed together in the ratio pass: memory grows with it.
 SCREENER_RATIO_CHUNK_TICKERS = 150
 # Batches of this many records or more are validated in a thread, off the reactor.

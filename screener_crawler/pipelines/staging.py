@@ -29,7 +29,9 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 class StagingPipeline:
     """Stages complete units durably (``storage/staging.py``) and passes on their
     ``UnitsStaged`` for the ledger; publishes what is staged into the partitions at start (what
-    a killed crawl left), every ``SCREENER_PUBLISH_INTERVAL`` seconds, and at close.
+    a killed crawl left), every ``SCREENER_PUBLISH_INTERVAL`` seconds, and at close; the
+    months of a market-wide listing (grouped daily prices) also every ``SCREENER_PUBLISH_MONTHS``
+    months staged.
 
     Units are staged many to a file: a unit waits until ``SCREENER_STAGING_BYTES`` bytes of rows are
     waiting or ``SCREENER_STAGING_DELAY`` seconds have passed since the first of them, then
@@ -51,6 +53,10 @@ class StagingPipeline:
         self._waiting_bytes = 0
         self._flush_timer = None
         self._periodic = None
+        self._months_per_publish = crawler.settings.getint("SCREENER_PUBLISH_MONTHS")
+        self._months_waiting = defaultdict(int)
+        """dataset -> months of a market-wide listing staged since its last publish."""
+        self._publishing_months = set()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -167,17 +173,38 @@ class StagingPipeline:
 
     async def _stage_partition(self, item):
         year, month = item.partition
-        unique = await run_in_thread(self._stage_month, DATASETS[item.dataset], item.table, year * 100 + month)
+        rows, rows_by_ticker = await run_in_thread(self._stage_month, DATASETS[item.dataset], item.table,
+                                                   year * 100 + month)
         self._stats.inc_value(f"staging/partitions/{item.dataset}")
-        self._stats.inc_value(f"staging/rows/{item.dataset}", unique.num_rows)
-        return PartitionStaged(item.dataset, item.partition, item.months_total, _rows_by_ticker(unique))
+        self._stats.inc_value(f"staging/rows/{item.dataset}", rows)
+        self._months_waiting[item.dataset] += 1
+        if self._months_per_publish and self._months_waiting[item.dataset] >= self._months_per_publish \
+                and item.dataset not in self._publishing_months:
+            deferred_from_coro(self._publish_months(item.dataset))
+        return PartitionStaged(item.dataset, item.partition, item.months_total, rows_by_ticker)
 
     def _stage_month(self, dataset, table, month):
-        """Stage a month of a market-wide listing as replacing the listing's tickers there."""
+        """Stage a month of a market-wide listing as replacing the listing's tickers there; (rows
+        staged, ticker -> rows)."""
         unique, _ = deduplicate(dataset, table)
         self._area.stage(dataset, stamped(dataset, unique, datetime.now(UTC)), self._crawler.spider.grouped_tickers,
                          month)
-        return unique
+        return unique.num_rows, _rows_by_ticker(unique)
+
+    async def _publish_months(self, dataset):
+        """Publish the months of a market-wide listing staged so far: each is a whole partition,
+        published once, so publishing them as they come costs no more than at the end, and
+        leaves less to publish before the ratio pass."""
+        self._publishing_months.add(dataset)
+        self._months_waiting[dataset] = 0
+        try:
+            if (await self.publish_now([dataset])).staged_files:
+                self._stats.inc_value(f"publish/months/{dataset}")
+        except Exception:
+            logger.exception("Publishing the staged months of %s failed; they stay staged for the next publish",
+                             dataset)
+        finally:
+            self._publishing_months.discard(dataset)
 
     def _disk_full(self, item, error):
         """Stop the crawl with one message; the unit is failed, so the next run redoes it.
