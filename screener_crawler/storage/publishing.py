@@ -13,7 +13,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +34,6 @@ from screener_crawler.storage.tables import sort_keys
 logger = logging.getLogger(__name__)
 
 _publish_lock = threading.Lock()
-PARTITION_WRITERS = 2
-"""Partitions of a dataset merged and written at once: encoding and compressing a partition
-runs in Arrow's C++ with the GIL released, so two keep both cores of a small machine busy."""
 
 
 @dataclass
@@ -89,8 +85,7 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
         touched |= {month for month, path in existing.items()
                     if month not in touched and _holds_any(path, wanted)}
     replaced_everywhere = pa.array(sorted(everywhere), pa.string())
-
-    def publish_partition(month):
+    for month in sorted(touched):
         pieces = []
         if month in existing and (whole_table is None):
             replaced = replaced_everywhere
@@ -109,10 +104,7 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
             write_partition_file(path, merged.sort_by(sort_keys(dataset)), dataset.row_group_rows)
         else:
             remove_partition_file(path)
-
-    with ThreadPoolExecutor(PARTITION_WRITERS) as writers:
-        for _ in writers.map(publish_partition, sorted(touched)):
-            report.partitions_written[dataset.name] += 1
+        report.partitions_written[dataset.name] += 1
     for reader in readers.values():
         report.rows_published[dataset.name] += reader.rows
         report.tickers_replaced[dataset.name].update(reader.header.tickers or ())
@@ -127,17 +119,14 @@ class StagedReader:
         self._reader = ipc.open_file(pa.OSFile(str(staged.path)))
         self.header = StagingArea.header_of(self._reader.schema)
         self._batches = {month: position for position, month in enumerate(self.header.months)}
-        self._lock = threading.Lock()
-        """Partitions are published by several threads; the file is read by one at a time."""
         self.rows = 0
         """Rows read so far (a publish reads each month once)."""
 
     def month(self, month: int) -> pa.Table | None:
         if month not in self._batches:
             return None
-        with self._lock:
-            batch = self._reader.get_batch(self._batches[month])
-            self.rows += batch.num_rows
+        batch = self._reader.get_batch(self._batches[month])
+        self.rows += batch.num_rows
         return pa.Table.from_batches([batch]).replace_schema_metadata()
 
 
