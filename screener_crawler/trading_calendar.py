@@ -60,7 +60,10 @@ def trading_days(start: date, end: date) -> list[date]:
 def next_trading_day(day: date) -> date:
     """``day`` if the market trades on it, else the first trading day after it."""
     _check(day)
-    return np.busday_offset(np.datetime64(day), 0, roll="forward", busdaycal=_calendar()[1]).astype(date)
+    sessions = _calendar()[0]
+    while day.toordinal() not in sessions:
+        day += timedelta(days=1)
+    return day
 
 
 def first_trading_days_after(days: np.ndarray) -> np.ndarray:
