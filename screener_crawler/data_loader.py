@@ -29,6 +29,11 @@ PARTITIONING = ds.partitioning(pa.schema([("year", pa.int32()), ("month", pa.int
 PARTITION_COLUMNS = ("year", "month")
 ASOF_PRICE_DAYS = 14
 """How far back ``ratios_asof`` looks for a ticker's last close."""
+ASOF_MAX_AGE_DAYS = 400
+"""How old (days from ``available_date`` to the day asked for) a row ``ratios_asof`` returns may
+be by default: a listed company files every quarter and its annual report within about three
+months of its year end, so a newer row is always there; a ticker delisted more than about a
+year before the day has none, and is left out instead of screening on its last, stale row."""
 
 
 def default_root(sandbox=False):
@@ -109,12 +114,15 @@ class DataLoader:
         rows = rows.sort_values(keys, kind="stable").groupby("ticker", sort=True).tail(1)
         return rows[columns].reset_index(drop=True)
 
-    def ratios_asof(self, date, tickers=None, timeframe="trailing_twelve_months"):
+    def ratios_asof(self, date, tickers=None, timeframe="trailing_twelve_months",
+                    max_age_days: int | None = ASOF_MAX_AGE_DAYS):
         """The screener as of ``date``: per ticker, its latest ``financial_ratios`` row of
         ``timeframe`` usable on that date (``available_date <= date``; latest ``period_end``,
         then latest ``filing_date``), with the valuation ratios recomputed at the last close on
         or before ``date`` (within ``ASOF_PRICE_DAYS``; else null) and the share counts on that
-        day's split basis. Nothing filed after ``date`` is read.
+        day's split basis. Nothing filed after ``date`` is read. Rows that became available more
+        than ``max_age_days`` before ``date`` are left out (``ASOF_MAX_AGE_DAYS``: tickers
+        delisted long before drop out); None keeps every ticker's latest row however old.
 
         Two reads: the key columns of every usable row (partitions up to ``date``), then the
         full rows of the chosen ones only (the partitions of their filing months, the row
@@ -122,8 +130,13 @@ class DataLoader:
         day = _as_date(date, "date")
         if day is None:
             raise ValueError("date must be a date, a datetime or an ISO date string (YYYY-MM-DD), not None")
+        if max_age_days is not None and (isinstance(max_age_days, bool) or not isinstance(max_age_days, int)
+                                         or max_age_days < 0):
+            raise ValueError(f"max_age_days must be a whole number of days >= 0, or None; got {max_age_days!r}")
         spec = DATASETS["financial_ratios"]
         usable = (ds.field("timeframe") == timeframe) & (ds.field("available_date") <= pa.scalar(day, pa.date32()))
+        if max_age_days is not None:
+            usable &= ds.field("available_date") >= pa.scalar(day - timedelta(days=max_age_days), pa.date32())
         keys = ["ticker", "period_end", "filing_date"]
         candidates = self._scan(spec, tickers, None, day, ["ticker", "timeframe", "period_end", "filing_date"],
                                 where=usable)

@@ -443,6 +443,17 @@ def test_ratios_asof_filters_tickers_and_timeframe(ratios_root):
     assert quarterly[["current_ratio", "close"]].reset_index().values.tolist() == [["AAPL", 2.2, 102.0]]
 
 
+def test_ratios_asof_leaves_out_rows_older_than_max_age_days(ratios_root):
+    a_year_on = date(2025, 9, 1)  # the default limit (400 days) reaches back to 2024-07-28
+    assert list(asof_rows(ratios_root, a_year_on).index) == ["AAPL", "NVDA"]
+    assert list(asof_rows(ratios_root, a_year_on, max_age_days=None).index) == ["AAPL", "MSFT", "NVDA", "XOM"]
+    assert list(asof_rows(ratios_root, ASOF, max_age_days=30).index) == ["MSFT"]
+    assert asof_rows(ratios_root, ASOF, max_age_days=30).loc["MSFT", "filing_date"] == date(2024, 5, 20)
+    for wrong in (-1, 1.5, "30", True):
+        with pytest.raises(ValueError, match="max_age_days"):
+            DataLoader(ratios_root).ratios_asof(ASOF, max_age_days=wrong)
+
+
 def test_ratios_asof_before_anything_is_usable_is_empty(ratios_root, tmp_path):
     for root in (ratios_root, tmp_path / "nothing"):
         asof = DataLoader(root).ratios_asof("2020-01-01")
