@@ -160,6 +160,7 @@ class FinancialRatiosPipeline:
                                 for ticker, error in result.failed.items()])
             done += len(chunk)
             self._stats.inc_value("financial_ratios/rows", sum(result.rows.values()))
+            self._stats.inc_value("financial_ratios/rows_with_share_counts_not_positive", result.shares_not_positive)
             logger.info("Financial ratios: %d/%d tickers (%.0f s)", done, len(tickers), time.monotonic() - started)
         self._stats.set_value("financial_ratios/seconds", round(time.monotonic() - started, 1))
 

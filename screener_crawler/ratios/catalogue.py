@@ -23,6 +23,12 @@ How to read a formula (the conventions of ``../shared/ratios/CATALOGUE.md`` §2)
   denominator would make the ratio meaningless). Results are never ±inf.
 - Flow ratios of quarterly rows are per quarter, not annualised; ``D`` is the days of the
   window (the quarter's actual length, 365 for annual and TTM rows).
+- A share count that cannot be, zero or negative (reported, or a derived Q4's
+  4 x FY - (Q1 + Q2 + Q3)), is no count: every share count of that row is null, and with them
+  its per-share values, ``SO``, ``MCAP``, ``EV`` and every ratio built on them (the crawl's stat
+  ``financial_ratios/rows_with_share_counts_not_positive`` counts such rows). Multiples never
+  divide by a negative amount (``/+`` above): a P/E, EV/EBITDA, EV/EBIT, P/FCF... over a loss
+  is null, not negative.
 - A row is usable from ``available_date``: the day of the ticker's first daily bar after
   ``filing_date``, or, when no later bar is stored, the NYSE's next trading day after it
   (exchange-calendars' XNYS sessions: holidays and special closures are skipped); its price

@@ -15,6 +15,7 @@ import pyarrow as pa
 from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, TICKER_FIELD
 from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, VALUATION_RATIOS
 from screener_crawler.ratios.periods import (
+    SHARES_NOT_POSITIVE,
     VALUE_COLUMNS,
     as_datetimes,
     period_views,
@@ -206,7 +207,9 @@ def compute_ratios(ticker, statements, prices=None, splits=None):
 
 def compute_many(statements, prices=None, splits=None):
     """The ``financial_ratios`` rows of every ticker in the frames (each with a ``ticker``
-    column), sorted by ticker: the rows each ticker gets from ``compute_ratios`` alone."""
+    column), sorted by ticker: the rows each ticker gets from ``compute_ratios`` alone.
+    ``attrs[SHARES_NOT_POSITIVE]``: how many rows had a share count that cannot be (zero or
+    negative; see ``periods.without_impossible_share_counts``)."""
     splits = _splits(splits)
     rows, views, days = period_views(statements, splits)
     columns = [f.name for f in (*IDENTITY_FIELDS, *RATIO_FIELDS, *BASIS_FIELDS)]
@@ -233,7 +236,9 @@ def compute_many(statements, prices=None, splits=None):
     }, index=index)
     ratios = {ratio.name: _clean(ratio.compute(context), index) for ratio in RATIOS}
     basis = {basis_column(view, alias): _clean(views[view][alias], index) for view, alias in VALUATION_READS}
-    return pd.concat([out, pd.DataFrame(ratios, index=index), pd.DataFrame(basis, index=index)], axis=1)[columns]
+    frame = pd.concat([out, pd.DataFrame(ratios, index=index), pd.DataFrame(basis, index=index)], axis=1)[columns]
+    frame.attrs[SHARES_NOT_POSITIVE] = int(rows[SHARES_NOT_POSITIVE].sum())
+    return frame
 
 
 def reprice(rows, close, price_date, splits):

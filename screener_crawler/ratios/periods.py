@@ -157,6 +157,28 @@ def _recompute_per_share(frame):
             frame[alias.name] = frame[numerator] / frame[shares].where(frame[shares] > 0)
 
 
+SHARE_COUNTS = [*(alias.name for alias in ALIASES if alias.kind == SHARES), "SO"]
+SHARES_NOT_POSITIVE = "shares_not_positive"
+"""A row column: some share count of the row was zero or negative, and all were made null."""
+
+
+def without_impossible_share_counts(table):
+    """``table`` with every share count of a row made null, and the per-share values, when one
+    of them (reported, or derived: a Q4's 4 x FY - (Q1 + Q2 + Q3)) is zero or negative: such a
+    count is no count, so the row's market value and per-share ratios are null, not negative.
+    The rows it touched are flagged in ``SHARES_NOT_POSITIVE``."""
+    if table.empty:
+        return table.assign(**{SHARES_NOT_POSITIVE: pd.Series(dtype=bool)})
+    impossible = (table[SHARE_COUNTS] <= 0).any(axis=1)
+    table = table.copy()
+    table.loc[impossible, SHARE_COUNTS] = np.nan
+    for alias in ALIASES:
+        if alias.kind == PER_SHARE:
+            table.loc[impossible, alias.name] = np.nan
+    table[SHARES_NOT_POSITIVE] = impossible
+    return table
+
+
 def quarters_and_years(versions):
     """(quarterly rows, annual rows) with their period index: ``qi`` for quarters (the fiscal
     Q4 for years) and ``fiscal_year``."""
@@ -288,9 +310,9 @@ def period_views(statements, splits):
     and ``D``, the days of each row's window."""
     versions = statement_versions(statements)
     quarterly, annual = quarters_and_years(versions)
-    quarterly = derive_fourth_quarters(quarterly, annual, splits)
-    annual = annual_share_counts(annual, quarterly)
-    ttm = trailing_twelve_months(quarterly, splits)
+    quarterly = without_impossible_share_counts(derive_fourth_quarters(quarterly, annual, splits))
+    annual = without_impossible_share_counts(annual_share_counts(annual, quarterly))
+    ttm = without_impossible_share_counts(trailing_twelve_months(quarterly, splits))
     rows = pd.concat([quarterly, annual, ttm], ignore_index=True)
     if rows.empty:
         return rows, {}, pd.Series(dtype="float64")

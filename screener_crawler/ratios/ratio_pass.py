@@ -18,6 +18,7 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.ratios.compute import RATIOS_SCHEMA, compute_many, to_table
 from screener_crawler.ratios.inputs import first_bars_after_filings, read_splits, read_statements
 from screener_crawler.ratios.latest import LATEST, latest_rows
+from screener_crawler.ratios.periods import SHARES_NOT_POSITIVE
 from screener_crawler.storage.staging import StagingArea
 from screener_crawler.storage.tables import stamped
 
@@ -36,13 +37,15 @@ def rows_of(table: pa.Table, tickers: list[str]) -> pa.Table:
     return table.filter(pc.is_in(table.column("ticker"), pa.array(tickers, pa.string())))
 
 
-def compute_chunk(inputs: "RatioInputs", tickers: list[str]) -> pa.Table:
-    """The ratio rows of ``tickers`` (``RATIOS_SCHEMA``), from ``inputs`` (read for them or more)."""
+def compute_chunk(inputs: "RatioInputs", tickers: list[str]) -> tuple[pa.Table, int]:
+    """The ratio rows of ``tickers`` (``RATIOS_SCHEMA``), from ``inputs`` (read for them or
+    more), and how many of them had a share count that cannot be (made null)."""
     statements = {dataset: rows_of(table, tickers).to_pandas(date_as_object=False)
                   for dataset, table in inputs.statements.items()}
     frame = compute_many(statements, rows_of(inputs.first_bars, tickers).to_pandas(date_as_object=False),
                          rows_of(inputs.splits, tickers).to_pandas(date_as_object=False))
-    return to_table(frame) if len(frame) else RATIOS_SCHEMA.empty_table()
+    table = to_table(frame) if len(frame) else RATIOS_SCHEMA.empty_table()
+    return table, frame.attrs.get(SHARES_NOT_POSITIVE, 0)
 
 
 @dataclass
@@ -58,6 +61,8 @@ class ChunkResult:
     """ticker -> ratio rows staged."""
     failed: dict
     """ticker -> the exception its computation raised."""
+    shares_not_positive: int = 0
+    """Rows staged whose share counts were zero or negative, and made null."""
 
 
 class RatioPass:
@@ -94,15 +99,16 @@ class RatioPass:
         """Compute and stage the ratios of ``tickers``. A chunk that fails is computed again
         in halves, so one bad ticker fails alone."""
         try:
-            table = compute_chunk(self._inputs_of(tickers), tickers)
+            table, shares_not_positive = compute_chunk(self._inputs_of(tickers), tickers)
         except Exception as error:
             if len(tickers) == 1:
                 return ChunkResult({}, {tickers[0]: error})
             halves = [self.stage_chunk(tickers[:len(tickers) // 2]), self.stage_chunk(tickers[len(tickers) // 2:])]
-            return ChunkResult({**halves[0].rows, **halves[1].rows}, {**halves[0].failed, **halves[1].failed})
+            return ChunkResult({**halves[0].rows, **halves[1].rows}, {**halves[0].failed, **halves[1].failed},
+                               halves[0].shares_not_positive + halves[1].shares_not_positive)
         table = stamped(RATIOS, table, datetime.now(UTC))
         self._area.stage(RATIOS, table, tickers)
         self._area.stage(LATEST, latest_rows(table), tickers)
         counts = {entry["values"]: entry["counts"] for entry in pc.value_counts(table.column("ticker")).to_pylist()}
         pa.default_memory_pool().release_unused()
-        return ChunkResult({ticker: counts.get(ticker, 0) for ticker in tickers}, {})
+        return ChunkResult({ticker: counts.get(ticker, 0) for ticker in tickers}, {}, shares_not_positive)
