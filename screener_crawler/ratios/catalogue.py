@@ -246,6 +246,7 @@ class Ratio:
     unit: str = RATIO
     needs_price: bool = False
     note: str = ""
+    """What a user must know that the formula does not say (e.g. which endpoints give its inputs)."""
 
     @property
     def inputs(self):
@@ -262,6 +263,10 @@ class Ratio:
         if any(ALIAS_BY_NAME[name].kind == STOCK for name in self.inputs):
             return "end of period"
         return "none (no balance-sheet item)"
+
+
+VX_ONLY = ("vX only: the v1 income statements carry no comprehensive income (the vX financials' "
+           "comprehensive_income section does), so this ratio is null on rows from the v1 endpoints")
 
 
 def _margin(alias):
@@ -515,8 +520,8 @@ RATIOS = (
     R("accruals_ratio", QUALITY, "(NI - OCF) /+ avg(TA)", lambda x: pdiv(x.NI - x.OCF, x.avg("TA"))),
     R("intangibles_to_assets", QUALITY, "(GW + INTANG) /+ TA", lambda x: pdiv(x.GW + x.INTANG, x.TA)),
     R("goodwill_to_equity", QUALITY, "GW /+ EQ", lambda x: pdiv(x.GW, x.EQ)),
-    R("oci_to_net_income", QUALITY, "OCI /+ NI", lambda x: pdiv(x.OCI, x.NI)),
-    R("comprehensive_income_margin", QUALITY, "CI /+ REV", _margin("CI")),
+    R("oci_to_net_income", QUALITY, "OCI /+ NI", lambda x: pdiv(x.OCI, x.NI), note=VX_ONLY),
+    R("comprehensive_income_margin", QUALITY, "CI /+ REV", _margin("CI"), note=VX_ONLY),
     R("nci_share_of_net_income", QUALITY, "NCI_NI /+ NI", lambda x: pdiv(x.NCI_NI, x.NI)),
     R("discontinued_ops_share", QUALITY, "DISC /+ NI", lambda x: pdiv(x.DISC, x.NI)),
     R("receivables_minus_revenue_growth", QUALITY, "g(AR, yoy(AR)) - g(REV, yoy(REV))",

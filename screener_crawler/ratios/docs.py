@@ -50,10 +50,10 @@ def render():
     for category in CATEGORIES:
         ratios = [ratio for ratio in RATIOS if ratio.category == category]
         lines += [f"## {category.replace('_', ' ').capitalize()} ({len(ratios)})", "",
-                  "| ratio | formula | inputs | unit | balance-sheet averaging | needs price |",
-                  "|---|---|---|---|---|---|"]
+                  "| ratio | formula | inputs | unit | balance-sheet averaging | needs price | note |",
+                  "|---|---|---|---|---|---|---|"]
         lines += [f"| `{r.name}` | {_cell(r.formula)} | {', '.join(r.inputs)} | {r.unit} | {r.averaging} | "
-                  f"{'yes' if r.needs_price else 'no'} |" for r in ratios]
+                  f"{'yes' if r.needs_price else 'no'} | {_cell(r.note)} |" for r in ratios]
         lines.append("")
     return "\n".join(lines)
 
