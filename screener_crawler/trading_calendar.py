@@ -71,8 +71,9 @@ def first_trading_days_after(days: np.ndarray) -> np.ndarray:
     ``datetime64[D]``."""
     days = np.asarray(days).astype("datetime64[D]")
     known = ~np.isnat(days)
-    if known.any() and (days[known].min() < np.datetime64(FIRST_DAY) or days[known].max() >= np.datetime64(LAST_DAY)):
-        raise ValueError(f"a day is outside the trading calendar ({FIRST_DAY} to {LAST_DAY})")
+    if known.any():
+        _check(days[known].min().astype(date))
+        _check((days[known].max() + 1).astype(date))
     after = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[D]")
     after[known] = np.busday_offset(days[known] + 1, 0, roll="forward", busdaycal=_calendar()[1])
     return after

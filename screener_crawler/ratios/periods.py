@@ -158,6 +158,7 @@ def _recompute_per_share(frame):
 
 
 SHARE_COUNTS = [*(alias.name for alias in ALIASES if alias.kind == SHARES), "SO"]
+PER_SHARE_VALUES = [alias.name for alias in ALIASES if alias.kind == PER_SHARE]
 SHARES_NOT_POSITIVE = "shares_not_positive"
 """A row column: some share count of the row was zero or negative, and all were made null."""
 
@@ -171,10 +172,7 @@ def without_impossible_share_counts(table):
         return table.assign(**{SHARES_NOT_POSITIVE: pd.Series(dtype=bool)})
     impossible = (table[SHARE_COUNTS] <= 0).any(axis=1)
     table = table.copy()
-    table.loc[impossible, SHARE_COUNTS] = np.nan
-    for alias in ALIASES:
-        if alias.kind == PER_SHARE:
-            table.loc[impossible, alias.name] = np.nan
+    table.loc[impossible, SHARE_COUNTS + PER_SHARE_VALUES] = np.nan
     table[SHARES_NOT_POSITIVE] = impossible
     return table
 

@@ -1,8 +1,8 @@
 """Answers of the sandbox kept on disk and served again when the same request comes back.
 
 The sandbox generates its synthetic market on demand, in Python, on the machine that runs the
-crawl: a 10,070-ticker crawl costs it about as much CPU as the crawl itself, which a real API
-spends on its own servers. A benchmark that measures the crawl points the sandbox at a store
+crawl, so a benchmark of the crawl also measures that generation, which a real API does on its
+own servers. A benchmark that measures the crawl alone points the sandbox at a store
 (``--response-store DIR``): the first run fills it, later runs are answered from it.
 
 Only successful answers are kept, keyed by the market (size, delisted, seed, as-of date) and the
