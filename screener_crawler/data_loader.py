@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 from screener_crawler import settings as project_settings
 from screener_crawler.connection import DEFAULT_DATA_DIR, SANDBOX_DATA_DIR, project_path
 from screener_crawler.datasets import DATASETS
-from screener_crawler.ratios.compute import reprice
+from screener_crawler.ratios.compute import per_share_on_basis_of, reprice
 from screener_crawler.ratios.latest import latest_rows, read_latest
 from screener_crawler.storage.layout import LOCAL_PARQUET
 
@@ -119,8 +119,9 @@ class DataLoader:
         """The screener as of ``date``: per ticker, its latest ``financial_ratios`` row of
         ``timeframe`` usable on that date (``available_date <= date``; latest ``period_end``,
         then latest ``filing_date``), with the valuation ratios recomputed at the last close on
-        or before ``date`` (within ``ASOF_PRICE_DAYS``; else null) and the share counts on that
-        day's split basis. Nothing filed after ``date`` is read. Rows that became available more
+        or before ``date`` (within ``ASOF_PRICE_DAYS``; else null), the share counts and the
+        ratios in USD per share on that day's split basis. Nothing filed after ``date`` is read,
+        and no later split shows. Rows that became available more
         than ``max_age_days`` before ``date`` are left out (``ASOF_MAX_AGE_DAYS``: tickers
         delisted long before drop out); None keeps every ticker's latest row however old.
 
@@ -151,11 +152,11 @@ class DataLoader:
         prices = self.load("daily_prices", names, start=day - timedelta(days=ASOF_PRICE_DAYS), end=day,
                            columns=["ticker", "date", "close"]).dropna(subset=["close"])
         last = prices.sort_values("date").groupby("ticker").tail(1).set_index("ticker")
-        splits = self.load("splits", names, start=min(rows["period_end"]) + timedelta(days=1), end=day,
+        splits = self.load("splits", names, start=min(rows["filing_date"]) + timedelta(days=1), end=day,
                            columns=["ticker", "execution_date", "split_from", "split_to"])
         close = rows["ticker"].map(last["close"]).astype("float64")
         price_date = rows["ticker"].map(last["date"])
-        return reprice(rows, close, price_date, splits)
+        return per_share_on_basis_of(reprice(rows, close, price_date, splits), day, splits)
 
     def _dataset(self, spec, tickers):
         """A pyarrow dataset over ``spec``'s partition files, or None when there is nothing on

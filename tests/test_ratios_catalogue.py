@@ -1,8 +1,9 @@
 """Every ratio of the catalogue against a value computed by hand on a small fixture
 (tests/fixtures/ratios/toy_company.json): FY = calendar year, quarterly flows of 2021-2024 at
 0.5, 0.6, 0.8 and 1.0 times one quarter's amounts, every balance at the "open" values except
-2024-12-31 ("close"), no Q4 2024 10-Q (derived from the annual report), a 2-for-1 split on
-2025-01-15, the FY2024 report filed on Friday 2025-02-14 and the next bar on 2025-02-18."""
+2024-12-31 ("close"), no Q4 2024 10-Q (derived from the annual report), the FY2024 report filed on Friday 2025-02-14,
+the next bar on 2025-02-18 and a 2-for-1 split executed that day: the report's share counts are
+on the pre-split basis, so F = 2, and ratios in USD per share are on the post-split basis."""
 
 import json
 import math
@@ -13,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, PRICE_SYMBOLS, RATIOS
+from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, PRICE_SYMBOLS, RATIOS, USD_PER_SHARE
 from screener_crawler.ratios.compute import compute_ratios
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ratios" / "toy_company.json"
@@ -121,6 +122,11 @@ EXPECTED = {
     "receivables_minus_revenue_growth": (AR / AR0 - 1) - (1 / YOY - 1), "balance_sheet_identity_gap": 0.0,
     "gross_profit_identity_gap": 0.0, "eps_consistency_gap": 0.0,
 }
+LATEST_SPLIT_BASIS = 2.0
+"""Shares after the fixture's split per share before it."""
+for _ratio in RATIOS:
+    if _ratio.unit == USD_PER_SHARE:
+        EXPECTED[_ratio.name] /= LATEST_SPLIT_BASIS
 
 
 def fixture_frames():
@@ -172,7 +178,7 @@ def test_the_missing_q4_is_derived_from_the_annual_report(toy_ratios):
     row = q4.iloc[0]
     assert row["filing_date"] == pd.Timestamp("2025-02-14")
     assert row["gross_margin"] == pytest.approx(400 / 1000)
-    assert row["eps_basic"] == pytest.approx(100 / 100)  # NIC_Q4 / (4 x 100 - 3 x 100 shares)
+    assert row["eps_basic"] == pytest.approx(100 / 100 / LATEST_SPLIT_BASIS)  # NIC_Q4 / (4 x 100 - 3 x 100 shares)
     assert row["days_sales_outstanding"] == pytest.approx(avg(600, 500) / 1000 * 92)  # Oct 1 - Dec 31
 
 

@@ -16,6 +16,12 @@ How to read a formula (the conventions of ``../shared/ratios/CATALOGUE.md`` §2)
   years earlier (same fiscal quarter; the TTM ending then for TTM rows; QoQ is null on annual
   rows), as known on the row's filing date, per-share values and share counts restated to the
   row's split basis;
+- share counts and per-share values are as filed, on the split basis of the row's
+  ``filing_date`` (a report restates its periods for the splits executed before it is filed);
+  where periods meet (TTM, a derived Q4, yoy...) the earlier one's are restated to the later
+  one's basis. Ratios in USD per share are then put on the basis of the latest split in
+  ``splits``, as split-adjusted prices are, so a ticker's per-share series does not jump at a
+  split; ratios of two amounts per share (P/E) and of market values do not depend on it;
 - ``ttm(X)`` is X over the twelve months ending at ``period_end`` (the row itself for annual and
   TTM rows);
 - ``g(X, Y) = X / Y - 1``, null when Y is missing, zero or negative;
@@ -199,7 +205,7 @@ ALIAS_BY_NAME = {alias.name: alias for alias in ALIASES}
 PRICE_SYMBOLS = {
     "P": "close on the price date, as traded (unadjusted)",
     "F": "split factor: shares on the price date per share of the statement's basis "
-         "(splits executed after period_end, up to the price date)",
+         "(splits executed after filing_date, up to the price date)",
     "SO": "shares for market value: diluted weighted-average shares of the latest quarter ending "
           "at period_end (for annual rows the fiscal Q4, reported or derived; else the row's own), "
           "on the statement's split basis",

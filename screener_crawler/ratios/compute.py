@@ -4,8 +4,11 @@ pandas frames.
 
 A row is usable from ``available_date``: the first trading day after ``filing_date`` (the first
 day after it with a bar of the ticker; the exchange's next trading day when no later bar exists). Its valuation
-ratios use the close on that day; the statement's share counts are put on that day's split
-basis (``F``), since the bars are as traded (unadjusted).
+ratios use the close on that day; the statement's share counts (on the split basis of its
+filing date) are put on that day's split basis (``F``), since the bars are as traded
+(unadjusted). Ratios in USD per share are put on the split basis of the latest split in
+``splits``, as split-adjusted prices are, so that a ticker's per-share series is continuous
+across its splits.
 """
 
 import numpy as np
@@ -13,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, TICKER_FIELD
-from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, VALUATION_RATIOS
+from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, USD_PER_SHARE, VALUATION_RATIOS
 from screener_crawler.ratios.periods import (
     SHARES_NOT_POSITIVE,
     VALUE_COLUMNS,
@@ -31,9 +34,11 @@ IDENTITY_FIELDS = (
     pa.field("price_date", pa.date32()),
     pa.field("close", pa.float64()),
     pa.field("split_factor", pa.float64()),
+    pa.field("latest_split_factor", pa.float64()),
 )
 """What identifies a row and the price its valuation ratios used (``close`` on ``price_date``,
-``split_factor`` = F)."""
+``split_factor`` = F), and ``latest_split_factor``: shares on the latest split's basis per share
+of the statement's, which its ratios in USD per share are divided by."""
 
 
 class _NoView:
@@ -195,6 +200,11 @@ def _splits(splits):
     return splits.drop_duplicates(key)
 
 
+LATEST = np.datetime64(pd.Timestamp.max.floor("D"), "ns")
+"""A date after every split: ``split_factor`` from a row's filing date to it is the row's
+factor to the latest split basis."""
+
+
 def compute_ratios(ticker, statements, prices=None, splits=None):
     """The ``financial_ratios`` rows of one ticker as a DataFrame (columns of the dataset
     schema but ``downloaded_at``; NaN is null). The frames need no ``ticker`` column."""
@@ -216,7 +226,8 @@ def compute_many(statements, prices=None, splits=None):
     if rows.empty:
         return pd.DataFrame(columns=columns)
     available, close = available_dates(rows["ticker"], rows["filing_date"], _prices(prices))
-    factor = split_factor(splits, rows["period_end"], available, rows["ticker"])
+    factor = split_factor(splits, rows["filing_date"], available, rows["ticker"])
+    to_latest_basis = split_factor(splits, rows["filing_date"], np.full(len(rows), LATEST), rows["ticker"])
     index = rows.index
     context = Context(views, index, days=days, close=pd.Series(close, index=index),
                       factor=pd.Series(factor, index=index))
@@ -233,8 +244,11 @@ def compute_many(statements, prices=None, splits=None):
         "price_date": np.where(np.isnan(close), np.datetime64("NaT"), available).astype("datetime64[ns]"),
         "close": close,
         "split_factor": factor,
+        "latest_split_factor": to_latest_basis,
     }, index=index)
     ratios = {ratio.name: _clean(ratio.compute(context), index) for ratio in RATIOS}
+    for name in PER_SHARE_RATIOS:
+        ratios[name] = ratios[name] / to_latest_basis
     basis = {basis_column(view, alias): _clean(views[view][alias], index) for view, alias in VALUATION_READS}
     frame = pd.concat([out, pd.DataFrame(ratios, index=index), pd.DataFrame(basis, index=index)], axis=1)[columns]
     frame.attrs[SHARES_NOT_POSITIVE] = int(rows[SHARES_NOT_POSITIVE].sum())
@@ -248,7 +262,7 @@ def reprice(rows, close, price_date, splits):
     rows = rows.copy()
     index = rows.index
     price_day = pd.to_datetime(pd.Series(price_date, index=index))
-    factor = split_factor(_splits(splits), pd.to_datetime(rows["period_end"]), price_day, rows["ticker"])
+    factor = split_factor(_splits(splits), pd.to_datetime(rows["filing_date"]), price_day, rows["ticker"])
     views = {}
     for view, alias in VALUATION_READS:
         views.setdefault(view, pd.DataFrame(np.nan, index=index, columns=VALUE_COLUMNS))
@@ -260,6 +274,23 @@ def reprice(rows, close, price_date, splits):
     rows["close"] = pd.Series(close, index=index).astype("float64")
     rows["price_date"] = pd.Series(price_date, index=index)
     rows["split_factor"] = factor
+    return rows
+
+
+PER_SHARE_RATIOS = tuple(ratio.name for ratio in RATIOS if ratio.unit == USD_PER_SHARE)
+
+
+def per_share_on_basis_of(rows, day, splits):
+    """``rows`` of ``financial_ratios`` (a DataFrame) with their ratios in USD per share moved
+    from the latest split's basis (``latest_split_factor``; rows without one are on their
+    statement's) to the basis of ``day``, with ``splits`` executed up to ``day``: a point-in-time
+    view shows nothing of a later split."""
+    rows = rows.copy()
+    to_day = split_factor(_splits(splits), pd.to_datetime(rows["filing_date"]),
+                          np.full(len(rows), np.datetime64(pd.Timestamp(day), "ns")), rows["ticker"])
+    factor = rows["latest_split_factor"].astype("float64").fillna(1.0).to_numpy() / to_day
+    for name in PER_SHARE_RATIOS:
+        rows[name] = rows[name].astype("float64") * factor
     return rows
 
 

@@ -9,6 +9,11 @@ fiscal year, and looks other periods up *as known on the row's filing date*: the
 of that period filed on or before it (``pd.merge_asof``), so no row depends on a later filing.
 Periods must also sit where they should: consecutive quarter ends 80-100 days apart, a year
 350-380 days; anything else (a gap, a changed fiscal year) gives nulls, never a wrong match.
+
+Share counts and per-share values are as filed: on the split basis of the row's
+``filing_date`` (a report restates its periods for the splits executed before it is filed).
+Wherever two rows meet (a TTM's quarters, a derived Q4, a comparison), the earlier one's are
+restated to the later one's basis with ``split_factor``.
 """
 
 import numpy as np
@@ -197,7 +202,7 @@ def quarters_and_years(versions):
 def derive_fourth_quarters(quarterly, annual, splits):
     """Quarterly rows plus a Q4 for every fiscal year the API gave no Q4 for: flows are the year
     minus Q1-Q3, balances the year's, weighted shares 4 x FY - (Q1 + Q2 + Q3) (restated to the
-    year-end split basis), EPS recomputed. Filed (usable) when the annual report is. Needs
+    annual report's split basis), EPS recomputed. Filed (usable) when the annual report is. Needs
     Q1-Q3 known by then and tiling the year; else no Q4."""
     reported = pd.MultiIndex.from_frame(quarterly.loc[quarterly["fiscal_quarter"] == 4, ["ticker", "qi"]])
     years = annual[~pd.MultiIndex.from_frame(annual[["ticker", "qi"]]).isin(reported)]
@@ -221,7 +226,7 @@ def derive_fourth_quarters(quarterly, annual, splits):
             derived[alias.name] = year_value - sum(part[alias.name] for part in earlier)
         elif alias.kind == SHARES:
             restated = [part[alias.name]
-                        * split_factor(splits, part["src_period_end"], years["period_end"], years["ticker"])
+                        * split_factor(splits, part["src_filing_date"], years["filing_date"], years["ticker"])
                         for part in earlier]
             derived[alias.name] = 4 * year_value - sum(restated)
         else:
@@ -251,7 +256,7 @@ def trailing_twelve_months(quarterly, splits):
         if alias.kind == FLOW:
             ttm[alias.name] = own + sum(part[alias.name] for part in earlier)
         elif alias.kind == SHARES:
-            restated = [part[alias.name] * split_factor(splits, part["src_period_end"], quarterly["period_end"],
+            restated = [part[alias.name] * split_factor(splits, part["src_filing_date"], quarterly["filing_date"],
                                                       quarterly["ticker"])
                         for part in earlier]
             ttm[alias.name] = (own + sum(restated)) / 4
@@ -259,15 +264,16 @@ def trailing_twelve_months(quarterly, splits):
     return ttm[contiguous].reset_index(drop=True)
 
 
-def annual_share_counts(annual, quarterly):
+def annual_share_counts(annual, quarterly, splits):
     """SO of annual rows: the fiscal Q4's diluted shares (reported or derived) known on the
-    annual filing date, else the year's own."""
+    annual filing date, on its split basis, else the year's own."""
     if annual.empty:
         return annual
     fourth = lookup(quarterly, "qi", annual, annual["qi"])
     same_end = fourth["src_period_end"].to_numpy() == annual["period_end"].to_numpy()
+    restated = fourth["SO"] * split_factor(splits, fourth["src_filing_date"], annual["filing_date"], annual["ticker"])
     annual = annual.copy()
-    annual["SO"] = fourth["SO"].where(same_end).fillna(annual["SHD"]).to_numpy()
+    annual["SO"] = restated.where(same_end).fillna(annual["SHD"]).to_numpy()
     return annual
 
 
@@ -289,7 +295,7 @@ def comparison_view(rows, sources, gap, splits):
             continue
         found = lookup(table, key, subset, subset[key] - offset)
         placed = within(days_between(subset["period_end"], found["src_period_end"]), gap)
-        factor = split_factor(splits, found["src_period_end"], subset["period_end"], subset["ticker"])
+        factor = split_factor(splits, found["src_filing_date"], subset["filing_date"], subset["ticker"])
         values = found[VALUE_COLUMNS].copy()
         for alias in ALIASES:
             if alias.kind == SHARES:
@@ -309,7 +315,7 @@ def period_views(statements, splits):
     versions = statement_versions(statements)
     quarterly, annual = quarters_and_years(versions)
     quarterly = without_impossible_share_counts(derive_fourth_quarters(quarterly, annual, splits))
-    annual = without_impossible_share_counts(annual_share_counts(annual, quarterly))
+    annual = without_impossible_share_counts(annual_share_counts(annual, quarterly, splits))
     ttm = without_impossible_share_counts(trailing_twelve_months(quarterly, splits))
     rows = pd.concat([quarterly, annual, ttm], ignore_index=True)
     if rows.empty:

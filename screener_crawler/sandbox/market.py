@@ -2,8 +2,9 @@
 
 Everything about a ticker is a pure function of ``seed`` and the ticker symbol (plus the
 universe it sits in), so any subset can be served without generating the rest. Amounts are
-whole dollars (multiples of 1,000); EPS is rounded to cents; share counts and EPS are
-as-reported, i.e. not restated for splits that happen after the period.
+whole dollars (multiples of 1,000); EPS is rounded to cents; share counts and EPS are as
+filed: on the split basis of the row's filing date (a report restates its periods for the splits
+executed before it is filed, never for later ones), annual and TTM rows included.
 
 Statement values are kept in a neutral form: per period, one ``{column: number}`` dict per
 dataset of ``fields.STATEMENTS`` whose columns are v1 line items or vX-only concepts (see
@@ -565,7 +566,7 @@ class SyntheticMarket:
             inc["preferred_stock_dividends_declared"] = pref
         to_common = net - nci - pref
         inc["net_income_loss_attributable_common_shareholders"] = to_common
-        mult = c.split_multiplier(p.end)
+        mult = c.split_multiplier(p.filing_date)
         basic = int(shares_[q] * mult) // 1000 * 1000 or 1000
         diluted = basic if to_common < 0 else int(basic * (1 + abs(g(0.006, 0.004)))) // 1000 * 1000
         inc["basic_shares_outstanding"] = basic
@@ -719,7 +720,17 @@ class SyntheticMarket:
     def _aggregates(self, ticker, dataset):
         """Annual/TTM amounts of ``dataset`` ending at each quarter ``q >= 3`` (None before)."""
         series = self.series(ticker, dataset)
-        return (None, None, None) + tuple(aggregate(dataset, series[q - 3: q + 1]) for q in range(3, len(series)))
+        return (None, None, None) + tuple(aggregate(dataset, series[q - 3: q + 1], self.restatement(ticker, q))
+                                          for q in range(3, len(series)))
+
+    def restatement(self, ticker, last_q):
+        """Per quarter ``last_q - 3 .. last_q``: its shares on the split basis of quarter ``last_q``'s
+        filing date per share of its own filing date's basis (1.0 unless a split falls between)."""
+        c, periods = self.company(ticker), self.periods(ticker)
+        if not c.splits:
+            return NO_RESTATEMENT
+        basis = c.split_multiplier(periods[last_q].filing_date)
+        return tuple(basis / c.split_multiplier(periods[q].filing_date) for q in range(last_q - 3, last_q + 1))
 
     def statements(self, ticker):
         """Every statement row of a ticker: quarterly, annual and trailing-twelve-month."""
@@ -980,18 +991,21 @@ class SyntheticMarket:
         return self.bar(ticker, day, adjusted).c
 
 
-def aggregate(dataset, four):
-    """The annual / trailing-twelve-month amounts of ``dataset`` from its four quarters' amounts."""
+NO_RESTATEMENT = (1.0, 1.0, 1.0, 1.0)
+
+
+def aggregate(dataset, four, restatement=NO_RESTATEMENT):
+    """The annual / trailing-twelve-month amounts of ``dataset`` from its four quarters' amounts;
+    weighted shares are the mean of the quarters' restated by ``restatement`` (see
+    ``SyntheticMarket.restatement``) to the last quarter's split basis."""
     if dataset == "balance_sheets":
         return four[3]
     q0, q1, q2, q3 = four
     out = {col: v + q0[col] + q1[col] + q2[col]
            for col, v in q3.items() if col in q0 and col in q1 and col in q2}
     if dataset == "income_statements":
-        basic = int((q0["basic_shares_outstanding"] + q1["basic_shares_outstanding"] + q2["basic_shares_outstanding"]
-                     + q3["basic_shares_outstanding"]) / 4000) * 1000
-        diluted = int((q0["diluted_shares_outstanding"] + q1["diluted_shares_outstanding"]
-                       + q2["diluted_shares_outstanding"] + q3["diluted_shares_outstanding"]) / 4000) * 1000
+        basic = int(sum(q["basic_shares_outstanding"] * f for q, f in zip(four, restatement)) / 4000) * 1000
+        diluted = int(sum(q["diluted_shares_outstanding"] * f for q, f in zip(four, restatement)) / 4000) * 1000
         to_common = out["net_income_loss_attributable_common_shareholders"]
         diluted = basic if to_common < 0 else max(basic, diluted)
         out["basic_shares_outstanding"], out["diluted_shares_outstanding"] = basic, diluted

@@ -544,7 +544,8 @@ class PolygonApi:
                         aggregates(ref.ticker, dataset)[p.q]
                 else:
                     win = window(ref.ticker, p.q)
-                    values = win[-1] if ref.timeframe == "quarterly" else aggregate(dataset, win)
+                    values = win[-1] if ref.timeframe == "quarterly" else \
+                        aggregate(dataset, win, m.restatement(ref.ticker, p.q))
                 if ref.timeframe == "annual":
                     head = _V1_HEAD_ANNUAL % (p.accession[:10], ref.ticker, p.end.isoformat(),
                                               p.filing_date.isoformat(), p.fiscal_year)
