@@ -64,7 +64,11 @@ def test_the_ratio_pass_equals_the_recorded_per_ticker_ratios(published, chunk_t
     unsplit = pc.invert(pc.is_in(expected.column("ticker"), value_set=tickers_with_splits()))
     written_unsplit = written.filter(pc.invert(pc.is_in(written.column("ticker"), value_set=tickers_with_splits())))
     assert written_unsplit.num_rows > 500
-    assert written_unsplit.equals(expected.filter(unsplit).sort_by(KEY).cast(written.schema))
+    # prepaid expenses are a vX-only line: on these v1 rows the acid test is now unknown, not (CA - INV) / CL
+    assert written_unsplit.column("acid_test_ratio").null_count == written_unsplit.num_rows
+    expected_unsplit = expected.filter(unsplit).sort_by(KEY).cast(written.schema)
+    acid_test = written.schema.get_field_index("acid_test_ratio")
+    assert written_unsplit.remove_column(acid_test).equals(expected_unsplit.remove_column(acid_test))
 
 
 def tickers_with_splits():

@@ -65,3 +65,21 @@ def test_multiples_over_a_negative_denominator_are_null():
     assert annual["market_cap"] > 0
     for name in ("price_to_sales", "ev_to_sales", "ev_to_ebit", "price_to_earnings"):
         assert np.isnan(annual[name]), name
+
+
+@pytest.mark.parametrize("source, free_cash_flow", [("v1", 520.0), ("vX", None)])
+def test_a_missing_capex_counts_as_zero_only_where_the_endpoint_reports_capex(source, free_cash_flow):
+    # v1 cash-flow statements have a capex line (absent: the company spent nothing); vX ones never do
+    from tests.test_ratios_catalogue import fixture_frames
+    frames = fixture_frames()
+    statements = {name: frames[name].assign(source=source) for name in ("balance_sheets", "income_statements")}
+    statements["cash_flow"] = frames["cash_flow"].drop(columns=["purchase_of_property_plant_and_equipment"]) \
+        .assign(source=source)
+    ratios = compute_ratios("TOY", statements, frames["daily_prices"], frames["splits"])
+    ttm = ratios[(ratios["timeframe"] == "trailing_twelve_months")
+                 & (ratios["period_end"] == pd.Timestamp("2024-12-31"))].iloc[0]
+    if free_cash_flow is None:
+        for name in ("free_cash_flow", "free_cash_flow_margin", "capex_coverage", "price_to_free_cash_flow"):
+            assert np.isnan(ttm[name]), name
+    else:
+        assert ttm["free_cash_flow"] == pytest.approx(free_cash_flow) and ttm["capex_to_revenue"] == 0.0

@@ -1,6 +1,7 @@
 """The synthetic market itself: determinism and accounting identities."""
 
 import random
+from datetime import date
 
 import pytest
 
@@ -97,3 +98,20 @@ def test_splits_prices_dividends_consistent(market):
     before = max(d for d in eps if d.year == 2020 and d.month <= 7)
     after = min(d for d in eps if d.year == 2020 and d.month >= 9)
     assert 3.5 < eps[after] / eps[before] < 4.5  # shares as reported jump at the 4-for-1
+
+
+def test_every_report_is_filed_on_a_day_edgar_accepts_filings(market):
+    from pandas.tseries.holiday import USFederalHolidayCalendar
+    holidays = set(USFederalHolidayCalendar().holidays(start="2009-01-01", end="2026-12-31").date)
+    filed = [p.filing_date for t in market.tickers for p in market.periods(t)]
+    assert len(filed) > 10_000
+    assert not [day for day in filed if day.weekday() >= 5 or day in holidays]
+
+
+def test_no_bar_trades_at_zero():
+    # the whole universe's cheapest price paths, every bar as traded
+    market = SyntheticMarket()
+    cheapest = sorted(market.tickers, key=lambda t: min(market._knots(t)[2]))[:15]
+    bars = [bar for t in cheapest for bar in market.bars(t, date(2003, 1, 1), market.as_of, adjusted=False)]
+    assert len(bars) > 20_000
+    assert min(min(bar.o, bar.h, bar.l, bar.c, bar.vw) for bar in bars) > 0

@@ -224,3 +224,13 @@ def statement_line_items(dataset):
             continue
         columns.extend(c for c in concepts.values() if c not in columns)
     return tuple(columns)
+
+
+def reported_line_items(source: str, dataset: str) -> frozenset:
+    """The columns of ``dataset`` that rows from ``source`` (``"v1"`` or ``"vX"``) can carry at
+    all: an absent one of these means the company reported nothing there; any other column is
+    unknown on such a row, never zero."""
+    if source == "vX":
+        return frozenset(column for block, concepts in VX_CONCEPTS.items()
+                         if VX_STATEMENT_TO_DATASET[block] == dataset for column in concepts.values())
+    return frozenset(V1_LINE_ITEMS[dataset])

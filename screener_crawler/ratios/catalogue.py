@@ -91,7 +91,8 @@ class Alias:
     """Combines the sources' series; None takes the first source as it is."""
     absent_is_zero: bool = False
     """Absent on a statement that was filed counts as 0 (items a company simply does not have:
-    goodwill, inventories, noncontrolling interest...); absent statement stays null."""
+    goodwill, inventories, noncontrolling interest...), when the endpoint the row came from
+    (its ``source``) carries that line item at all; otherwise, and on an absent statement, null."""
     per_share_of: tuple | None = None
     """(numerator alias, share-count alias) for PER_SHARE aliases."""
 
@@ -179,8 +180,8 @@ ALIASES = (
     Alias("AP", STOCK, "accounts_payable", (f"{BS}.accounts_payable",)),
     Alias("LTD", STOCK, "long_term_debt_and_capital_lease_obligations (absent: 0)",
           (f"{BS}.long_term_debt_and_capital_lease_obligations",), absent_is_zero=True),
-    Alias("DEBT", STOCK, "LTD + debt_current (absent debt_current: 0)", ("LTD", f"{BS}.debt_current"),
-          lambda ltd, current: ltd + current.fillna(0).where(ltd.notna())),
+    Alias("STD", STOCK, "debt_current (absent: 0)", (f"{BS}.debt_current",), absent_is_zero=True),
+    Alias("DEBT", STOCK, "LTD + STD", ("LTD", "STD"), lambda ltd, current: ltd + current),
     Alias("EQ", STOCK, "total_equity", (f"{BS}.total_equity",)),
     Alias("NCI", STOCK, "noncontrolling_interest (balance sheet; absent: 0)", (f"{BS}.noncontrolling_interest",),
           absent_is_zero=True),
@@ -271,6 +272,9 @@ class Ratio:
         return "none (no balance-sheet item)"
 
 
+PREPAID_VX_ONLY = ("vX only: prepaid expenses are a line of their own only in the vX financials (the v1 "
+                   "balance sheets fold them into other current assets), so this ratio is null on rows "
+                   "from the v1 endpoints; quick_ratio is the acid test they allow")
 VX_ONLY = ("vX only: the v1 income statements carry no comprehensive income (the vX financials' "
            "comprehensive_income section does), so this ratio is null on rows from the v1 endpoints")
 
@@ -367,7 +371,8 @@ RATIOS = (
     # --- liquidity -------------------------------------------------------------------------------
     R("current_ratio", LIQUIDITY, "CA /+ CL", lambda x: pdiv(x.CA, x.CL)),
     R("quick_ratio", LIQUIDITY, "(CASH + STI + AR) /+ CL", lambda x: pdiv(x.CASH + x.STI + x.AR, x.CL)),
-    R("acid_test_ratio", LIQUIDITY, "(CA - INV - PRE) /+ CL", lambda x: pdiv(x.CA - x.INV - x.PRE, x.CL)),
+    R("acid_test_ratio", LIQUIDITY, "(CA - INV - PRE) /+ CL", lambda x: pdiv(x.CA - x.INV - x.PRE, x.CL),
+      note=PREPAID_VX_ONLY),
     R("cash_ratio", LIQUIDITY, "CASH /+ CL", lambda x: pdiv(x.CASH, x.CL)),
     R("cash_and_investments_ratio", LIQUIDITY, "(CASH + STI) /+ CL", lambda x: pdiv(x.CASH + x.STI, x.CL)),
     R("working_capital", LIQUIDITY, "CA - CL", lambda x: x.CA - x.CL, USD),

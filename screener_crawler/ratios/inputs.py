@@ -28,11 +28,11 @@ since 1970 shifted by 2**19, so that every date of the datasets is positive)."""
 
 
 def statement_columns(dataset: str) -> list[str]:
-    """The columns of a statement dataset the ratios read: the period's identity and the line
-    items the aliases name."""
+    """The columns of a statement dataset the ratios read: the period's identity, the endpoint
+    it came from (``source``) and the line items the aliases name."""
     named = {source.split(".", 1)[1] for alias in ALIASES for source in alias.sources
              if source.startswith(f"{dataset}.")}
-    return [*META, *(column for column in statement_line_items(dataset) if column in named)]
+    return [*META, "source", *(column for column in statement_line_items(dataset) if column in named)]
 
 
 def rows_of_tickers(files: ds.Dataset, columns: list[str], names: pa.Array) -> pa.Table:

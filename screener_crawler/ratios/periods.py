@@ -19,7 +19,7 @@ restated to the later one's basis with ``split_factor``.
 import numpy as np
 import pandas as pd
 
-from screener_crawler.polygon.fields import statement_line_items
+from screener_crawler.polygon.fields import reported_line_items, statement_line_items
 from screener_crawler.ratios.catalogue import ALIASES, FLOW, PER_SHARE, SHARES, STOCK
 
 QUARTERLY, ANNUAL, TTM = "quarterly", "annual", "trailing_twelve_months"
@@ -61,6 +61,8 @@ def statement_versions(statements):
         line_items = [column for column in statement_line_items(dataset) if column in frame]
         numeric = frame[line_items].add_prefix(f"{dataset}.").astype("float64")
         numeric[f"has.{dataset}"] = 1.0
+        if "source" in frame:
+            numeric[f"source.{dataset}"] = frame["source"].astype(object)
         values[dataset] = pd.concat([frame[STATEMENT_KEY], numeric], axis=1).sort_values("filing_date")
     if not keys:
         return pd.DataFrame(columns=[*META, *VALUE_COLUMNS])
@@ -72,6 +74,16 @@ def statement_versions(statements):
                                  direction="backward")
     versions = versions.reset_index(drop=True)
     return pd.concat([versions[META], alias_values(versions)], axis=1)
+
+
+def reports(sources, dataset, column):
+    """Whether each row's endpoint (``sources``: "v1", "vX" or null for unknown) carries
+    ``column`` of ``dataset`` at all."""
+    known = pd.Series(True, index=sources.index)
+    for source in ("v1", "vX"):
+        if column not in reported_line_items(source, dataset):
+            known &= sources.ne(source)
+    return known
 
 
 def alias_values(raw):
@@ -88,8 +100,10 @@ def alias_values(raw):
         series = [source(name) for name in alias.sources]
         value = alias.build(*series) if alias.build else series[0]
         if alias.absent_is_zero:
-            dataset = alias.sources[0].split(".")[0]
+            dataset, column = alias.sources[0].split(".", 1)
             filed = raw[f"has.{dataset}"].eq(1.0) if f"has.{dataset}" in raw else missing.notna()
+            if f"source.{dataset}" in raw:
+                filed &= reports(raw[f"source.{dataset}"], dataset, column)
             value = value.where(value.notna() | ~filed, 0.0)
         built[alias.name] = value.astype("float64")
     return pd.DataFrame(built, index=raw.index)

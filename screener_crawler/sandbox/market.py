@@ -24,7 +24,7 @@ from hashlib import sha256
 
 from ..polygon.fields import STATEMENTS, V1_LINE_ITEMS, VX_CONCEPTS, VX_STATEMENT_TO_DATASET
 from ..trading_calendar import is_trading_day, next_trading_day, trading_days
-from .market_time import eastern_close_ms, eastern_midnight_ms, month_end
+from .market_time import eastern_close_ms, eastern_midnight_ms, edgar_filing_day, month_end
 
 DEFAULT_SIZE = 10070
 DEFAULT_DELISTED = 1000
@@ -142,14 +142,15 @@ def _k(x):
     return (int(x + 0.5) if x >= 0 else -int(0.5 - x)) * 1000
 
 
+PRICE_FLOOR = 0.25
+"""Dollars added to every split-adjusted trend price (today's price is kept where it exceeds it twice)."""
 MONTHS_CACHED = 32
 """Months of per-ticker bar constants kept for the grouped-daily endpoint: a crawler lists
 several runs of months at once (``PRICES_GROUPED_LANES``)."""
 _SHAPE_BITS = 16
 _SHAPE_MASK = (1 << _SHAPE_BITS) - 1
 _BAR_BODY = '"v":%d.0,"vw":%.4f,"o":%.4f,"c":%.4f,"h":%.4f,"l":%.4f,"t":%s,"n":%d}'
-_BAR_BODY_RAW = '"v":%d.0,"vw":%.4f,"o":%.2f,"c":%.2f,"h":%.2f,"l":%.2f,"t":%s,"n":%d}'
-_BAR_FMT, _BAR_FMT_RAW = "{" + _BAR_BODY, "{" + _BAR_BODY_RAW
+_BAR_FMT = "{" + _BAR_BODY
 
 
 def _split_multiplier(splits, day):
@@ -409,10 +410,7 @@ class SyntheticMarket:
                 fq = ((m - fy_end - 1) % 12) // 3 + 1
                 o = end.toordinal()
                 u = (_mix(h ^ ((o * 0xD1B54A32D192ED03) & _MASK)) >> 11) * (1.0 / 9007199254740992.0)
-                filed = end + timedelta(days=((55 if fq == 4 else 25) + int(u * 21)))
-                wd = filed.weekday()
-                if wd >= 5:
-                    filed += timedelta(days=7 - wd)
+                filed = edgar_filing_day(end + timedelta(days=((55 if fq == 4 else 25) + int(u * 21))))
                 if filed > stop:
                     break
                 if end >= first:
@@ -780,7 +778,9 @@ class SyntheticMarket:
         return first, last
 
     def _make_knots(self, ticker):
-        """Month-start log prices (split-adjusted), anchored so the last one is today's price."""
+        """Month-start log prices (split-adjusted), anchored so the last one is today's price; a
+        walk's price is lifted by ``PRICE_FLOOR`` so no listed common stock trades at fractions
+        of a cent."""
         c = self.company(ticker)
         first, last = self.price_window(ticker)
         months = (last.year - first.year) * 12 + last.month - first.month + 2
@@ -792,8 +792,8 @@ class SyntheticMarket:
         for _ in range(months - 1):
             x += drift + gauss(0, vol)
             walk.append(x)
-        shift = math.log(c.price_today) - walk[-1]
-        return first.year, first.month, array("d", (w + shift for w in walk))
+        shift = math.log(max(c.price_today - PRICE_FLOOR, PRICE_FLOOR)) - walk[-1]
+        return first.year, first.month, array("d", (math.log(math.exp(w + shift) + PRICE_FLOOR) for w in walk))
 
     # Bars are random-access in (ticker, trading day): the trend is the interpolated monthly knots,
     # the day's shape (close noise, open/high/low/vwap ratios to the close, volume and trade-size
@@ -830,7 +830,7 @@ class SyntheticMarket:
             return Bar(day, round(c * orr, 4), round(c * hr, 4), round(c * lr, 4), round(c, 4),
                        float(int(vol)), round(c * vwr, 4), n)
         m = _split_multiplier(splits, day)
-        return Bar(day, round(c * orr / m, 2), round(c * hr / m, 2), round(c * lr / m, 2), round(c / m, 2),
+        return Bar(day, round(c * orr / m, 4), round(c * hr / m, 4), round(c * lr / m, 4), round(c / m, 4),
                    float(int(vol * m)), round(c * vwr / m, 4), n)
 
     def bars(self, ticker, start, end, adjusted=True):
@@ -846,7 +846,7 @@ class SyntheticMarket:
     def render_bars(self, ticker, j0, j1, adjusted=True, reverse=False):
         """JSON texts of the bars of calendar indices ``j0 <= j < j1`` (the aggs endpoint's records).
 
-        Numbers are printed with ``%.4f``/``%.2f``, i.e. the same values ``bar()`` rounds to."""
+        Numbers are printed with ``%.4f``, i.e. the same values ``bar()`` rounds to."""
         if j0 >= j1:
             return []
         cal, shapes = self.calendar, self._shapes()
@@ -856,12 +856,11 @@ class SyntheticMarket:
                  for gm, f in zip(cal.month[j0:j1], cal.frac[j0:j1])]
         rows = zip(shapes[s + j0: s + j1], trend, cal.midnight_text[j0:j1])
         if adjusted or not splits:
-            fmt = _BAR_FMT if adjusted else _BAR_FMT_RAW
-            out = [fmt % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1)
+            out = [_BAR_FMT % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1)
                    for (cn, orr, hr, lr, vwr, vm, tr), t, stamp in rows for c, vol in ((t * cn, vb * vm),)]
         else:
             mult = [_split_multiplier(splits, d) for d in cal.days[j0:j1]]
-            out = [_BAR_FMT_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m, stamp,
+            out = [_BAR_FMT % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m, stamp,
                                    int(vol * tr) or 1)
                    for ((cn, orr, hr, lr, vwr, vm, tr), t, stamp), m in zip(rows, mult)
                    for c, vol in ((t * cn, vb * vm),)]
@@ -890,7 +889,7 @@ class SyntheticMarket:
                 cn, orr, hr, lr, vwr, vm, tr = shapes[s + j]
                 c, vol = exp(k0 + dk * f) * cn, vb * vm
                 m = _split_multiplier(splits, day) if splits else 1.0
-                out.append(prefix + _BAR_BODY_RAW % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m,
+                out.append(prefix + _BAR_BODY % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m,
                                                      c * lr / m, stamp, int(vol * tr) or 1))
         return out
 

@@ -48,3 +48,22 @@ def month_end(year, month, saturday):
     if saturday:
         return last_weekday(year, month, 5)
     return date(year, month, _calendar.monthrange(year, month)[1])
+
+
+@lru_cache(maxsize=1)
+def _federal_holidays():
+    """Ordinals of the US federal holidays, 1990-2045 (pandas' calendar, observed dates)."""
+    from pandas.tseries.holiday import USFederalHolidayCalendar
+
+    days = USFederalHolidayCalendar().holidays(start="1990-01-01", end="2045-12-31")
+    return frozenset(day.toordinal() for day in days.date)
+
+
+def edgar_filing_day(day):
+    """``day``, or the next day after it that EDGAR accepts filings on (a weekday that is not a
+    US federal holiday)."""
+    holidays = _federal_holidays()
+    while day.weekday() >= 5 or day.toordinal() in holidays:
+        day += timedelta(days=1)
+    return day
+
