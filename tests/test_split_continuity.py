@@ -40,7 +40,7 @@ def apple():
     splits = pd.DataFrame([{"execution_date": split.execution_date, "split_from": split.split_from,
                             "split_to": split.split_to} for split in market.splits("AAPL")])
     statements = statement_frames(market, "AAPL")
-    return statements, compute_ratios("AAPL", statements, prices, splits)
+    return statements, compute_ratios("AAPL", statements, prices, splits), splits
 
 
 def test_the_annual_report_of_the_split_year_counts_its_shares_on_the_post_split_basis(apple):
@@ -86,3 +86,16 @@ def test_market_value_and_price_to_earnings_do_not_jump_at_the_split(apple):
         values = ttm[name].dropna()
         step = values[values.index >= SPLIT].iloc[0] / values[values.index < SPLIT].iloc[-1]
         assert 0.5 < step < 2.0, f"{name} steps by {step:.2f} across the split"
+
+
+def test_a_fourth_quarter_derived_in_the_split_year_counts_shares_on_the_annual_reports_basis(apple):
+    statements, _, splits = apple
+    income = statements["income_statements"]
+    q4_2020 = (income["fiscal_year"] == 2020) & (income["fiscal_quarter"] == 4) & (income["timeframe"] == "quarterly")
+    reported = income[q4_2020].iloc[0]
+    without_q4 = {dataset: frame[~((frame["fiscal_year"] == 2020) & (frame["fiscal_quarter"] == 4)
+                                   & (frame["timeframe"] == "quarterly"))] for dataset, frame in statements.items()}
+    ratios = compute_ratios("AAPL", without_q4, splits=splits)
+    derived = ratios[ratios["q4_derived"] & (ratios["period_end"] == pd.Timestamp(reported["period_end"]))].iloc[0]
+    # 4 x FY - (Q1 + Q2 + Q3), the quarters restated 4-for-1: near the reported Q4, not off by the split
+    assert derived["basis_cur_so"] == pytest.approx(reported["diluted_shares_outstanding"], rel=0.02)
