@@ -254,6 +254,8 @@ class Ratio:
     needs_price: bool = False
     note: str = ""
     """What a user must know that the formula does not say (e.g. which endpoints give its inputs)."""
+    departure: str = ""
+    """How this definition differs from the usual textbook one, and why ("" when it does not)."""
 
     @property
     def inputs(self):
@@ -364,7 +366,9 @@ RATIOS = (
       lambda x: pdiv(x.EBIT, x.avg(lambda v: v.TA - v.CL))),
     R("return_on_invested_capital", PROFITABILITY,
       "EBIT x (1 - effective_tax_rate) /+ avg(EQ + DEBT - CASH); a null tax rate counts as 0",
-      lambda x: pdiv(x.EBIT * (1 - _effective_tax_rate(x).fillna(0)), x.avg(lambda v: v.EQ + v.DEBT - v.CASH))),
+      lambda x: pdiv(x.EBIT * (1 - _effective_tax_rate(x).fillna(0)), x.avg(lambda v: v.EQ + v.DEBT - v.CASH)),
+      departure=('NOPAT = EBIT x (1 - effective tax rate), with a missing tax rate counted as 0; invested capital '
+                 "is equity + debt - cash (the 'operating' variant; many texts leave cash in).")),
     R("return_on_tangible_assets", PROFITABILITY, "NI /+ avg(TA - GW - INTANG)",
       lambda x: pdiv(x.NI, x.avg(lambda v: v.TA - v.GW - v.INTANG))),
     R("gross_profit_to_assets", PROFITABILITY, "GP /+ avg(TA)", _avg_turnover("GP", "TA")),
@@ -380,7 +384,10 @@ RATIOS = (
     R("working_capital_to_revenue", LIQUIDITY, "(CA - CL) /+ REV", lambda x: pdiv(x.CA - x.CL, x.REV)),
     R("operating_cash_flow_ratio", LIQUIDITY, "OCF /+ CL", lambda x: pdiv(x.OCF, x.CL)),
     R("short_term_coverage_ratio", LIQUIDITY, "OCF /+ (AR + INV - AP)",
-      lambda x: pdiv(x.OCF, x.AR + x.INV - x.AP)),
+      lambda x: pdiv(x.OCF, x.AR + x.INV - x.AP),
+      departure=('Textbook (and FMP): OCF / short-term debt. Here, as FinanceToolkit defines it, OCF over '
+                 "operating working capital (AR + INV - AP): how many times a period's operating cash covers the "
+                 'working capital it ties up.')),
     R("defensive_interval_days", LIQUIDITY, "(CASH + STI + AR) /+ ((COGS + OPEX - DA) / D)",
       lambda x: pdiv(x.CASH + x.STI + x.AR, (x.COGS + x.OPEX - x.DA) / x.D), DAYS),
     R("cash_to_assets", LIQUIDITY, "CASH /+ TA", lambda x: pdiv(x.CASH, x.TA)),
@@ -405,7 +412,11 @@ RATIOS = (
     R("debt_to_ebitda", SOLVENCY, "DEBT /+ EBITDA", lambda x: pdiv(x.DEBT, x.EBITDA)),
     R("net_debt_to_equity", SOLVENCY, "(DEBT - CASH) /+ EQ", lambda x: pdiv(x.DEBT - x.CASH, x.EQ)),
     R("cash_flow_to_debt", SOLVENCY, "OCF /+ DEBT", lambda x: pdiv(x.OCF, x.DEBT)),
-    R("debt_service_coverage", SOLVENCY, "OI /+ CL", lambda x: pdiv(x.OI, x.CL)),
+    R("debt_service_coverage", SOLVENCY, "OI /+ CL", lambda x: pdiv(x.OI, x.CL),
+      departure=('Textbook: net operating income / debt service (interest plus the principal due in the period). '
+                 "The statements give no repayment schedule, so this is FinanceToolkit's simplification, operating"
+                 ' income per dollar of current liabilities; interest_coverage and ebitda_interest_coverage are '
+                 'the interest-only measures.')),
     R("fixed_assets_to_equity", SOLVENCY, "FA /+ EQ", lambda x: pdiv(x.FA, x.EQ)),
     R("noncontrolling_interest_ratio", SOLVENCY, "NCI /+ EQ", lambda x: pdiv(x.NCI, x.EQ)),
     R("tangible_asset_value", SOLVENCY, "TA - TL - GW - INTANG", lambda x: x.TA - x.TL - x.GW - x.INTANG, USD),
@@ -456,24 +467,35 @@ RATIOS = (
     R("eps_basic", PER_SHARE_CATEGORY, "EPSB", lambda x: _finite(x.EPSB), USD_PER_SHARE),
     R("eps_diluted", PER_SHARE_CATEGORY, "EPSD", lambda x: _finite(x.EPSD), USD_PER_SHARE),
     R("eps_diluted_ttm", PER_SHARE_CATEGORY, "ttm(EPSD) = ttm(NIC) / mean of the four quarters' SHD",
-      lambda x: _finite(x.ttm.EPSD), USD_PER_SHARE),
+      lambda x: _finite(x.ttm.EPSD), USD_PER_SHARE,
+      departure=("Textbook: the sum of the four quarters' diluted EPS. Here TTM net income to common / the mean of"
+                 " the four quarters' diluted shares (restated to one split basis), the rule the vendor's own TTM "
+                 'rows use; the two differ when the share count moves during the year.')),
     R("revenue_per_share", PER_SHARE_CATEGORY, "REV /+ SHD", lambda x: pdiv(x.REV, x.SHD), USD_PER_SHARE),
-    R("book_value_per_share", PER_SHARE_CATEGORY, "EQP /+ SO", lambda x: pdiv(x.EQP, x.SO), USD_PER_SHARE),
+    R("book_value_per_share", PER_SHARE_CATEGORY, "EQP /+ SO", lambda x: pdiv(x.EQP, x.SO), USD_PER_SHARE,
+      departure=('Textbook: equity / shares outstanding at period end. The statements give no period-end count, so'
+                 " SO, the latest quarter's diluted weighted-average shares, stands in (see market_cap).")),
     R("tangible_book_value_per_share", PER_SHARE_CATEGORY, "(EQP - GW - INTANG) /+ SO",
-      lambda x: pdiv(x.EQP - x.GW - x.INTANG, x.SO), USD_PER_SHARE),
+      lambda x: pdiv(x.EQP - x.GW - x.INTANG, x.SO), USD_PER_SHARE,
+      departure='Per share of SO, the diluted weighted-average count (see book_value_per_share).'),
     R("operating_cash_flow_per_share", PER_SHARE_CATEGORY, "OCF /+ SHD", lambda x: pdiv(x.OCF, x.SHD),
       USD_PER_SHARE),
     R("free_cash_flow_per_share", PER_SHARE_CATEGORY, "FCF /+ SHD", lambda x: pdiv(x.FCF, x.SHD), USD_PER_SHARE),
     R("cash_per_share", PER_SHARE_CATEGORY, "CASH /+ SO", lambda x: pdiv(x.CASH, x.SO), USD_PER_SHARE),
     R("capex_per_share", PER_SHARE_CATEGORY, "CAPEX /+ SHD", lambda x: pdiv(x.CAPEX, x.SHD), USD_PER_SHARE),
-    R("dividends_paid_per_share", PER_SHARE_CATEGORY, "DIV /+ SHB", lambda x: pdiv(x.DIV, x.SHB), USD_PER_SHARE),
+    R("dividends_paid_per_share", PER_SHARE_CATEGORY, "DIV /+ SHB", lambda x: pdiv(x.DIV, x.SHB), USD_PER_SHARE,
+      departure=('Textbook DPS is the dividend declared per share; this is the cash paid in the period (cash-flow '
+                 "statement) over the period's basic weighted-average shares, which differs when a declaration and"
+                 ' its payment fall in different periods.')),
     R("debt_per_share", PER_SHARE_CATEGORY, "DEBT /+ SO", lambda x: pdiv(x.DEBT, x.SO), USD_PER_SHARE),
     R("working_capital_per_share", PER_SHARE_CATEGORY, "(CA - CL) /+ SO", lambda x: pdiv(x.CA - x.CL, x.SO),
       USD_PER_SHARE),
     R("net_current_asset_value_per_share", PER_SHARE_CATEGORY, "(CA - TL) /+ SO",
       lambda x: pdiv(x.CA - x.TL, x.SO), USD_PER_SHARE),
     R("graham_number", PER_SHARE_CATEGORY, "sqrt(22.5 x ttm(EPSD) x EQP / SO); null unless both are positive",
-      _graham_number, USD_PER_SHARE),
+      _graham_number, USD_PER_SHARE,
+      departure=('Uses diluted TTM EPS and equity per SO share (diluted weighted average), not basic EPS and '
+                 'period-end shares.')),
     # --- growth ----------------------------------------------------------------------------------
     R("revenue_growth_yoy", GROWTH, "g(REV, yoy(REV))", lambda x: growth(x.REV, x.yoy.REV)),
     R("revenue_growth_qoq", GROWTH, "g(REV, qoq(REV))", lambda x: growth(x.REV, x.qoq.REV)),
@@ -503,8 +525,15 @@ RATIOS = (
     R("revenue_ttm_growth_yoy", GROWTH, "g(ttm(REV), yoy(ttm(REV)))", lambda x: growth(x.ttm.REV, x.yoy.ttm.REV)),
     R("eps_diluted_ttm_growth_yoy", GROWTH, "g(ttm(EPSD), yoy(ttm(EPSD))), split-adjusted", _eps_growth_ttm),
     # --- valuation (price on the row's available_date; ratios_asof: that day's close) -----------
-    R("market_cap", VALUATION, "MCAP = P x F x SO", lambda x: x.MCAP, USD, True),
-    R("enterprise_value", VALUATION, "EV = MCAP + DEBT + NCI + PREF - CASH", lambda x: x.EV, USD, True),
+    R("market_cap", VALUATION, "MCAP = P x F x SO", lambda x: x.MCAP, USD, True,
+      departure=('Textbook: shares outstanding on the price date x price. The statement endpoints give no period-'
+                 "end or cover-page count, only the period's weighted averages, so SO is the latest quarter's "
+                 'diluted weighted-average shares (as FinanceToolkit uses weighted-average shares), put on the '
+                 "price date's split basis. Expect values a few percent above a basic-shares market cap, and "
+                 'behind buybacks or issuance since the period.')),
+    R("enterprise_value", VALUATION, "EV = MCAP + DEBT + NCI + PREF - CASH", lambda x: x.EV, USD, True,
+      departure=('Built on market_cap (diluted weighted-average shares, see there); adds preferred stock, which '
+                 'the shortest textbook form (MCAP + debt - cash) leaves out.')),
     R("price_to_earnings", VALUATION, "P x F /+ ttm(EPSD)", _price_to_earnings, RATIO, True),
     R("earnings_yield", VALUATION, "ttm(EPSD) /+ (P x F)", lambda x: pdiv(x.ttm.EPSD, x.P * x.F), RATIO, True),
     R("price_to_book", VALUATION, "MCAP /+ EQP", lambda x: pdiv(x.MCAP, x.EQP), RATIO, True),

@@ -55,6 +55,10 @@ def render():
         lines += [f"| `{r.name}` | {_cell(r.formula)} | {', '.join(r.inputs)} | {r.unit} | {r.averaging} | "
                   f"{'yes' if r.needs_price else 'no'} | {_cell(r.note)} |" for r in ratios]
         lines.append("")
+    lines += ["## Definitions that differ from the textbook", "",
+              "Where a ratio is not the usual textbook definition, what differs and why:", ""]
+    lines += [f"- `{r.name}`: {r.departure}" for r in RATIOS if r.departure]
+    lines.append("")
     return "\n".join(lines)
 
 
