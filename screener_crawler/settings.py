@@ -154,4 +154,9 @@ FIELDSTATS_COUNTS_ONLY = False
 FIELDSTATS_SKIP_NONE = True
 FIELDSTATS_ADD_TO_STATS = True
 
+# At its end a crawl logs a short summary and writes every stat to crawl_stats.json beside the
+# ledger (statscollectors.py); STATS_DUMP=True also dumps them all into the log, as Scrapy does.
+STATS_CLASS = "screener_crawler.statscollectors.CrawlStatsFile"
+STATS_DUMP = False
+
 LOG_LEVEL = "INFO"
