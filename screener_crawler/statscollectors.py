@@ -54,6 +54,8 @@ def summary_lines(stats: dict, spider, settings, stats_path: Path) -> list[str]:
     lines = [f"Crawl summary ({spider.name}): {stats.get('finish_reason', 'ended')} after {elapsed}",
              *_ticker_lines(stats)]
     lines += _dataset_table(stats, getattr(spider, "datasets", ()))
+    if "staging/rows/universe" in stats:
+        lines.append(f"  universe: {stats['staging/rows/universe']:,} tickers listed")
     failures = sorted(((count, reason.removeprefix("ledger/failed_reason/")) for reason, count in stats.items()
                        if reason.startswith("ledger/failed_reason/")), reverse=True)
     if failures:

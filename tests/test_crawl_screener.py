@@ -88,6 +88,7 @@ def test_a_universe_that_cannot_be_listed_ends_the_crawl(tmp_path):
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.stats["finish_reason"] == "finished"
     assert stat(result, "units/failed/universe") == 1
+    assert re.search(r"^  failed units by reason: HTTP 50\d \(1\)$", result.stderr, re.MULTILINE)
     assert not any(tmp_path.rglob("*.parquet"))
 
 
@@ -281,7 +282,8 @@ def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_pa
 
 def test_failed_units_keep_their_reason_and_are_retried(sandbox, full_run, tmp_path):
     with SandboxProcess(keys=[KEY], fault_5xx=1.0, **UNIVERSE) as broken:
-        screener(broken, tmp_path, ("tickers", "AAPL,MSFT"), ("datasets", "related_tickers"), RETRY_TIMES=0)
+        failing = screener(broken, tmp_path, ("tickers", "AAPL,MSFT"), ("datasets", "related_tickers"), RETRY_TIMES=0)
+    assert "  tickers: 0 of 2 complete, 2 with a failed dataset" in failing.stderr.splitlines()
     failed = ledger(tmp_path)["datasets"]["related_tickers"]["failed"]
     assert set(failed) == {"AAPL", "MSFT"}
     assert failed["AAPL"]["error"].startswith("HTTP 50")

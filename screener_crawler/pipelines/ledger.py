@@ -20,9 +20,10 @@ class LedgerPipeline:
     every ``SCREENER_LEDGER_SAVE_INTERVAL`` seconds and at the end, and counts this run's units in
     the stats, which the end-of-crawl summary reads (``statscollectors.py``): per dataset, units
     done (``ledger/done/<dataset>``), their rows (``ledger/rows/<dataset>``) and units failed
-    (``ledger/failed/<dataset>``), failures by reason (``ledger/failed_reason/<reason>``), and at
-    the end the crawl's tickers with a unit failed (``tickers/failed``). A ticker whose ratio
-    inputs are staged again has its ratios pending again until they are recomputed."""
+    (``ledger/failed/<dataset>``, the universe's too), failures by reason
+    (``ledger/failed_reason/<reason>``), and at the end the crawl's tickers with a unit failed
+    (``tickers/failed``). A ticker whose ratio inputs are staged again has its ratios pending
+    again until they are recomputed."""
 
     def __init__(self, crawler):
         self._crawler = crawler
@@ -52,10 +53,10 @@ class LedgerPipeline:
                     self._mark_done(staged.dataset, staged.ticker, staged.rows)
         elif failures := failures_of(item):
             for failed in failures:
+                self._stats.inc_value(f"ledger/failed/{failed.dataset}")
+                self._stats.inc_value(f"ledger/failed_reason/{failed.reason}")
                 if failed.ticker is not None:
                     self.ledger.mark_failed(failed.dataset, failed.ticker, failed.reason)
-                    self._stats.inc_value(f"ledger/failed/{failed.dataset}")
-                    self._stats.inc_value(f"ledger/failed_reason/{failed.reason}")
         elif isinstance(item, PartitionStaged):
             self._partition_written(item)
         elif isinstance(item, PartitionFailed):
