@@ -11,8 +11,8 @@
 """
 
 import argparse
+import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,6 +21,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from screener_crawler.connection import CRAWL_STATS_FILE  # noqa: E402
 from screener_crawler.sandbox import SandboxProcess  # noqa: E402
 
 KEY = "rate-limits-bench-key"
@@ -36,9 +37,10 @@ def crawl(url, data_dir, spider, arguments, settings):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "SCREENER_"))}
     env.update(POLYGON_BASE_URL=url, POLYGON_API_KEY=KEY, SCREENER_DATA_DIR=str(data_dir))
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    failed = sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", result.stderr, re.MULTILINE)))
-    finished = "'finish_reason': 'finished'" in result.stderr
-    return result.returncode == 0 and finished and failed == 0
+    stats_file = Path(data_dir) / CRAWL_STATS_FILE
+    stats = json.loads(stats_file.read_text())["stats"] if stats_file.exists() else {}
+    failed = sum(count for name, count in stats.items() if name.startswith("units/failed/"))
+    return result.returncode == 0 and stats.get("finish_reason") == "finished" and failed == 0
 
 
 def served(log_path):

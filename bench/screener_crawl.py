@@ -37,13 +37,19 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from screener_crawler.connection import CRAWL_STATS_FILE  # noqa: E402
 from screener_crawler.sandbox import SANDBOX_API_KEY, SANDBOX_BASIC_KEY, SandboxProcess  # noqa: E402
 from screener_crawler.sandbox.market import DEFAULT_AS_OF  # noqa: E402
 
 
-def stat(log, name):
-    match = re.search(rf"^[ {{]'{re.escape(name)}': (\d+)", log, re.MULTILINE)
-    return int(match.group(1)) if match else 0
+def crawl_stats(data_dir):
+    """Every stat of the crawl that wrote in ``data_dir`` (the ledger and its stats are there)."""
+    path = Path(data_dir) / CRAWL_STATS_FILE
+    return json.loads(path.read_text())["stats"] if path.exists() else {}
+
+
+def units_failed(stats):
+    return sum(count for name, count in stats.items() if name.startswith("units/failed/"))
 
 
 class TreeMemory:
@@ -81,7 +87,8 @@ class TreeMemory:
 
 
 def crawl(url, key, data_dir, settings, stop_after=None):
-    """Run the crawl as a user would; (wall seconds, its CPU seconds and peak RSS, its log).
+    """Run the crawl as a user would; (wall seconds, its CPU seconds and peak RSS, its log,
+    its stats).
     With ``stop_after`` seconds, the crawl is sent one SIGINT then, as a user's Ctrl-C: it
     finishes what is in flight and stops."""
     command = [sys.executable, "-m", "scrapy", "crawl", "screener"]
@@ -106,7 +113,7 @@ def crawl(url, key, data_dir, settings, stop_after=None):
         text = log.read()
     if process.returncode != 0:
         sys.exit(f"crawl failed ({process.returncode}):\n{text[-3000:]}")
-    return wall, usage, text
+    return wall, usage, text, crawl_stats(data_dir)
 
 
 def baseline(url, key, data_dir, prices_start, prices_end, sample):
@@ -158,31 +165,21 @@ def print_table(result):
         print(f"{name:<{width}}  {value!s:>12}  {baseline_value!s:>12}".rstrip())
 
 
-def stat_number(log, name):
-    match = re.search(rf"^[ {{]'{re.escape(name)}': ([\d.]+)", log, re.MULTILINE)
-    return float(match.group(1)) if match else None
-
-
-def stat_text(log, name):
-    match = re.search(rf"^[ {{]'{re.escape(name)}': '([^']*)'", log, re.MULTILINE)
-    return match.group(1) if match else None
-
-
-def stopped_figures(log, wall, stop_after):
+def stopped_figures(log, stats, wall, stop_after):
     """How far a crawl stopped by ``--stop-after`` got, and its whole wall time extrapolated
     from the units it completed. That is a rough figure: units do not all cost the same, and
     when the grouped daily prices are used (more tickers than market days), every ticker's
     prices complete with the last month and only then are its ratios computed, so a crawl
     stopped early has done the cheap units first."""
-    by_dataset = {name: int(units) for name, units in re.findall(r"^ 'units/complete/([^']+)': (\d+)", log,
-                                                                    re.MULTILINE)}
+    by_dataset = {name.removeprefix("units/complete/"): units for name, units in stats.items()
+                  if name.startswith("units/complete/")}
     complete = sum(by_dataset.values())
-    planned = stat(log, "units/planned")
+    planned = stats.get("units/planned", 0)
     tickers = re.findall(r"tickers complete ([\d,]+)/", log)
     etas = re.findall(r"ETA (\S+)$", log, re.MULTILINE)
     return {
         "stopped_after_seconds": stop_after,
-        "finish_reason": stat_text(log, "finish_reason"),
+        "finish_reason": stats.get("finish_reason"),
         "requests_per_ticker": None,
         "units_complete": complete,
         "units_complete_by_dataset": by_dataset,
@@ -194,11 +191,12 @@ def stopped_figures(log, wall, stop_after):
     }
 
 
-def rows_per_dataset(log):
+def rows_per_dataset(stats):
     """Rows the crawl staged per dataset, from its stats (a fresh data root holds exactly these)."""
-    staged = re.findall(r"^ 'staging/rows/([^']+)': (\d+)", log, re.MULTILINE)
-    ratios = stat(log, "financial_ratios/rows")
-    return {**{name: int(rows) for name, rows in staged}, **({"financial_ratios": ratios} if ratios else {})}
+    staged = {name.removeprefix("staging/rows/"): rows for name, rows in stats.items()
+              if name.startswith("staging/rows/")}
+    ratios = stats.get("financial_ratios/rows", 0)
+    return {**staged, **({"financial_ratios": ratios} if ratios else {})}
 
 
 def files_on_disk(data_dir):
@@ -261,10 +259,10 @@ def crawl_figures(args, key, sandbox_options):
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid)
         answers_kept = kept_answers(args.response_store)
-        wall, usage, log = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
+        wall, usage, log, stats = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid) - sandbox_cpu
-        stopped = stat_text(log, "finish_reason") != "finished"
-        _, _, second_log = crawl(sandbox.url, key, data_dir, settings) if not stopped else (None, None, None)
+        stopped = stats.get("finish_reason") != "finished"
+        second_stats = crawl(sandbox.url, key, data_dir, settings)[3] if not stopped else None
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".log").write_text(log)
     started = time.monotonic()
@@ -279,34 +277,34 @@ def crawl_figures(args, key, sandbox_options):
         shutil.rmtree(data_dir)
 
     tickers = args.universe_size + args.delisted
-    requests = stat(log, "downloader/request_count")
+    requests = stats.get("downloader/request_count", 0)
     return {
         **measured_options(args),
         "settings": args.set,
         **figures(wall, usage, requests, tickers, args.cap),
-        **(stopped_figures(log, wall, args.stop_after) if stopped else {}),
+        **(stopped_figures(log, stats, wall, args.stop_after) if stopped else {}),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
         "sandbox_cpu_seconds": round(sandbox_cpu, 1),
         "sandbox_answers_kept_before": answers_kept,
-        "http_429": stat(log, "downloader/response_status_count/429"),
-        "retries": stat(log, "retry/count"),
-        "units_failed": sum(map(int, re.findall(r"^ 'units/failed/[^']+': (\d+)", log, re.MULTILINE))),
+        "http_429": stats.get("downloader/response_status_count/429", 0),
+        "retries": stats.get("retry/count", 0),
+        "units_failed": units_failed(stats),
         "parquet_files": parquet_files,
         "parquet_gb": round(parquet_bytes / 1e9, 2),
-        "ratio_pass_seconds": stat_number(log, "financial_ratios/seconds"),
-        "publishes": stat(log, "publish/count"),
-        "reactor_max_lag_ms": stat(log, "reactor/max_lag_ms"),
-        "reactor_lags_over_100ms": stat(log, "reactor/lags_over_100ms"),
-        "reactor_max_lag_less_cpu_queue_ms": stat(log, "reactor/max_lag_less_cpu_queue_ms"),
-        "reactor_lags_over_100ms_less_cpu_queue": stat(log, "reactor/lags_over_100ms_less_cpu_queue"),
-        "gc_max_pause_ms": stat(log, "reactor/gc_max_pause_ms"),
-        "rows": rows_per_dataset(log),
+        "ratio_pass_seconds": stats.get("financial_ratios/seconds"),
+        "publishes": stats.get("publish/count", 0),
+        "reactor_max_lag_ms": stats.get("reactor/max_lag_ms", 0),
+        "reactor_lags_over_100ms": stats.get("reactor/lags_over_100ms", 0),
+        "reactor_max_lag_less_cpu_queue_ms": stats.get("reactor/max_lag_less_cpu_queue_ms", 0),
+        "reactor_lags_over_100ms_less_cpu_queue": stats.get("reactor/lags_over_100ms_less_cpu_queue", 0),
+        "gc_max_pause_ms": stats.get("reactor/gc_max_pause_ms", 0),
+        "rows": rows_per_dataset(stats),
         "cross_section_seconds": cross_section_seconds,
         "cross_section_rows": cross_section_rows,
         "status_ok": status.returncode == 0 if status else None,
         **status_figures(status.stdout if status else ""),
         "status_seconds": round(status_seconds, 1) if status else None,
-        "second_run_requests": stat(second_log, "downloader/request_count") if second_log else None,
+        "second_run_requests": second_stats.get("downloader/request_count", 0) if second_stats is not None else None,
         "data_dir": str(data_dir) if args.data_dir else "(removed)",
     }
 

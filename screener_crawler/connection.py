@@ -20,6 +20,8 @@ SANDBOX_DATA_DIR = "data/sandbox/partitioned_screener"
 DEFAULT_PROGRESS_FILE = "data/download_progress.json"
 SANDBOX_PROGRESS_FILE = "data/sandbox/download_progress.json"
 LEDGER_IN_DATA_ROOT = "download_progress.json"
+CRAWL_STATS_FILE = "crawl_stats.json"
+"""Every stat of the last crawl, beside its ledger (``statscollectors.py``)."""
 
 SANDBOX_BANNER = (
     "\n!!! SYNTHETIC DATA: no POLYGON_API_KEY and no POLYGON_BASE_URL are set, so this crawl"
@@ -27,6 +29,11 @@ SANDBOX_BANNER = (
     "\n!!! Its data are made up; they are written under %s, apart from real data."
     "\n!!! Set POLYGON_API_KEY to download real data."
 )
+
+
+def crawl_stats_file(ledger_path):
+    """Where the crawl whose ledger is ``ledger_path`` writes its stats: beside it."""
+    return Path(ledger_path).parent / CRAWL_STATS_FILE
 
 
 def project_path(path):

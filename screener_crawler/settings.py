@@ -137,7 +137,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "screener_crawler.extensions.arrow_memory_pool.ArrowMemoryPool": 0,
     "screener_crawler.extensions.jobdir_guard.JobdirCrashGuard": 0,
-    "screener_crawler.extensions.field_coverage.DatasetFieldCoverage": 500,
+    "screener_crawler.extensions.field_stats.DatasetFieldStats": 500,
     "screener_crawler.extensions.progress.CrawlProgress": 500,
     "screener_crawler.extensions.reactor_lag.ReactorLag": 500,
     "scrapy.extensions.logstats.LogStats": None,
@@ -146,7 +146,17 @@ EXTENSIONS = {
 # Arrow's memory pool in the crawl's process: system (the C library's malloc), mimalloc,
 # jemalloc, or empty for Arrow's default (see extensions/arrow_memory_pool.py).
 ARROW_MEMORY_POOL = "system"
-# Per-dataset field coverage (fields_coverage/<dataset>) in the end-of-crawl stats.
-SCREENER_FIELD_COVERAGE = True
+# scrapy-fieldstats, per dataset (extensions/field_stats.py): the stats get fields_coverage/<dataset>,
+# each column's share of the dataset's rows with a value, or with COUNTS_ONLY how many rows have
+# one; SKIP_NONE off counts a null as a value.
+FIELDSTATS_ENABLED = True
+FIELDSTATS_COUNTS_ONLY = False
+FIELDSTATS_SKIP_NONE = True
+FIELDSTATS_ADD_TO_STATS = True
+
+# At its end a crawl logs a short summary and writes every stat to crawl_stats.json beside the
+# ledger (statscollectors.py); STATS_DUMP=True also dumps them all into the log, as Scrapy does.
+STATS_CLASS = "screener_crawler.statscollectors.CrawlStatsFile"
+STATS_DUMP = False
 
 LOG_LEVEL = "INFO"

@@ -1,19 +1,24 @@
 """Run a crawl the way a user does, ``scrapy crawl ...`` in a child process, and read back
 what it wrote."""
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
+
+from screener_crawler.connection import CRAWL_STATS_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_crawl(spider, *arguments, env=None, settings=None, timeout=300, module="scrapy"):
     """``python -m <module> crawl <spider> -a ... -s ...``; ``module`` may be a wrapper that
-    patches something first and then runs Scrapy's command line."""
+    patches something first and then runs Scrapy's command line. The result's ``stats`` are
+    those the crawl wrote beside its ledger (``crawl_stats``), in the data root it was given."""
     command = [sys.executable, "-m", module, "crawl", spider]
     for name, value in (arguments or ()):
         command += ["-a", f"{name}={value}"]
@@ -22,9 +27,22 @@ def run_crawl(spider, *arguments, env=None, settings=None, timeout=300, module="
     child_env = {k: v for k, v in os.environ.items()
                  if k not in ("POLYGON_API_KEY", "POLYGON_BASE_URL", "SCREENER_DATA_DIR")}
     child_env.update(env or {})
+    started = time.time()
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=child_env, capture_output=True,
                             text=True, timeout=timeout)
+    ledger = (settings or {}).get("SCREENER_PROGRESS_FILE")
+    folder = Path(ledger).parent if ledger else child_env.get("SCREENER_DATA_DIR")
+    result.stats = crawl_stats(folder, since=started) if folder else {}
     return result
+
+
+def crawl_stats(ledger_folder, since=None):
+    """The stats a crawl wrote beside its ledger (``crawl_stats.json``): {} when there is none,
+    or when it is older than ``since`` (a ``time.time()``), an earlier crawl's."""
+    path = Path(ledger_folder) / CRAWL_STATS_FILE
+    if not path.exists() or (since is not None and path.stat().st_mtime < since):
+        return {}
+    return json.loads(path.read_text())["stats"]
 
 
 def read_dataset(root, name):

@@ -18,7 +18,7 @@ from screener_crawler import settings as project_settings
 from screener_crawler.datasets import DATASETS, TICKER_DATASETS
 from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
-from tests.crawl import PROJECT_ROOT, comparable_rows, read_dataset, run_crawl
+from tests.crawl import PROJECT_ROOT, comparable_rows, crawl_stats, read_dataset, run_crawl
 
 KEY = "screener-test-key-9c1d"
 BASIC_KEY = "screener-basic-key-44e0"
@@ -55,10 +55,7 @@ def snapshot(data_dir):
 
 
 def stat(result, name):
-    for line in result.stderr.splitlines():
-        if line.strip().startswith(f"'{name}':"):
-            return int(line.split(":")[1].strip().rstrip(",}"))
-    return 0
+    return result.stats.get(name, 0)
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +86,9 @@ def test_a_universe_that_cannot_be_listed_ends_the_crawl(tmp_path):
     with SandboxProcess(keys=[KEY], universe_size=10, fault_5xx=1.0) as failing:
         result = screener(failing, tmp_path, check=False, RETRY_TIMES=1, BACKOFF_BASE_DELAY=0.1)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert "'finish_reason': 'finished'" in result.stderr
+    assert result.stats["finish_reason"] == "finished"
     assert stat(result, "units/failed/universe") == 1
+    assert re.search(r"^  failed units by reason: HTTP 50\d \(1\)$", result.stderr, re.MULTILINE)
     assert not any(tmp_path.rglob("*.parquet"))
 
 
@@ -158,16 +156,43 @@ def test_pyarrow_polars_and_duckdb_read_every_dataset(full_run, dataset):
     assert count[0][0] == expected
 
 
-def test_progress_line_and_summary_are_logged(full_run):
+def test_progress_lines_are_logged(full_run):
     _, result = full_run
     assert "Progress: units" in result.stderr and "req/s" in result.stderr and "ETA" in result.stderr
-    assert "Crawl summary" in result.stderr
-    assert "per ticker" in result.stderr
+
+
+def test_the_log_ends_with_a_short_summary_not_the_stats(full_run):
+    data_dir, result = full_run
+    tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
+    assert "Dumping Scrapy stats" not in result.stderr and "fields_coverage" not in result.stderr
+    summary = result.stderr[result.stderr.rindex("Crawl summary (screener): finished after 0:"):].splitlines()
+    assert len(summary) <= 25 and summary[-1].endswith("Spider closed (finished)")
+    assert f"  tickers: {tickers} of {tickers} complete, 0 with a failed dataset" in summary
+    requests = result.stats["downloader/request_count"]
+    assert f"  API requests: {requests:,} ({requests / tickers:.2f} per ticker), 429s: 0, retries: 0" in summary
+    state = ledger(data_dir)
+    for dataset in TICKER_DATASETS:
+        rows = sum(unit["rows"] for unit in state["datasets"][dataset]["done"].values())
+        assert re.search(rf"^  {dataset} +{tickers} +{rows:,} +0$", "\n".join(summary), re.MULTILINE), dataset
+    assert f"  data: {data_dir}" in summary
+    assert f"  every stat and the field coverage: {data_dir / 'crawl_stats.json'}" in summary
+    assert any(f"scrapy status --data-dir {data_dir}" in line for line in summary)
+
+
+def test_every_stat_and_the_field_coverage_go_to_a_file_beside_the_ledger(full_run):
+    data_dir, result = full_run
+    written = json.loads((data_dir / "crawl_stats.json").read_text())
+    assert written["spider"] == "screener" and written["progress_file"] == str(data_dir / "download_progress.json")
+    stats = written["stats"]
+    assert stats["finish_reason"] == "finished" and stats["downloader/request_count"] > 0
+    assert stats["fields_coverage/balance_sheets"]["total_assets"] == "100.0%"
+    assert stats["fields_coverage/daily_prices"]["close"] == "100.0%"
+    assert KEY not in (data_dir / "crawl_stats.json").read_text()
 
 
 def test_the_progress_line_counts_every_planned_unit_by_the_end(full_run):
     _, result = full_run
-    ended = sum(map(int, re.findall(r"^ 'units/(?:complete|failed)/[^']+': (\d+)", result.stderr, re.MULTILINE)))
+    ended = sum(count for name, count in result.stats.items() if name.startswith(("units/complete/", "units/failed/")))
     assert ended == stat(result, "units/planned")
     assert stat(result, "units/complete/financial_ratios") == UNIVERSE["universe_size"] + UNIVERSE["delisted"]
 
@@ -257,7 +282,8 @@ def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_pa
 
 def test_failed_units_keep_their_reason_and_are_retried(sandbox, full_run, tmp_path):
     with SandboxProcess(keys=[KEY], fault_5xx=1.0, **UNIVERSE) as broken:
-        screener(broken, tmp_path, ("tickers", "AAPL,MSFT"), ("datasets", "related_tickers"), RETRY_TIMES=0)
+        failing = screener(broken, tmp_path, ("tickers", "AAPL,MSFT"), ("datasets", "related_tickers"), RETRY_TIMES=0)
+    assert "  tickers: 0 of 2 complete, 2 with a failed dataset" in failing.stderr.splitlines()
     failed = ledger(tmp_path)["datasets"]["related_tickers"]["failed"]
     assert set(failed) == {"AAPL", "MSFT"}
     assert failed["AAPL"]["error"].startswith("HTTP 50")
@@ -329,9 +355,9 @@ def test_ctrl_c_pauses_and_the_same_command_resumes(sandbox, full_run, tmp_path)
     while crawl.poll() is None and units_done(tmp_path) < total // 3:
         time.sleep(0.05)
     crawl.send_signal(signal.SIGINT)
-    _, stderr = crawl.communicate(timeout=120)
-    assert "'finish_reason': 'shutdown'" in stderr
+    crawl.communicate(timeout=120)
+    assert crawl_stats(tmp_path)["finish_reason"] == "shutdown"
     assert (jobdir / "requests.queue").exists()
     resumed = screener(sandbox, tmp_path, JOBDIR=jobdir)
-    assert "'finish_reason': 'finished'" in resumed.stderr
+    assert resumed.stats["finish_reason"] == "finished"
     assert snapshot(tmp_path) == snapshot(full_run[0])

@@ -28,7 +28,7 @@ def crawl(sandbox, data_dir, *arguments, spider="screener", **settings):
 
 def finished(result):
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "'finish_reason': 'finished'" in result.stderr, result.stderr[-3000:]
+    assert result.stats["finish_reason"] == "finished", result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     return result
 
@@ -42,10 +42,7 @@ def ledger(data_dir):
 
 
 def stat(result, name):
-    for line in result.stderr.splitlines():
-        if line.strip().lstrip("{").startswith(f"'{name}':"):
-            return float(line.split(":", 1)[1].strip().rstrip(",}"))
-    return 0
+    return result.stats.get(name, 0)
 
 
 def served(log_path):
@@ -72,8 +69,8 @@ def chaos_run(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("chaos")
     requests_log = data_dir.parent / "chaos-requests.log"
     with SandboxProcess(keys=[KEY], request_log=str(requests_log), **UNIVERSE, **CHAOS) as broken:
-        result = crawl(broken, data_dir, LOG_LEVEL="DEBUG", JOBDIR=data_dir / "jobdir", DOWNLOAD_TIMEOUT=2,
-                       BACKOFF_BASE_DELAY=0.25)
+        result = crawl(broken, data_dir, LOG_LEVEL="DEBUG", STATS_DUMP=True, JOBDIR=data_dir / "jobdir",
+                       DOWNLOAD_TIMEOUT=2, BACKOFF_BASE_DELAY=0.25)
     return data_dir, finished(result), served(requests_log)
 
 
@@ -148,7 +145,7 @@ def test_full_disk_stops_the_crawl_leaves_nothing_half_written_and_a_rerun_compl
                              "SCREENER_DATA_DIR": str(tmp_path), "FULL_DISK_AFTER": "2"},
                         settings=SETTINGS)
     assert stopped.stderr.count("is full (No space left on device): stopping the crawl") == 1
-    assert "'finish_reason': 'disk_full'" in stopped.stderr
+    assert stopped.stats["finish_reason"] == "disk_full"
     assert "Traceback" not in stopped.stderr
     assert not list(tmp_path.rglob("*.tmp")) and not list((tmp_path / "_staging").glob("*.arrow.*"))
     for path in tmp_path.rglob("*.parquet"):

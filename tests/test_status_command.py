@@ -21,6 +21,7 @@ from scrapy.settings import Settings
 from screener_crawler.commands.status import Command
 from screener_crawler.datasets import DATASETS, DERIVED_DATASETS, STORED_DATASETS
 from screener_crawler.ledger import Ledger
+from screener_crawler.ratios.catalogue import RATIOS, VX_ONLY
 from screener_crawler.status import progress as progress_module
 from screener_crawler.status.checks import build_report
 from screener_crawler.status.ledger_view import LedgerView
@@ -283,6 +284,58 @@ def test_coverage_comes_from_footer_statistics_across_row_groups(tmp_path, monke
     full = sum(value == 100.0 for value in coverage.values())
     assert line.startswith(f"  coverage (non-null): {full} of {len(BALANCE.columns)} columns full")
     assert "2 partly filled (lowest: cik 16.7%, total_assets 66.7%); 1 without null counts" in line
+
+
+def ratio_row(ticker, day, **ratios):
+    return {"ticker": ticker, "timeframe": "quarterly", "period_end": date(2024, 3, 30), "filing_date": day,
+            "available_date": day, **ratios}
+
+
+def test_status_prints_each_ratios_coverage_and_flags_those_null_on_more_than_95_percent(tmp_path, capsys):
+    ratios = DATASETS["financial_ratios"]
+    rows = [ratio_row(f"T{index:02d}", date(2024, 5, 1 + index % 28), current_ratio=1.5,
+                      gross_margin=0.4 if index % 4 else None, net_margin=0.1 if index == 0 else None)
+            for index in range(40)]
+    stage(tmp_path, ratios, rows, sorted({row["ticker"] for row in rows}))
+    publish(tmp_path)
+    report = check(tmp_path, tmp_path / "none.json")
+    entries = {entry["ratio"]: entry for entry in report["datasets"]["financial_ratios"]["ratio_coverage"]}
+    assert len(entries) == len(RATIOS)
+    assert entries["current_ratio"] == {"ratio": "current_ratio", "non_null_pct": 100.0, "sparse": False, "note": ""}
+    assert entries["gross_margin"]["non_null_pct"] == 75.0 and not entries["gross_margin"]["sparse"]
+    assert entries["net_margin"]["non_null_pct"] == 2.5 and entries["net_margin"]["sparse"]
+    assert entries["oci_to_net_income"]["sparse"] and entries["oci_to_net_income"]["note"] == VX_ONLY
+    shares = [entry["non_null_pct"] for entry in report["datasets"]["financial_ratios"]["ratio_coverage"]]
+    assert shares == sorted(shares)
+
+    code, out, _ = run_command(capsys, "--data-dir", tmp_path, "--progress-file", save_ledger(tmp_path / "l.json"))
+    assert code == 0
+    lines = out.splitlines()
+    assert (f"  coverage per ratio (share of the 40 rows with a value, lowest first; {len(RATIOS) - 2} of "
+            f"{len(RATIOS)} null on more than 95 % of rows, marked !):") in lines
+    assert any(line.startswith("  ! oci_to_net_income ") and line.endswith(f"0.0%  {VX_ONLY}") for line in lines)
+    assert any(line.startswith("  ! net_margin ") and line.endswith("2.5%  no note in the ratio catalogue says why")
+               for line in lines)
+    assert "    gross_margin 75.0%" in lines
+    assert "    and 1 ratio(s) 100.0%: a value on every row (--json names them)" in lines
+
+
+def test_status_shows_when_the_last_crawl_ended_and_the_field_coverage_of_its_rows(tree, tmp_path, capsys):
+    root, ledger = tree
+    stats = {"finish_reason": "finished", "finish_time": "2026-01-02T03:04:05.678+00:00",
+             "elapsed_time_seconds": 75.2, "downloader/request_count": 1234,
+             "fields_coverage/balance_sheets": {"ticker": "100.0%", "total_assets": "100.0%", "cik": "12.5%",
+                                                "goodwill": "0.0%"}}
+    (tmp_path / "crawl_stats.json").write_text(json.dumps({"spider": "screener", "stats": stats}))
+    report = check(root, ledger)
+    assert report["last_crawl"]["field_coverage"] == {
+        "balance_sheets": {"ticker": 100.0, "total_assets": 100.0, "cik": 12.5, "goodwill": 0.0}}
+    code, out, _ = run_command(capsys, "--data-dir", root, "--progress-file", ledger)
+    assert code == 0
+    assert (f"Last crawl: screener, finished at 2026-01-02T03:04:05+00:00 after 0:01:15, 1,234 requests; "
+            f"every stat in {tmp_path / 'crawl_stats.json'}") in out.splitlines()
+    assert ("  coverage in the last crawl's rows: 2 of 4 columns full, 1 empty, 1 partly filled (lowest: cik 12.5%)"
+            in out.splitlines())
 
 
 def test_the_derived_cross_section_is_checked_without_completion(tmp_path):

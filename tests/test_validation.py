@@ -1,5 +1,5 @@
-"""ValidationPipeline keeps items in order when a big batch is coerced in a thread, and the
-field coverage comes from the validated tables."""
+"""ValidationPipeline keeps items in order when a big batch is coerced in a thread, and coerces a
+page a column at a time to what record-by-record coercion gives."""
 
 import asyncio
 import threading
@@ -8,7 +8,6 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from screener_crawler import coercion
-from screener_crawler.extensions.field_coverage import DatasetFieldCoverage
 from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.pipelines import validation
 from screener_crawler.pipelines.validation import ValidationPipeline
@@ -47,21 +46,6 @@ def test_a_marker_never_overtakes_a_batch_validated_in_a_thread(monkeypatch):
     assert threads[0] is not threading.main_thread()
     assert threads[1] is threading.main_thread()
     assert big.table.num_rows == 500 and big.records == []
-
-
-def test_field_coverage_is_the_share_of_valid_records_with_a_value():
-    crawler = get_crawler(settings_dict={"SCREENER_FIELD_COVERAGE": True})
-    crawler.stats.open_spider()
-    coverage = DatasetFieldCoverage(crawler)
-    pipeline = ValidationPipeline(crawler.stats)
-    records = _related(3) + [{"ticker": "AAPL", "related_ticker": "X", "rank": None},
-                             {"ticker": "AAPL", "related_ticker": "Y", "rank": "first"}]
-    batch = asyncio.run(pipeline.process_item(RecordBatch("related_tickers", records)))
-    coverage.item_scraped(batch)
-    coverage.spider_closed()
-    assert crawler.stats.get_value("fields_coverage/related_tickers") == {
-        "ticker": "100.0%", "related_ticker": "100.0%", "rank": "75.0%",
-    }
 
 
 def _recorded_rows():

@@ -4,8 +4,11 @@ For every dataset with a folder under the data root, units in the ledger or unit
 not yet published, it reports files, bytes, rows, distinct tickers, ledger completion, failures
 by reason, units staged but not yet published, files whose schema is not the declared one
 (and which columns differ), unreadable files, files outside the layout, and coverage (the
-share of non-null values per column, from the Parquet footers' statistics). It reads every
-partition file's footer and ``ticker`` column, never the other columns.
+share of non-null values per column, from the Parquet footers' statistics), each financial
+ratio's coverage among them (those null on more than 95 % of rows flagged, with the ratio
+catalogue's note), and how the last crawl ended with the field coverage of the rows it
+downloaded (from ``crawl_stats.json`` beside the ledger). It reads every partition file's
+footer and ``ticker`` column, never the other columns.
 
 Exit status: 0 when everything is consistent; 1 when a dataset is broken (a file whose schema
 differs from the declared one, an unreadable file, a file outside the layout, an unreadable

@@ -17,9 +17,13 @@ logger = logging.getLogger(__name__)
 
 class LedgerPipeline:
     """Records each staged or failed unit in the download ledger (DESIGN §4), saved atomically
-    every ``SCREENER_LEDGER_SAVE_INTERVAL`` seconds and at the end, and logs the end-of-crawl
-    summary: per dataset, tickers written, rows, and failures by reason. A ticker whose ratio
-    inputs are staged again has its ratios pending again until they are recomputed."""
+    every ``SCREENER_LEDGER_SAVE_INTERVAL`` seconds and at the end, and counts this run's units in
+    the stats, which the end-of-crawl summary reads (``statscollectors.py``): per dataset, units
+    done (``ledger/done/<dataset>``), their rows (``ledger/rows/<dataset>``) and units failed
+    (``ledger/failed/<dataset>``, the universe's too), failures by reason
+    (``ledger/failed_reason/<reason>``), and at the end the crawl's tickers with a unit failed
+    (``tickers/failed``). A ticker whose ratio inputs are staged again has its ratios pending
+    again until they are recomputed."""
 
     def __init__(self, crawler):
         self._crawler = crawler
@@ -28,8 +32,6 @@ class LedgerPipeline:
         self._interval = crawler.settings.getfloat("SCREENER_LEDGER_SAVE_INTERVAL")
         self._workers = crawler.settings.getint("CONCURRENT_REQUESTS")
         self._last_save = time.monotonic()
-        self._written = defaultdict(Counter)
-        self._failures = defaultdict(Counter)
         self._complete_tickers = set()
         self._partitions_written = defaultdict(set)
         self._partition_rows = defaultdict(Counter)
@@ -51,9 +53,10 @@ class LedgerPipeline:
                     self._mark_done(staged.dataset, staged.ticker, staged.rows)
         elif failures := failures_of(item):
             for failed in failures:
+                self._stats.inc_value(f"ledger/failed/{failed.dataset}")
+                self._stats.inc_value(f"ledger/failed_reason/{failed.reason}")
                 if failed.ticker is not None:
                     self.ledger.mark_failed(failed.dataset, failed.ticker, failed.reason)
-                    self._failures[failed.dataset][failed.reason] += 1
         elif isinstance(item, PartitionStaged):
             self._partition_written(item)
         elif isinstance(item, PartitionFailed):
@@ -69,7 +72,8 @@ class LedgerPipeline:
             await asyncio.wait([self._writing])
         self._summarise()
         self.ledger.save()
-        self._log_summary()
+        failed = set(self.ledger.as_dict()["failed"]) & set(self._crawler.spider.tickers or ())
+        self._stats.set_value("tickers/failed", len(failed))
 
     def _partition_written(self, item):
         """A market-wide listing by day completes its tickers' units once every partition is
@@ -88,7 +92,8 @@ class LedgerPipeline:
         self.ledger.mark_done(dataset, ticker, rows)
         if dataset in RATIO_INPUTS and self.ledger.is_done(RATIOS, ticker):
             self.ledger.forget(RATIOS, ticker)
-        self._written[dataset].update(units=1, rows=rows)
+        self._stats.inc_value(f"ledger/done/{dataset}")
+        self._stats.inc_value(f"ledger/rows/{dataset}", rows)
         self._count_complete_ticker(ticker)
 
     def _count_complete_ticker(self, ticker):
@@ -113,17 +118,3 @@ class LedgerPipeline:
         self._writing = None
         if writing.exception() is not None:
             logger.error("Could not save the download ledger %s: %s", self._path, writing.exception())
-
-    def _log_summary(self):
-        spider = self._crawler.spider
-        lines = [f"{'dataset':<18} {'tickers':>8} {'rows':>11}  failures"]
-        for dataset in spider.datasets:
-            written = self._written[dataset]
-            failures = ", ".join(f"{reason}: {n}" for reason, n in self._failures[dataset].most_common()) or "none"
-            lines.append(f"{dataset:<18} {written['units']:>8,} {written['rows']:>11,}  {failures}")
-        requests = self._stats.get_value("downloader/request_count", 0)
-        tickers = len(spider.tickers or ())
-        per_ticker = f"{requests / tickers:.2f}" if tickers else "n/a"
-        lines.append(f"API requests: {requests:,} for {tickers:,} tickers = {per_ticker} per ticker")
-        lines.append(f"Ledger: {self._path}")
-        logger.info("Crawl summary (this run):\n%s", "\n".join(lines))

@@ -17,8 +17,10 @@ import pyarrow.parquet as pq
 
 from screener_crawler.datasets import DATASETS, STORED_DATASETS, TICKER_DATASETS
 from screener_crawler.storage.layout import RUNNING_MARKER
+from screener_crawler.status.last_crawl import last_crawl
 from screener_crawler.status.ledger_view import LedgerView
 from screener_crawler.status.partitions import IGNORED_PREFIXES, PartitionTally, tally_partitions
+from screener_crawler.status.ratio_coverage import ratio_coverage
 from screener_crawler.status.staged import StagedUnits, staged_units
 from screener_crawler.storage.layout import V1_LAYOUT_MESSAGE, has_v1_layout, partition_path
 
@@ -45,6 +47,8 @@ def build_report(root: Path, ledger: LedgerView, selected: set[str] | None = Non
         tally = tally_partitions(root, STORED_DATASETS[name], progress)
         footers_read += tally.files
         reports[name] = check_dataset(tally, staged.get(name, StagedUnits()), ledger, base_tickers)
+    if "financial_ratios" in reports:
+        reports["financial_ratios"]["ratio_coverage"] = ratio_coverage(reports["financial_ratios"]["coverage"])
 
     problems = [f"ledger unreadable: {ledger.error}"] if ledger.error else []
     problems += [f"{staged[name].files} staged file(s) of the undeclared dataset {name}: publishing fails on them"
@@ -55,6 +59,7 @@ def build_report(root: Path, ledger: LedgerView, selected: set[str] | None = Non
         "progress_file": str(ledger.path),
         "v1_layout": False,
         "ledger": ledger.summary(),
+        "last_crawl": last_crawl(ledger.path),
         "completion_base": {"source": base_source, "tickers": len(base_tickers)},
         "crawl_running": (Path(root) / RUNNING_MARKER).exists(),
         "datasets": reports,

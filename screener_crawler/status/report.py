@@ -1,11 +1,14 @@
 """The status report (``checks.build_report``) as text for people or JSON for machines.
 
 The text is a table of one line per dataset, then, per dataset, what needs a word: units
-staged but not published, failures by reason, files in trouble, and one line of coverage.
+staged but not published, failures by reason, files in trouble, one line of coverage on disk
+and one of the field coverage in the last crawl's rows; for ``financial_ratios``, every ratio's
+coverage, lowest first, those null on more than 95 % of rows flagged with the catalogue's note.
 Lists are cut at ``limit`` items; ``--json`` holds everything, coverage of every column too.
 """
 
 import json
+from datetime import datetime, timedelta
 
 TABLE_COLUMNS = ("dataset", "files", "size", "rows", "tickers", "staged", "done", "failed", "pending",
                  "done%", "schema", "status")
@@ -13,6 +16,8 @@ COVERAGE_LOWEST = 3
 """Partly filled columns named on a dataset's coverage line: the least filled ones."""
 FAILURE_EXAMPLES = 3
 """Tickers named per failure reason."""
+LINE_WIDTH = 100
+"""Ratios and their coverage are packed into lines this wide."""
 
 
 def format_json(report: dict) -> str:
@@ -21,7 +26,7 @@ def format_json(report: dict) -> str:
 
 def format_text(report: dict, limit: int) -> str:
     """The report of a data root in the current layout (``report["v1_layout"]`` false)."""
-    lines = [f"Data root: {report['data_root']}", _ledger_line(report)]
+    lines = [f"Data root: {report['data_root']}", _ledger_line(report), _last_crawl_line(report["last_crawl"])]
     base = report["completion_base"]
     lines.append(f"Completion is measured against {base['tickers']:,} tickers "
                  f"({'the universe table' if base['source'] == 'universe' else 'every ticker the ledger mentions'}).")
@@ -29,8 +34,9 @@ def format_text(report: dict, limit: int) -> str:
         lines += ["", *format_table(report)]
     else:
         lines += ["", "Nothing downloaded yet: no dataset folder under the data root."]
+    crawl_coverage = (report["last_crawl"] or {}).get("field_coverage") or {}
     for name, dataset in report["datasets"].items():
-        detail = dataset_detail(dataset, limit)
+        detail = dataset_detail(dataset, limit, crawl_coverage.get(name))
         if detail:
             lines += ["", name, *detail]
     notes = []
@@ -62,6 +68,17 @@ def _ledger_line(report: dict) -> str:
             f"{ledger['completed']:,}{of_total} tickers complete, {ledger['failed']:,} failed)")
 
 
+def _last_crawl_line(crawl: dict | None) -> str:
+    if crawl is None:
+        return "Last crawl: no stats file beside the ledger"
+    if crawl["error"]:
+        return f"Last crawl: {crawl['stats_file']} is UNREADABLE ({crawl['error']})"
+    elapsed = timedelta(seconds=round(crawl["elapsed_seconds"] or 0))
+    finished = datetime.fromisoformat(crawl["finish_time"]).isoformat(timespec="seconds") if crawl["finish_time"] else "-"
+    return (f"Last crawl: {crawl['spider']}, {crawl['finish_reason']} at {finished} after "
+            f"{elapsed}, {crawl['requests']:,} requests; every stat in {crawl['stats_file']}")
+
+
 def format_table(report: dict) -> list[str]:
     rows = [TABLE_COLUMNS]
     for name, dataset in report["datasets"].items():
@@ -79,8 +96,9 @@ def format_table(report: dict) -> list[str]:
     return lines
 
 
-def dataset_detail(dataset: dict, limit: int) -> list[str]:
-    """The lines under a dataset's name: whatever is not all right, then its coverage."""
+def dataset_detail(dataset: dict, limit: int, crawl_coverage: dict | None = None) -> list[str]:
+    """The lines under a dataset's name: whatever is not all right, then its coverage on disk,
+    in the last crawl's rows (``crawl_coverage``), and per ratio."""
     lines = []
     staged = dataset["staged"]
     if staged["files"]:
@@ -109,21 +127,51 @@ def dataset_detail(dataset: dict, limit: int) -> list[str]:
             lines += _listed(items, limit)
     if dataset["rows"]:
         lines.append(coverage_line(dataset["coverage"]))
+    if crawl_coverage:
+        lines.append(coverage_line(crawl_coverage, "in the last crawl's rows"))
+    if dataset["rows"] and dataset.get("ratio_coverage"):
+        lines += ratio_coverage_lines(dataset["ratio_coverage"], dataset["rows"])
     return lines
 
 
-def coverage_line(coverage: dict) -> str:
+def coverage_line(coverage: dict, of: str = "(non-null)") -> str:
     """One line: how many columns are full, empty and partly filled (naming the least filled)."""
     known = {column: value for column, value in coverage.items() if value is not None}
     full = sum(1 for value in known.values() if value == 100)
     empty = sum(1 for value in known.values() if value == 0)
     partial = sorted((value, column) for column, value in known.items() if 0 < value < 100)
-    line = f"  coverage (non-null): {full} of {len(coverage)} columns full, {empty} empty, {len(partial)} partly filled"
+    line = f"  coverage {of}: {full} of {len(coverage)} columns full, {empty} empty, {len(partial)} partly filled"
     if partial:
         line += f" (lowest: {', '.join(f'{column} {value:.1f}%' for value, column in partial[:COVERAGE_LOWEST])})"
     if len(known) < len(coverage):
         line += f"; {len(coverage) - len(known)} without null counts"
     return line
+
+
+def ratio_coverage_lines(ratios: list[dict], rows: int) -> list[str]:
+    """Every ratio's coverage, lowest first: those null on more than 95 % of rows one a line
+    with the catalogue's note, then those partly filled packed into lines of ``LINE_WIDTH``,
+    then how many have a value on every row."""
+    sparse = [ratio for ratio in ratios if ratio["sparse"]]
+    full = [ratio for ratio in ratios if ratio["non_null_pct"] == 100]
+    lines = [f"  coverage per ratio (share of the {rows:,} rows with a value, lowest first; "
+             f"{len(sparse)} of {len(ratios)} null on more than 95 % of rows, marked !):"]
+    width = max((len(ratio["ratio"]) for ratio in sparse), default=0)
+    lines += [f"  ! {ratio['ratio']:<{width}} {_percent(ratio['non_null_pct']):>6}  "
+              f"{ratio['note'] or 'no note in the ratio catalogue says why'}" for ratio in sparse]
+    line = ""
+    for ratio in ratios:
+        if ratio["sparse"] or ratio in full:
+            continue
+        cell = f"{ratio['ratio']} {_percent(ratio['non_null_pct'])}"
+        if line and len(line) + len(cell) + 2 > LINE_WIDTH:
+            lines.append(line + ",")
+            line = ""
+        line = f"{line}, {cell}" if line else f"    {cell}"
+    lines += [line] if line else []
+    if full:
+        lines.append(f"    and {len(full)} ratio(s) 100.0%: a value on every row (--json names them)")
+    return lines
 
 
 def _listed(items: list[str], limit: int) -> list[str]:
