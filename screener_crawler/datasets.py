@@ -11,7 +11,13 @@ from functools import cached_property
 
 import pyarrow as pa
 
-from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, STATEMENTS, TICKER_FIELD, statement_line_items
+from screener_crawler.polygon.fields import (
+    STATEMENT_PERIOD_FIELDS,
+    STATEMENT_SOURCE_FIELDS,
+    STATEMENTS,
+    TICKER_FIELD,
+    statement_line_items,
+)
 from screener_crawler.ratios.compute import BASIS_FIELDS as RATIO_BASIS_FIELDS
 from screener_crawler.ratios.compute import IDENTITY_FIELDS as RATIO_IDENTITY_FIELDS
 from screener_crawler.ratios.compute import RATIO_FIELDS, RATIOS_NATURAL_KEY
@@ -69,7 +75,7 @@ def _statement_dataset(name):
         pa.field("company_name", pa.string()),
         *STATEMENT_PERIOD_FIELDS,
         pa.field("source", pa.string(), nullable=False),
-        pa.field("source_filing_url", pa.string()),
+        *STATEMENT_SOURCE_FIELDS,
     ]
     values = [pa.field(column, pa.float64()) for column in statement_line_items(name)]
     return Dataset(
