@@ -181,6 +181,23 @@ def universe_row(record):
     return ParsedRow("universe", row, unknown)
 
 
+UNIVERSE_DETAIL_FIELDS = ("market", "locale", "primary_exchange", "type", "active", "currency_name",
+                          "currency_symbol", "composite_figi", "share_class_figi", "last_updated_utc",
+                          "delisted_utc", "round_lot", "phone_number", "address", "description", "branding")
+"""Fields of a ticker's details that ``ticker_details`` does not keep: the universe's columns, and
+contact details, the description and logos."""
+
+
+def ticker_details_rows(results, ticker):
+    """``/v3/reference/tickers/{ticker}``: ``results`` is one object, the ticker's details (a
+    row, or none when the answer has no details)."""
+    if not isinstance(results, dict) or not results:
+        return []
+    record = {**results, "ticker": ticker, "cik": normalise_cik(results.get("cik"))}
+    row, unknown = _flat_rows("ticker_details", record, None, drop=UNIVERSE_DETAIL_FIELDS)
+    return [ParsedRow("ticker_details", row, unknown)]
+
+
 def dividend_row(record, source):
     """v1 ``/stocks/v1/dividends`` and v3 ``/v3/reference/dividends`` records alike."""
     row, unknown = _flat_rows("dividends", record, source)

@@ -56,10 +56,11 @@ def parse_tickers(argument, name="tickers"):
     return list(dict.fromkeys(tickers))
 
 
-def parse_datasets(argument, offered):
-    """``-a datasets=dividends,splits`` within the datasets this spider offers."""
+def parse_datasets(argument, offered, default=None):
+    """``-a datasets=dividends,splits`` within the datasets this spider offers; ``default`` (all
+    it offers when None) without the argument."""
     if argument is None:
-        return tuple(offered)
+        return tuple(offered if default is None else default)
     wanted = [d.strip() for d in str(argument).split(",") if d.strip()]
     unknown = [d for d in wanted if d not in offered]
     if unknown or not wanted:
@@ -117,10 +118,13 @@ class RepeatedCursorError(Exception):
 class PolygonSpider(scrapy.Spider):
     families = ()
     """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``."""
+    opt_in_datasets = ()
+    """Datasets offered but left out unless asked for, by ``-a <dataset>=1`` or by name in
+    ``-a datasets=``."""
 
     def __init__(self, tickers=None, datasets=None, force=None, refill=None, shard=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        arguments = self.parse_arguments(tickers, datasets, force, refill, shard)
+        arguments = self.parse_arguments(tickers, datasets, force, refill, shard, **kwargs)
         self.tickers, self.datasets, self.force, self.refill, self.shard = arguments
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
@@ -133,7 +137,9 @@ class PolygonSpider(scrapy.Spider):
     def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, shard=None, **others):
         """The spider's ``-a`` arguments, checked: (tickers, datasets, force, refill, shard), or
         a ``SpiderArgumentError`` that says what is wrong."""
-        return (parse_tickers(tickers), parse_datasets(datasets, cls.offered_datasets()),
+        opted_in = {name for name in cls.opt_in_datasets if parse_flag(others.get(name), name)}
+        default = tuple(d for d in cls.offered_datasets() if d not in cls.opt_in_datasets or d in opted_in)
+        return (parse_tickers(tickers), parse_datasets(datasets, cls.offered_datasets(), default),
                 parse_flag(force, "force"), set(parse_tickers(refill, "refill") or ()), parse_shard(shard))
 
     @classmethod
@@ -327,6 +333,13 @@ class PolygonSpider(scrapy.Spider):
             dont_filter=self.must_refetch(dataset, [ticker]),
             meta=meta,
         )
+
+    def parse_ticker_answer(self, response, to_rows):
+        """A per-ticker endpoint's one page (neither listed nor paged): the rows
+        ``to_rows(results, ticker)`` makes of it, then its unit complete."""
+        ticker = response.meta["polygon_units"][0][1]
+        yield from self.record_batches(to_rows(page_json(response).get("results"), ticker))
+        yield from self.units_complete(response.meta)
 
     def listing_continues(self, response, next_url):
         """After a page: the request for ``next_url``, or, on the last page, the listing's units
