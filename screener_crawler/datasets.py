@@ -11,7 +11,13 @@ from functools import cached_property
 
 import pyarrow as pa
 
-from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, STATEMENTS, TICKER_FIELD, statement_line_items
+from screener_crawler.polygon.fields import (
+    STATEMENT_PERIOD_FIELDS,
+    STATEMENT_SOURCE_FIELDS,
+    STATEMENTS,
+    TICKER_FIELD,
+    statement_line_items,
+)
 from screener_crawler.ratios.compute import BASIS_FIELDS as RATIO_BASIS_FIELDS
 from screener_crawler.ratios.compute import IDENTITY_FIELDS as RATIO_IDENTITY_FIELDS
 from screener_crawler.ratios.compute import RATIO_FIELDS, RATIOS_NATURAL_KEY
@@ -30,6 +36,9 @@ class Dataset:
     """Columns a record must carry to be written at all."""
     per_ticker: bool = True
     """Written one unit per ticker; False for a market-wide table in one file (the universe)."""
+    opt_in: bool = False
+    """Downloaded by the ``screener`` crawl only when asked for (``-a <name>=1``), as it costs a
+    request per ticker that a screen rarely needs."""
     row_group_rows: int = 32_768
     """Rows per Parquet row group: rows are sorted by ticker, so a reader asking for a few
     tickers decodes only the groups whose statistics can hold them."""
@@ -69,7 +78,7 @@ def _statement_dataset(name):
         pa.field("company_name", pa.string()),
         *STATEMENT_PERIOD_FIELDS,
         pa.field("source", pa.string(), nullable=False),
-        pa.field("source_filing_url", pa.string()),
+        *STATEMENT_SOURCE_FIELDS,
     ]
     values = [pa.field(column, pa.float64()) for column in statement_line_items(name)]
     return Dataset(
@@ -148,6 +157,28 @@ DATASETS = {
         partition_date=None,
         required=("ticker", "related_ticker"),
     ),
+    "ticker_details": Dataset(
+        name="ticker_details",
+        schema=_schema(
+            TICKER_FIELD,
+            pa.field("name", pa.string()),
+            pa.field("cik", pa.string()),
+            pa.field("sic_code", pa.string()),
+            pa.field("sic_description", pa.string()),
+            pa.field("share_class_shares_outstanding", pa.int64()),
+            pa.field("weighted_shares_outstanding", pa.int64()),
+            pa.field("market_cap", pa.float64()),
+            pa.field("list_date", pa.date32()),
+            pa.field("homepage_url", pa.string()),
+            pa.field("total_employees", pa.int64()),
+            pa.field("ticker_root", pa.string()),
+            pa.field("ticker_suffix", pa.string()),
+        ),
+        natural_key=("ticker",),
+        partition_date=None,
+        required=("ticker",),
+        opt_in=True,
+    ),
     "daily_prices": Dataset(
         name="daily_prices",
         schema=_schema(
@@ -197,7 +228,9 @@ DATASETS = {
     ),
 }
 
-TICKER_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.per_ticker)
+OPT_IN_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.opt_in)
+TICKER_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.per_ticker and not dataset.opt_in)
+"""The per-ticker datasets a ``screener`` crawl downloads unless told otherwise."""
 
 DERIVED_DATASETS = {
     "financial_ratios_latest": Dataset(

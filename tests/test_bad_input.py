@@ -43,6 +43,8 @@ BAD_INPUTS = [
     ("refill-path", (("refill", "../x"),), {}, {},
      "not a ticker symbol: '../X' (expected letters and digits with an optional class suffix, like BRK.B)"),
     ("datasets-empty", (("datasets", ","),), {}, {}, "unknown dataset (none given); this spider offers: balance_sheets, income_statements, cash_flow"),
+    ("shard-beyond-count", (("shard", "5/4"),), {}, {},
+     "-a shard= takes K/N, the K-th of N parts with 1 <= K <= N (like 2/4), not '5/4'"),
 ]
 
 

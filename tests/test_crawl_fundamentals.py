@@ -4,7 +4,9 @@ vX fallback works and that the key never leaks."""
 
 import json
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -19,6 +21,7 @@ from tests.crawl import comparable_rows, read_dataset, run_crawl
 FULL_KEY = "it-full-plan-key-7f3a9c2e"
 BASIC_KEY = "it-basic-plan-key-51d0b8aa"
 TICKERS = ["AAPL", "MSFT"]
+EASTERN = ZoneInfo("America/New_York")
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +176,24 @@ def test_fallback_values_are_what_vx_served(sandbox, vx_run):
         record = served[(row["period_end"].isoformat(), row["filing_date"].isoformat(), spelled[row["timeframe"]])]
         for concept, point in record["financials"]["balance_sheet"].items():
             assert row[VX_CONCEPTS["balance_sheet"][concept]] == point["value"], concept
+
+
+@pytest.mark.parametrize("dataset", STATEMENTS)
+def test_fallback_rows_keep_the_source_filing_vx_served(sandbox, vx_run, dataset):
+    data_dir, _ = vx_run
+    served = {(record["end_date"], record["filing_date"], record["fiscal_period"]): record
+              for timeframe in ("quarterly", "annual")
+              for record in fetch_all(sandbox, f"/vX/reference/financials?ticker=MSFT&timeframe={timeframe}&limit=100",
+                                      key=BASIC_KEY)}
+    rows = [r for r in read_dataset(data_dir, dataset).to_pylist()
+            if r["ticker"] == "MSFT" and r["timeframe"] != "trailing_twelve_months"]
+    assert rows and len(rows) == len(served)
+    for row in rows:
+        record = served[(row["period_end"].isoformat(), row["filing_date"].isoformat(), row["fiscal_period"])]
+        assert (row["sic"], row["source_filing_url"], row["source_filing_file_url"]) == \
+            (record["sic"], record["source_filing_url"], record["source_filing_file_url"])
+        accepted = datetime.strptime(record["acceptance_datetime"], "%Y%m%d%H%M%S").replace(tzinfo=EASTERN)
+        assert row["acceptance_datetime"] == accepted
 
 
 def test_fallback_agrees_with_v1_on_annual_statements(v1_run, vx_run):

@@ -1,7 +1,7 @@
 """The fundamentals spider's parsing, on real recorded v1 and vX responses."""
 
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from scrapy.http import Request, TextResponse
@@ -148,6 +148,38 @@ def test_vx_identity_fields_are_normalised(spider):
     assert row["period_end"].isoformat() == "2022-04-03"
     assert row["source"] == "vX"
     assert row["source_filing_url"].endswith("0001413447-22-000014")
+
+
+def test_vx_rows_keep_the_filings_source_as_the_api_gave_it(spider):
+    served = recorded_json("financials_vX_reference_financials__py_mock.json")["results"][0]
+    output = vx_items(spider, "financials_vX_reference_financials__py_mock.json")
+    for dataset in ("balance_sheets", "income_statements", "cash_flow"):
+        [row] = [validate_record(dataset, item) for item in records(output, dataset)]
+        assert row["fiscal_period"] == served["fiscal_period"] == "Q1"
+        assert row["source_filing_url"] == served["source_filing_url"]
+        assert row["source_filing_file_url"] == served["source_filing_file_url"]
+        assert row["sic"] is None and row["acceptance_datetime"] is None  # not in this recording
+
+
+def test_vx_sic_and_edgar_acceptance_time_are_kept_the_acceptance_in_utc():
+    """API.md §5.2: vX records carry ``sic`` and ``acceptance_datetime`` (EDGAR's US/Eastern
+    ``YYYYMMDDHHMMSS``); the recording predates them, so they are added to it here."""
+    from screener_crawler.polygon.parsers import vx_financials_rows
+    record = {**recorded_json("financials_vX_reference_financials__py_mock.json")["results"][0],
+              "sic": "3674", "acceptance_datetime": "20220503163015"}
+    [balance, *_] = vx_financials_rows(record, "NXPI", "quarterly")
+    row = validate_record("balance_sheets", balance.row)
+    assert row["sic"] == "3674"
+    assert row["acceptance_datetime"].astimezone(timezone.utc) == datetime(2022, 5, 3, 20, 30, 15, tzinfo=timezone.utc)
+    winter = vx_financials_rows({**record, "acceptance_datetime": "20220203163015"}, "NXPI", "quarterly")[0]
+    assert validate_record("balance_sheets", winter.row)["acceptance_datetime"].astimezone(timezone.utc).hour == 21
+
+
+def test_v1_rows_have_no_source_filing_fields(spider):
+    [item, *_] = records(v1_items(spider, "balance_sheets_stocks_financials_v1__openapi_example.json", "balance_sheets"))
+    row = validate_record("balance_sheets", dict(item))
+    assert all(row.get(column) is None for column in
+               ("fiscal_period", "sic", "source_filing_url", "source_filing_file_url", "acceptance_datetime"))
 
 
 def test_vx_record_without_timeframe_takes_the_requested_one(spider):

@@ -36,6 +36,7 @@ ENDPOINTS = {
         Endpoint("splits_v1", "/stocks/v1/splits", 5000, ("splits",), "stocks_v1",
                  fallback="splits_v3"),
         Endpoint("splits_v3", "/v3/reference/splits", 1000, ("splits",), "reference"),
+        Endpoint("ticker_details", "/v3/reference/tickers/{ticker}", 0, ("ticker_details",), "reference"),
         Endpoint("ticker_events", "/vX/reference/tickers/{ticker}/events", 0,
                  ("ticker_events",), "reference"),
         Endpoint("related_companies", "/v1/related-companies/{ticker}", 0,

@@ -24,6 +24,19 @@ STATEMENT_PERIOD_FIELDS = (
 """Which period and which filing a statement row reports: the columns the statement datasets
 and ``financial_ratios`` share."""
 
+STATEMENT_SOURCE_FIELDS = (
+    pa.field("fiscal_period", pa.string()),
+    pa.field("sic", pa.string()),
+    pa.field("source_filing_url", pa.string()),
+    pa.field("source_filing_file_url", pa.string()),
+    pa.field("acceptance_datetime", pa.timestamp("us", tz="UTC")),
+)
+"""What the API says about a statement row's source filing, kept as given: the fiscal period
+(``Q1``..``Q4``, ``FY``, ``TTM``), the filer's SIC code, the filing's URL (its accession number
+is the filing's identity) and its XBRL instance file, and when EDGAR accepted it (the API's
+US/Eastern ``YYYYMMDDHHMMSS``, stored in UTC). vX records carry them; v1 records carry none of
+them, so they are null on v1 rows."""
+
 V1_LINE_ITEMS = {
     "balance_sheets": (
         "accounts_payable", "accrued_and_other_current_liabilities",

@@ -8,6 +8,7 @@ returns ``ParsedRow``s; a field the schema does not know is left out of the row 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -96,6 +97,20 @@ def _vx_fiscal_year(fiscal_year):
     return fiscal_year
 
 
+EDGAR_TIME_ZONE = ZoneInfo("America/New_York")
+
+
+def acceptance_time(value):
+    """vX ``acceptance_datetime``, EDGAR's ``YYYYMMDDHHMMSS`` in US/Eastern, as an aware datetime;
+    any other value as given, for validation to judge."""
+    if isinstance(value, str) and len(value) == 14 and value.isdigit():
+        try:
+            return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=EDGAR_TIME_ZONE)
+        except ValueError:
+            pass
+    return value
+
+
 def vx_financials_rows(record, ticker, requested_timeframe=None):
     """The rows a vX filing record gives: one per statement dataset it has data for.
 
@@ -114,7 +129,11 @@ def vx_financials_rows(record, ticker, requested_timeframe=None):
         "period_end": record.get("end_date"),
         "filing_date": record.get("filing_date"),
         "source": "vX",
+        "fiscal_period": record.get("fiscal_period"),
+        "sic": record.get("sic"),
         "source_filing_url": record.get("source_filing_url"),
+        "source_filing_file_url": record.get("source_filing_file_url"),
+        "acceptance_datetime": acceptance_time(record.get("acceptance_datetime")),
     }
     values = {}
     unknown = {}
@@ -160,6 +179,23 @@ def universe_row(record):
                               drop=("source_feed", "currency_symbol", "base_currency_symbol",
                                     "base_currency_name"))
     return ParsedRow("universe", row, unknown)
+
+
+UNIVERSE_DETAIL_FIELDS = ("market", "locale", "primary_exchange", "type", "active", "currency_name",
+                          "currency_symbol", "composite_figi", "share_class_figi", "last_updated_utc",
+                          "delisted_utc", "round_lot", "phone_number", "address", "description", "branding")
+"""Fields of a ticker's details that ``ticker_details`` does not keep: the universe's columns, and
+contact details, the description and logos."""
+
+
+def ticker_details_rows(results, ticker):
+    """``/v3/reference/tickers/{ticker}``: ``results`` is one object, the ticker's details (a
+    row, or none when the answer has no details)."""
+    if not isinstance(results, dict) or not results:
+        return []
+    record = {**results, "ticker": ticker, "cik": normalise_cik(results.get("cik"))}
+    row, unknown = _flat_rows("ticker_details", record, None, drop=UNIVERSE_DETAIL_FIELDS)
+    return [ParsedRow("ticker_details", row, unknown)]
 
 
 def dividend_row(record, source):

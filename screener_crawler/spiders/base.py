@@ -27,10 +27,12 @@ from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
 from screener_crawler.polygon.parsers import universe_row
 from screener_crawler.polygon.payload import decode_json
+from screener_crawler.sharding import Shard
 
 logger = logging.getLogger(__name__)
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.-][A-Z0-9]{1,3})?$")
+SHARD_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 UNIVERSE_UNIT = ("universe", None)
 
 
@@ -54,10 +56,11 @@ def parse_tickers(argument, name="tickers"):
     return list(dict.fromkeys(tickers))
 
 
-def parse_datasets(argument, offered):
-    """``-a datasets=dividends,splits`` within the datasets this spider offers."""
+def parse_datasets(argument, offered, default=None):
+    """``-a datasets=dividends,splits`` within the datasets this spider offers; ``default`` (all
+    it offers when None) without the argument."""
     if argument is None:
-        return tuple(offered)
+        return tuple(offered if default is None else default)
     wanted = [d.strip() for d in str(argument).split(",") if d.strip()]
     unknown = [d for d in wanted if d not in offered]
     if unknown or not wanted:
@@ -66,6 +69,18 @@ def parse_datasets(argument, offered):
             f"this spider offers: {', '.join(offered)}"
         )
     return tuple(dict.fromkeys(wanted))
+
+
+def parse_shard(argument):
+    """``-a shard=K/N`` as a ``Shard``; None when not given."""
+    if argument is None:
+        return None
+    match = SHARD_PATTERN.match(str(argument))
+    try:
+        return Shard(int(match[1]), int(match[2]))
+    except (TypeError, ValueError):
+        raise SpiderArgumentError(
+            f"-a shard= takes K/N, the K-th of N parts with 1 <= K <= N (like 2/4), not {argument!r}") from None
 
 
 def parse_flag(argument, name):
@@ -103,11 +118,14 @@ class RepeatedCursorError(Exception):
 class PolygonSpider(scrapy.Spider):
     families = ()
     """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``."""
+    opt_in_datasets = ()
+    """Datasets offered but left out unless asked for, by ``-a <dataset>=1`` or by name in
+    ``-a datasets=``."""
 
-    def __init__(self, tickers=None, datasets=None, force=None, refill=None, *args, **kwargs):
+    def __init__(self, tickers=None, datasets=None, force=None, refill=None, shard=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        arguments = self.parse_arguments(tickers, datasets, force, refill)
-        self.tickers, self.datasets, self.force, self.refill = arguments
+        arguments = self.parse_arguments(tickers, datasets, force, refill, shard, **kwargs)
+        self.tickers, self.datasets, self.force, self.refill, self.shard = arguments
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
         self._universe_tickers = []
@@ -116,11 +134,13 @@ class PolygonSpider(scrapy.Spider):
         """dataset -> tickers that failed in an earlier crawl (``must_refetch``)."""
 
     @classmethod
-    def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, **others):
-        """The spider's ``-a`` arguments, checked: (tickers, datasets, force, refill), or a
-        ``SpiderArgumentError`` that says what is wrong."""
-        return (parse_tickers(tickers), parse_datasets(datasets, cls.offered_datasets()),
-                parse_flag(force, "force"), set(parse_tickers(refill, "refill") or ()))
+    def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, shard=None, **others):
+        """The spider's ``-a`` arguments, checked: (tickers, datasets, force, refill, shard), or
+        a ``SpiderArgumentError`` that says what is wrong."""
+        opted_in = {name for name in cls.opt_in_datasets if parse_flag(others.get(name), name)}
+        default = tuple(d for d in cls.offered_datasets() if d not in cls.opt_in_datasets or d in opted_in)
+        return (parse_tickers(tickers), parse_datasets(datasets, cls.offered_datasets(), default),
+                parse_flag(force, "force"), set(parse_tickers(refill, "refill") or ()), parse_shard(shard))
 
     @classmethod
     def offered_datasets(cls):
@@ -150,6 +170,7 @@ class PolygonSpider(scrapy.Spider):
 
     def unit_requests(self):
         """Requests for every unit of this crawl the ledger does not list as done."""
+        self.tickers = self.shard_tickers(self.tickers)
         ledger = Ledger.load(progress_file(self.settings))
         for dataset in self.datasets:
             self.pending[dataset] = dict.fromkeys(
@@ -166,6 +187,15 @@ class PolygonSpider(scrapy.Spider):
             pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)}
             if pending:
                 yield from family.requests(self, pending)
+
+    def shard_tickers(self, tickers):
+        """``tickers`` (the universe's or ``-a tickers=``), or only those of ``-a shard=K/N``."""
+        if self.shard is None:
+            return tickers
+        selected = self.shard.select(tickers)
+        self.crawler.stats.set_value("shard", str(self.shard))
+        logger.info("Shard %s: %d of %d tickers", self.shard, len(selected), len(tickers))
+        return selected
 
     def must_refetch(self, dataset, tickers):
         """Whether a unit's first request must bypass the duplicate filter: it is redone on
@@ -303,6 +333,13 @@ class PolygonSpider(scrapy.Spider):
             dont_filter=self.must_refetch(dataset, [ticker]),
             meta=meta,
         )
+
+    def parse_ticker_answer(self, response, to_rows):
+        """A per-ticker endpoint's one page (neither listed nor paged): the rows
+        ``to_rows(results, ticker)`` makes of it, then its unit complete."""
+        ticker = response.meta["polygon_units"][0][1]
+        yield from self.record_batches(to_rows(page_json(response).get("results"), ticker))
+        yield from self.units_complete(response.meta)
 
     def listing_continues(self, response, next_url):
         """After a page: the request for ``next_url``, or, on the last page, the listing's units

@@ -66,9 +66,7 @@ class CorporateActionsFamily:
             )
 
     def parse_ticker_events(self, response):
-        ticker = response.meta["polygon_units"][0][1]
-        yield from self.record_batches(ticker_event_rows(page_json(response).get("results"), ticker))
-        yield from self.units_complete(response.meta)
+        return self.parse_ticker_answer(response, ticker_event_rows)
 
 
 class CorporateActionsSpider(CorporateActionsFamily, PolygonSpider):

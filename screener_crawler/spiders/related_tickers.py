@@ -1,6 +1,6 @@
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.parsers import related_ticker_rows
-from screener_crawler.spiders.base import PolygonSpider, page_json
+from screener_crawler.spiders.base import PolygonSpider
 
 
 class RelatedTickersFamily:
@@ -14,9 +14,7 @@ class RelatedTickersFamily:
                                       self.parse_related_tickers)
 
     def parse_related_tickers(self, response):
-        ticker = response.meta["polygon_units"][0][1]
-        yield from self.record_batches(related_ticker_rows(page_json(response).get("results"), ticker))
-        yield from self.units_complete(response.meta)
+        return self.parse_ticker_answer(response, related_ticker_rows)
 
 
 class RelatedTickersSpider(RelatedTickersFamily, PolygonSpider):

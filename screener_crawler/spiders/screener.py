@@ -1,19 +1,22 @@
+from screener_crawler.datasets import OPT_IN_DATASETS
 from screener_crawler.spiders.base import PolygonSpider
 from screener_crawler.spiders.corporate_actions import CorporateActionsFamily
 from screener_crawler.spiders.financial_ratios import FinancialRatiosFamily
 from screener_crawler.spiders.fundamentals import FundamentalsFamily
 from screener_crawler.spiders.prices import PricesFamily
 from screener_crawler.spiders.related_tickers import RelatedTickersFamily
+from screener_crawler.spiders.ticker_details import TickerDetailsFamily
 
 
-class ScreenerSpider(FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily, PricesFamily,
-                     FinancialRatiosFamily, PolygonSpider):
+class ScreenerSpider(FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily, TickerDetailsFamily,
+                     PricesFamily, FinancialRatiosFamily, PolygonSpider):
     """Every dataset of every ticker in one crawl, under one rate budget: the batch download."""
 
     name = "screener"
     families = (PricesFamily, FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily,
-                FinancialRatiosFamily)
+                TickerDetailsFamily, FinancialRatiosFamily)
     """In the order their requests go to Scrapy: the ratio inputs first (daily prices, whose
     grouped-daily lanes are the crawl's longest chain; statements; then dividends and splits,
     before the corporate actions' per-ticker ticker events), so that the ratio pass runs while
     the per-ticker requests of ticker events and related companies are still being made."""
+    opt_in_datasets = OPT_IN_DATASETS
