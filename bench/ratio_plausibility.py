@@ -9,7 +9,7 @@ pyarrow alone (not the crawler's loaders) and prints:
   cap plus debt: a negative EV that is real);
 - per-share jumps at splits: for every split of a ticker with ratio rows on both sides, each
   USD-per-share ratio of the last TTM row filed before the split and the first filed on or after
-  it; a pair whose step is nearer the split factor than 1 is a jump;
+  it; a pair whose step is within 15 % of the split factor (or its inverse) is a jump;
 - ``available_date`` values that are not NYSE sessions (exchange-calendars' XNYS) or not a day
   with any bar in ``daily_prices``;
 - statement ``filing_date`` values on a weekend or a US federal holiday (EDGAR is closed).
@@ -35,9 +35,13 @@ def read(root, name, columns):
 
 
 def per_share_jumps(ratios, splits):
+    """``(splits with TTM rows on both sides, pairs checked, jumps, revenue-per-share jumps,
+    examples)``: a pair jumps when its step is within ``JUMP_TOLERANCE`` of the split factor or
+    its inverse; revenue per share (TTM revenue over the mean share count) moves least of the
+    per-share series, so a jump there is the split's and not the business's."""
     ttm = ratios[ratios["timeframe"] == "trailing_twelve_months"].sort_values(["ticker", "filing_date"])
     by_ticker = dict(tuple(ttm.groupby("ticker")))
-    checked = jumps = splits_seen = 0
+    checked = jumps = revenue_jumps = splits_seen = 0
     examples = []
     for split in splits.itertuples():
         factor = split.split_to / split.split_from
@@ -55,10 +59,14 @@ def per_share_jumps(ratios, splits):
                 continue
             checked += 1
             step = math.log(b / a)
-            if abs(step + math.log(factor)) < abs(step) or abs(step - math.log(factor)) < abs(step):
+            if min(abs(step - math.log(factor)), abs(step + math.log(factor))) < math.log(JUMP_TOLERANCE):
                 jumps += 1
-                examples.append((split.ticker, str(split.execution_date), name, round(b / a, 3)))
-    return splits_seen, checked, jumps, examples[:5]
+                revenue_jumps += name == "revenue_per_share"
+                examples.append((split.ticker, str(split.execution_date), factor, name, round(b / a, 3)))
+    return splits_seen, checked, jumps, revenue_jumps, examples[:5]
+
+
+JUMP_TOLERANCE = 1.15
 
 
 def main():
@@ -77,9 +85,10 @@ def main():
           f"{(negative_ev & (ratios['market_cap'] == 0)).sum():,} with a zero one, "
           f"{(negative_ev & (ratios['market_cap'] > 0)).sum():,} cash-rich)")
 
-    splits_seen, checked, jumps, examples = per_share_jumps(ratios, splits)
+    splits_seen, checked, jumps, revenue_jumps, examples = per_share_jumps(ratios, splits)
     print(f"splits with TTM rows on both sides: {splits_seen:,}; per-share pairs checked: {checked:,}; "
-          f"jumps by the split factor: {jumps:,} {examples if examples else ''}")
+          f"steps within {JUMP_TOLERANCE - 1:.0%} of the split factor: {jumps:,}, of revenue_per_share: "
+          f"{revenue_jumps:,} {examples if examples else ''}")
 
     import exchange_calendars
 

@@ -197,9 +197,9 @@ class StagingPipeline:
         leaves less to publish before the ratio pass."""
         self._publishing_months.add(dataset)
         self._months_waiting[dataset] = 0
+        self._stats.inc_value(f"publish/months/{dataset}")
         try:
-            if (await self.publish_now([dataset])).staged_files:
-                self._stats.inc_value(f"publish/months/{dataset}")
+            await self.publish_now([dataset])
         except Exception:
             logger.exception("Publishing the staged months of %s failed; they stay staged for the next publish",
                              dataset)
