@@ -39,6 +39,9 @@ class Dataset:
     opt_in: bool = False
     """Downloaded by the ``screener`` crawl only when asked for (``-a <name>=1``), as it costs a
     request per ticker that a screen rarely needs."""
+    newest_by: str | None = None
+    """A column whose latest value wins among rows of one natural key (a listing the API repeats
+    with an older ``last_updated_utc``); None keeps the first row that arrived."""
     row_group_rows: int = 32_768
     """Rows per Parquet row group: rows are sorted by ticker, so a reader asking for a few
     tickers decodes only the groups whose statistics can hold them."""
@@ -89,6 +92,12 @@ def _statement_dataset(name):
         required=("ticker", "timeframe", "period_end", "filing_date", "source"),
         row_group_rows=STATEMENT_ROW_GROUP_ROWS,
     )
+
+
+UNIVERSE_LISTING_KEY = ("ticker", "cik", "composite_figi", "delisted_utc")
+"""One row per listing: tickers are reused, so a symbol alone (or with ``active``) would merge
+two companies that held it; the CIK and composite FIGI tell them apart, the delisting date the
+listings of one company."""
 
 
 DATASETS = {
@@ -221,10 +230,11 @@ DATASETS = {
             pa.field("last_updated_utc", pa.timestamp("us", tz="UTC")),
             pa.field("delisted_utc", pa.timestamp("us", tz="UTC")),
         ),
-        natural_key=("ticker", "active"),
+        natural_key=UNIVERSE_LISTING_KEY,
         partition_date=None,
         required=("ticker",),
         per_ticker=False,
+        newest_by="last_updated_utc",
     ),
 }
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ from screener_crawler import settings as project_settings
 from screener_crawler.datasets import DATASETS, TICKER_DATASETS
 from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
+from screener_crawler.sandbox.market import SyntheticMarket, warrant_of
 from tests.crawl import PROJECT_ROOT, comparable_rows, crawl_stats, read_dataset, run_crawl
 
 KEY = "screener-test-key-9c1d"
@@ -67,9 +69,19 @@ def full_run(sandbox, tmp_path_factory):
 def test_without_tickers_the_universe_comes_first(full_run):
     data_dir, _ = full_run
     universe = read_dataset(data_dir, "universe").to_pylist()
-    assert len(universe) == UNIVERSE["universe_size"] + UNIVERSE["delisted"]
     assert {row["active"] for row in universe} == {True, False}
     assert (data_dir / "universe" / "universe.parquet").exists()
+    # one row per listing: a symbol two companies held is kept twice (an active and a delisted
+    # holder, or two delisted ones), a repeated listing once
+    assert len(universe) == UNIVERSE["universe_size"] + UNIVERSE["delisted"] + 2
+    held_twice = [t for t, count in Counter(row["ticker"] for row in universe).items() if count == 2]
+    holders = [[row for row in universe if row["ticker"] == ticker] for ticker in held_twice]
+    assert sorted(tuple(sorted(row["active"] for row in rows)) for rows in holders) == [(False, False), (False, True)]
+    assert all(rows[0]["cik"] != rows[1]["cik"] for rows in holders)
+    market = SyntheticMarket(size=UNIVERSE["universe_size"], delisted=UNIVERSE["delisted"])
+    repeated = next(c for c in market.delisted_listings() if c.last_updated)
+    kept = [row for row in universe if (row["ticker"], row["composite_figi"]) == (repeated.ticker, repeated.composite_figi)]
+    assert len(kept) == 1 and kept[0]["last_updated_utc"].date() == repeated.delisted > repeated.last_updated
 
 
 def test_unit_requests_wait_for_room_in_the_downloader(sandbox, tmp_path):
@@ -264,7 +276,17 @@ def test_grouped_daily_prices_publishing_at_an_interval_by_months_and_small_rati
     assert stat(result, "publish/months/daily_prices") >= 1
     assert stat(result, "staging/partitions/daily_prices") > 0
     assert snapshot(tmp_path) == snapshot(full_run[0])
-    assert status_report(tmp_path)["ok"]
+    report = status_report(tmp_path)
+    assert report["ok"]
+    # the warrants in the grouped bars are not common stock: counted and named, not stored
+    market = SyntheticMarket(size=UNIVERSE["universe_size"], delisted=UNIVERSE["delisted"])
+    warrants = sorted(warrant_of(t) for t in market.tickers if market.has_warrants(t))
+    assert warrants and stat(result, "daily_prices/tickers_not_in_universe") == len(warrants)
+    assert report["last_crawl"]["tickers_not_in_universe_sample"] == warrants
+    assert not set(warrants) & set(read_dataset(tmp_path, "daily_prices").column("ticker").to_pylist())
+    text = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(tmp_path)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300).stdout
+    assert f"{len(warrants)} tickers had grouped daily bars but are not in the universe" in text and warrants[0] in text
 
 
 def test_basic_plan_completes_every_dataset_per_ticker(sandbox, full_run, tmp_path):

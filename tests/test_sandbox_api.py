@@ -1,5 +1,6 @@
 """The sandbox over real loopback HTTP: shapes against the recorded samples, paging, auth, errors, faults."""
 
+from collections import Counter
 import http.client
 import json
 import re
@@ -88,8 +89,21 @@ def test_tickers_shape_and_paging(sandbox):
     assert len(seen) == len(set(seen)) == 300
     assert seen == sorted(seen) and "AAPL" in seen and "MSFT" in seen
     _, _, delisted = call(sandbox, "/v3/reference/tickers?active=false&limit=1000")
-    assert len(delisted["results"]) == 30
     assert all(r["active"] is False and "delisted_utc" in r for r in delisted["results"])
+    # 30 delisted companies; two companies that held a symbol before today's holder (one active,
+    # one delisted); and one delisted listing repeated with an older last_updated_utc
+    assert len(delisted["results"]) == 33
+    reused = [r for r in delisted["results"] if r["ticker"] in seen]
+    assert len(reused) == 1 and reused[0]["cik"] != next(
+        r.get("cik") for r in call(sandbox, f"/v3/reference/tickers?ticker={reused[0]['ticker']}")[2]["results"])
+    by_listing = Counter((r["ticker"], r.get("cik"), r["composite_figi"], r["delisted_utc"]) for r in delisted["results"])
+    repeated = [listing for listing, count in by_listing.items() if count == 2]
+    assert len(repeated) == 1
+    stamps = [r["last_updated_utc"] for r in delisted["results"] if r["ticker"] == repeated[0][0]
+              and r["composite_figi"] == repeated[0][2]]
+    assert len(set(stamps)) == 2
+    symbols = Counter(listing[0] for listing in by_listing)
+    assert [ticker for ticker, count in symbols.items() if count == 2] != []
 
 
 def test_ticker_details(sandbox):

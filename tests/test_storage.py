@@ -144,6 +144,20 @@ def test_deduplicate_keeps_the_first_of_each_natural_key():
     assert dropped == 1 and unique.column("total_assets").to_pylist() == [1.0]
 
 
+def test_a_listing_repeated_keeps_its_newest_last_updated_and_a_reused_symbol_keeps_both_companies():
+    def stamp(day):
+        return datetime(2020, 1, day, tzinfo=timezone.utc)
+
+    rows = [
+        {"ticker": "OLD", "cik": "1", "composite_figi": "F1", "delisted_utc": stamp(9), "last_updated_utc": stamp(2)},
+        {"ticker": "OLD", "cik": "1", "composite_figi": "F1", "delisted_utc": stamp(9), "last_updated_utc": stamp(9)},
+        {"ticker": "OLD", "cik": "2", "composite_figi": "F2", "delisted_utc": stamp(5), "last_updated_utc": stamp(5)},
+    ]
+    unique, dropped = deduplicate(DATASETS["universe"], records_table(DATASETS["universe"], rows))
+    assert dropped == 1
+    assert sorted(unique.to_pydict()["last_updated_utc"]) == [stamp(5), stamp(9)]
+
+
 def many_units(root):
     """Two publishes' worth of staged units over several partitions and tickers."""
     stage(root, BALANCE, [balance(t, date(2023, m, 28), date(2023, m + 1, 5), float(m))

@@ -9,6 +9,7 @@ by record (``polygon/pages.py``), which coerces what it can and counts what it d
 ways give the same rows.
 """
 
+import dataclasses
 import io
 from functools import lru_cache
 
@@ -147,8 +148,10 @@ def grouped_daily_page(body: bytes, day: str, tickers) -> ReadPage | None:
         return None
     records, header = read
     wanted = pc.is_in(records["T"], value_set=_ticker_array(frozenset(tickers)))
+    unlisted = pc.unique(records["T"].filter(pc.invert(wanted))).drop_null().to_pylist()
     records = {name: values.filter(wanted) for name, values in records.items()}
     length = len(records["T"])
     columns = _bar_columns(records, length, header["adjusted"])
     columns.update(ticker=records["T"], date=pa.repeat(pa.scalar(day, pa.string()), length))
-    return _page("daily_prices", columns, length, header["next_url"])
+    page = _page("daily_prices", columns, length, header["next_url"])
+    return page if page is None else dataclasses.replace(page, unlisted_tickers=tuple(sorted(unlisted)))

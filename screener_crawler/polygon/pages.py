@@ -41,6 +41,8 @@ class ReadPage:
     unknown_fields: dict
     """(dataset, field the schema does not know) -> how many rows had it."""
     next_url: str | None
+    unlisted_tickers: tuple = ()
+    """Tickers the page had records of that the crawl does not download (not in its universe)."""
 
 
 def group_rows(parsed_rows, datasets=None):
@@ -71,9 +73,10 @@ def read_page(reader, body):
     parsed = reader.rows(payload, *reader.args)
     if isinstance(parsed, ParsedColumns):
         if not parsed.length:
-            return ReadPage([], {}, payload.get("next_url"))
+            return ReadPage([], {}, payload.get("next_url"), parsed.unlisted_tickers)
         table, invalid = coerce_columns(parsed.dataset, parsed.columns, parsed.length)
-        return ReadPage([RecordBatch(parsed.dataset, table=table, invalid_columns=invalid)], {}, payload.get("next_url"))
+        return ReadPage([RecordBatch(parsed.dataset, table=table, invalid_columns=invalid)], {}, payload.get("next_url"),
+                        parsed.unlisted_tickers)
     tables, invalid_columns, unknown_fields = defaultdict(list), defaultdict(list), Counter()
     parsed_rows = iter(parsed)
     while rows := list(islice(parsed_rows, ROWS_AT_ONCE)):

@@ -249,6 +249,8 @@ class ParsedColumns:
     dataset: str
     columns: dict
     length: int
+    unlisted_tickers: tuple = ()
+    """Tickers the page had records of that the crawl does not download (not in its universe)."""
 
 
 BAR_FIELDS = {"open": "o", "high": "h", "low": "l", "close": "c", "volume": "v", "vwap": "vw", "transactions": "n"}
@@ -280,8 +282,11 @@ def daily_bars_page_columns(payload, ticker):
 def grouped_daily_page_columns(payload, day, tickers):
     """A grouped daily page (every ticker's bar of ``day``), of ``tickers`` only, as columns
     (the grouped endpoint's ``t`` is the close, so the requested day is the bar's day)."""
-    bars = [bar for bar in payload.get("results") or () if bar.get("T") in tickers]
-    return bar_columns(bars, [bar["T"] for bar in bars], [day] * len(bars), bool(payload.get("adjusted", False)))
+    results = payload.get("results") or ()
+    bars = [bar for bar in results if bar.get("T") in tickers]
+    columns = bar_columns(bars, [bar["T"] for bar in bars], [day] * len(bars), bool(payload.get("adjusted", False)))
+    columns.unlisted_tickers = tuple(sorted({bar.get("T") for bar in results} - set(tickers) - {None}))
+    return columns
 
 
 def daily_bar_row(bar, ticker, adjusted, day=None):

@@ -11,6 +11,7 @@ dataset of ``fields.STATEMENTS`` whose columns are v1 line items or vX-only conc
 ``fields.statement_line_items``). ``responses`` renders them in either API generation.
 """
 
+import copy
 import math
 import random
 import threading
@@ -196,7 +197,7 @@ class Company:
         "sector", "fy_end", "saturday", "list_date", "delisted", "has_financials", "vx_q4", "v1_q4",
         "pays_dividends", "splits", "former_ticker", "change_date", "hash", "revenue0", "growth",
         "volatility", "margin_shift", "price_today", "shares_today", "has_nci", "has_preferred",
-        "has_inventory", "homepage", "employees", "peers",
+        "has_inventory", "homepage", "employees", "peers", "last_updated",
     )
 
     @property
@@ -232,6 +233,7 @@ class SyntheticMarket:
         self.dividends = lru_cache(maxsize=None)(self._dividends)
         self.splits = lru_cache(maxsize=None)(self._splits)
         self._sector_members = None
+        self._delisted_listings = None
         self._bar_cache = {}
         self._month_columns = {}
         self._month_lock = threading.Lock()
@@ -337,6 +339,7 @@ class SyntheticMarket:
         c.shares_today = known.get("shares") or max(
             1_000_000, int(c.revenue0 * 4 * 1000 * ps / c.price_today) // 1000 * 1000)
         c.splits = self._split_plan(c, rng, known)
+        c.last_updated = None
         c.former_ticker, c.change_date = None, None
         if rng.random() < 0.02:
             c.former_ticker = self._former_ticker(rng)
@@ -350,6 +353,42 @@ class SyntheticMarket:
             c.name.split()[1].lower()[:6] + ".com"
         c.employees = known.get("employees") or max(5, int(c.revenue0 * 4 / 300))
         return c
+
+    def delisted_listings(self):
+        """The reference listing's delisted rows: every delisted company, plus companies that once
+        traded under a symbol an active company holds now (tickers are reused), plus a few
+        listings repeated with an older ``last_updated`` (as the real listing repeats some)."""
+        if self._delisted_listings is None:
+            delisted = [self.company(t) for t in self.tickers[self.size:]]
+            count = max(1, self.n_delisted // 200) if self.n_delisted else 0
+            rng = random.Random(_key(self.seed, "listings", self.size, self.n_delisted))
+            active = [t for t in self.active_tickers if t not in KNOWN_COMPANIES]
+            reused = rng.sample(active, min(count, len(active))) + rng.sample(self.tickers[self.size:], count)
+            former = [self._former_holder(self.company(t), rng) for t in reused]
+            repeated = {id(c) for c in rng.sample(delisted, count)}
+            listings = []
+            for company in delisted:
+                if id(company) in repeated:  # the older copy first: the newest must win, not the first
+                    stale = copy.copy(company)
+                    stale.last_updated = company.delisted - timedelta(days=rng.randrange(30, 400))
+                    listings.append(stale)
+                listings.append(company)
+            self._delisted_listings = listings + former
+        return self._delisted_listings
+
+    @staticmethod
+    def _former_holder(current, rng):
+        """A company that listed under ``current``'s symbol and was delisted before it listed."""
+        former = copy.copy(current)
+        former.name = " ".join((rng.choice(_NAME_ROOTS), rng.choice(_NAME_MIDDLES), rng.choice(_NAME_SUFFIXES)))
+        former.cik = f"{1000000 + rng.randrange(1900000):010d}"
+        former.has_cik = True
+        former.composite_figi, former.share_class_figi = (
+            "BBG" + "".join(rng.choice("0123456789BCDFGHJKLMNPQRSTVWXYZ") for _ in range(9)) for _ in range(2))
+        former.delisted = current.list_date - timedelta(days=rng.randrange(30, 3000))
+        former.list_date = former.delisted - timedelta(days=rng.randrange(400, 5000))
+        former.last_updated = None
+        return former
 
     def _sector_of(self, ticker):
         return _key(self.seed, ticker, "sector") % len(SECTORS)
@@ -908,11 +947,20 @@ class SyntheticMarket:
             k = gm - off
             k0 = K[k]
             cols.append(('{"T":"%s",' % t, s, vb, k0, K[k + 1] - k0, jf, jl, splits))
+            if self.has_warrants(t):
+                cols.append(('{"T":"%s",' % warrant_of(t), s ^ 1, vb * 0.1, k0 + WARRANT_LOG_PRICE, K[k + 1] - k0,
+                             jf, jl, splits))
         with self._month_lock:
             self._month_columns[gm] = cols
             while len(self._month_columns) > MONTHS_CACHED:
                 self._month_columns.pop(next(iter(self._month_columns)))
         return cols
+
+    def has_warrants(self, ticker):
+        """Whether the company (one active in 40) also has listed warrants (``warrant_of``):
+        instruments the grouped daily bars hold and the common-stock universe does not."""
+        index = self.index[ticker]
+        return index < self.size and index % 40 == 7
 
     def has_bar(self, ticker, day):
         if not is_trading_day(day):
@@ -991,6 +1039,14 @@ class SyntheticMarket:
 
 
 NO_RESTATEMENT = (1.0, 1.0, 1.0, 1.0)
+
+
+WARRANT_LOG_PRICE = math.log(0.15)
+"""A warrant trades at about 15 % of its stock."""
+
+
+def warrant_of(ticker):
+    return ticker + ".WS"
 
 
 def aggregate(dataset, four, restatement=NO_RESTATEMENT):

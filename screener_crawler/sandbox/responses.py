@@ -349,7 +349,7 @@ class PolygonApi:
         rec["share_class_figi"] = c.share_class_figi
         if c.delisted:
             rec["delisted_utc"] = utc_stamp(c.delisted)
-            rec["last_updated_utc"] = utc_stamp(c.delisted)
+            rec["last_updated_utc"] = utc_stamp(c.last_updated or c.delisted)
         else:
             rec["last_updated_utc"] = utc_stamp(self.market.as_of)
         return rec
@@ -367,8 +367,7 @@ class PolygonApi:
                     or params.get("locale", "us") != "us":
                 return []
             m = self.market
-            pool = m.tickers[: m.size] if active == "true" else m.tickers[m.size:]
-            items = [m.company(t) for t in pool]
+            items = [m.company(t) for t in m.active_tickers] if active == "true" else m.delisted_listings()
             preds = build_filters(params, {k: v for k, v in self._TICKER_FIELDS.items()
                                            if k in ("ticker", "cik", "primary_exchange")})
             items = [c for c in items if all(p(c) for p in preds)]

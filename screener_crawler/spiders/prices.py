@@ -44,6 +44,7 @@ class PricesFamily:
         """The first request of each lane: the months, in order, cut into
         ``PRICES_GROUPED_LANES`` runs of about as many months."""
         self.grouped_tickers = frozenset(tickers)
+        self.unlisted_tickers = set()
         months = [tuple(group) for _, group in groupby(days, key=month_of)]
         lanes = min(self.settings.getint("PRICES_GROUPED_LANES"), len(months))
         for lane in range(lanes):
@@ -66,6 +67,7 @@ class PricesFamily:
 
     def parse_grouped_daily(self, response):
         page = self.read_page(response)
+        self.count_unlisted(page.unlisted_tickers)
         days = response.meta["polygon_days"]
         partition = month_of(days[0])
         for batch in page.batches:
@@ -75,6 +77,18 @@ class PricesFamily:
             yield PartitionComplete("daily_prices", partition, response.meta["polygon_months_total"])
         if len(days) > 1:
             yield self.grouped_day_request(days[1:], response.meta["polygon_months_total"])
+
+    def count_unlisted(self, tickers):
+        """Tickers with grouped bars that are not in the universe (ETFs, warrants, other share
+        types, or a gap in the universe listing) are left out of ``daily_prices``, counted in the
+        stats (``daily_prices/tickers_not_in_universe``, ``scrapy status`` shows them), never
+        dropped or added silently."""
+        new = set(tickers) - self.unlisted_tickers
+        if new:
+            self.unlisted_tickers |= new
+            stats = self.crawler.stats
+            stats.set_value("daily_prices/tickers_not_in_universe", len(self.unlisted_tickers))
+            stats.set_value("daily_prices/tickers_not_in_universe_sample", sorted(self.unlisted_tickers)[:UNLISTED_SAMPLE])
 
     def grouped_daily_failed(self, failure):
         """A day that fails for good fails its month, and with it every ticker's unit (a
@@ -89,6 +103,10 @@ class PricesFamily:
         later_months = tuple(day for day in days if month_of(day) != partition)
         if later_months:
             yield self.grouped_day_request(later_months, failure.request.meta["polygon_months_total"])
+
+
+UNLISTED_SAMPLE = 20
+"""Tickers not in the universe named in the stats (the count covers them all)."""
 
 
 def month_of(day):

@@ -28,6 +28,8 @@ def last_crawl(ledger_path: Path | str) -> dict | None:
         "finish_time": stats.get("finish_time"),
         "elapsed_seconds": stats.get("elapsed_time_seconds"),
         "requests": stats.get("downloader/request_count", 0),
+        "tickers_not_in_universe": stats.get("daily_prices/tickers_not_in_universe", 0),
+        "tickers_not_in_universe_sample": stats.get("daily_prices/tickers_not_in_universe_sample", []),
         "field_coverage": {name.removeprefix(FIELD_COVERAGE_PREFIX): _shares(coverage)
                            for name, coverage in sorted(stats.items()) if name.startswith(FIELD_COVERAGE_PREFIX)},
     }

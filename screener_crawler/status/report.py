@@ -27,6 +27,9 @@ def format_json(report: dict) -> str:
 def format_text(report: dict, limit: int) -> str:
     """The report of a data root in the current layout (``report["v1_layout"]`` false)."""
     lines = [f"Data root: {report['data_root']}", _ledger_line(report), _last_crawl_line(report["last_crawl"])]
+    unlisted = _unlisted_line(report["last_crawl"])
+    if unlisted:
+        lines.append(unlisted)
     base = report["completion_base"]
     lines.append(f"Completion is measured against {base['tickers']:,} tickers "
                  f"({'the universe table' if base['source'] == 'universe' else 'every ticker the ledger mentions'}).")
@@ -77,6 +80,15 @@ def _last_crawl_line(crawl: dict | None) -> str:
     finished = datetime.fromisoformat(crawl["finish_time"]).isoformat(timespec="seconds") if crawl["finish_time"] else "-"
     return (f"Last crawl: {crawl['spider']}, {crawl['finish_reason']} at {finished} after "
             f"{elapsed}, {crawl['requests']:,} requests; every stat in {crawl['stats_file']}")
+
+
+def _unlisted_line(crawl: dict | None) -> str | None:
+    if not crawl or crawl["error"] or not crawl.get("tickers_not_in_universe"):
+        return None
+    sample = crawl["tickers_not_in_universe_sample"]
+    more = ", ..." if crawl["tickers_not_in_universe"] > len(sample) else ""
+    return (f"            {crawl['tickers_not_in_universe']:,} tickers had grouped daily bars but are not in the "
+            f"universe, so their bars are not in daily_prices: {', '.join(sample)}{more}")
 
 
 def format_table(report: dict) -> list[str]:

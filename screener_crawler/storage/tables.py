@@ -56,16 +56,22 @@ def sort_keys(dataset: Dataset) -> list[tuple[str, str]]:
 
 
 def deduplicate(dataset: Dataset, table: pa.Table) -> tuple[pa.Table, int]:
-    """``table`` without the rows whose natural key repeats an earlier row's (the first is
-    kept, order unchanged), and how many went."""
+    """``table`` without the rows whose natural key repeats another's (the first is kept, or,
+    with ``dataset.newest_by``, the one latest there; order unchanged), and how many went."""
     if table.num_rows < 2:
         return table, 0
     keys = list(dataset.natural_key)
-    numbered = table.select(keys).append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
-    if len(first) == table.num_rows:
+    ranked = table.select(keys)
+    order = None
+    if dataset.newest_by:
+        order = pc.sort_indices(table, [(dataset.newest_by, "descending", "at_end")]).to_numpy()
+        ranked = ranked.take(order)
+    ranked = ranked.append_column("__rank", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    kept = ranked.group_by(keys, use_threads=False).aggregate([("__rank", "min")]).column("__rank_min").to_numpy()
+    if len(kept) == table.num_rows:
         return table, 0
-    return table.take(first.sort()), table.num_rows - len(first)
+    rows = kept if order is None else order[kept]
+    return table.take(np.sort(rows)), table.num_rows - len(kept)
 
 
 def by_ticker(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
