@@ -158,6 +158,20 @@ def test_a_file_whose_schema_differs_names_its_columns_and_breaks_the_dataset(tr
     assert "1 bad" in out and "BROKEN" in out
 
 
+def test_a_file_written_before_nullable_columns_were_declared_is_read_as_null_not_broken(tree, capsys):
+    root, ledger = tree
+    path = partition(root, 202405)
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["sic", "acceptance_datetime"]), path)
+
+    balance = check(root, ledger)["datasets"]["balance_sheets"]
+    assert balance["broken"] is False and balance["schema_mismatches"] == []
+    assert balance["older_files"] == [{"file": "balance_sheets/year=2024/month=05/part-0.parquet",
+                                       "columns_added_since": ["sic", "acceptance_datetime"]}]
+    code, out, _ = run_command(capsys, "--data-dir", root, "--progress-file", ledger)
+    assert code == 0 and "month=05/part-0.parquet: lacks sic, acceptance_datetime" in out
+
+
 def test_schema_differences_are_described_by_column():
     expected = BALANCE.schema
     retyped = expected.set(expected.get_field_index("total_assets"), pa.field("total_assets", pa.string()))

@@ -115,6 +115,8 @@ def check_dataset(tally: PartitionTally, staged: StagedUnits, ledger: LedgerView
         "failed_tickers": failed,
         "schema_mismatches": [{"file": mismatch.file, "problem": mismatch.problem, "columns": list(mismatch.columns)}
                               for mismatch in tally.schema_mismatches],
+        "older_files": [{"file": file, "columns_added_since": list(columns)}
+                        for file, columns in sorted(tally.older_files.items())],
         "unreadable_files": [{"file": file, "error": error} for file, error in sorted(tally.unreadable.items())],
         "stray_files": tally.stray_files,
         "done_but_missing": missing,

@@ -43,6 +43,9 @@ class PartitionTally:
     counted_rows: list[int] = field(default_factory=list)
     """Per declared column: rows of those row groups (the denominator of its coverage)."""
     schema_mismatches: list[SchemaMismatch] = field(default_factory=list)
+    older_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """File -> the nullable columns it lacks, declared since it was written: readers and the
+    next publish of its partition read them as null, so it is no fault."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """File (relative to the data root) -> why it could not be read."""
     stray_files: list[str] = field(default_factory=list)
@@ -100,6 +103,10 @@ def _tally_file(tally: PartitionTally, root: Path, path: Path) -> None:
     tally.rows += metadata.num_rows
     tally.tickers.update(tickers)
     if not schema.equals(tally.dataset.schema):
+        added = columns_added_since(schema, tally.dataset.schema)
+        if added:
+            tally.older_files[relative] = added
+            return
         problem, columns = describe_schema_difference(schema, tally.dataset.schema)
         tally.schema_mismatches.append(SchemaMismatch(relative, problem, columns))
         return
@@ -133,6 +140,15 @@ def _count_nulls(tally: PartitionTally, metadata: pq.FileMetaData) -> None:
             if statistics is not None and statistics.has_null_count:
                 tally.null_counts[column] += statistics.null_count
                 tally.counted_rows[column] += row_group.num_rows
+
+
+def columns_added_since(actual: pa.Schema, expected: pa.Schema) -> tuple[str, ...]:
+    """The nullable columns of ``expected`` that ``actual`` lacks when it is ``expected`` without
+    them (a file written before they were declared); () for any other difference."""
+    missing = tuple(f.name for f in expected if f.name not in actual.names)
+    if not missing or any(expected.field(name).nullable is False for name in missing):
+        return ()
+    return missing if actual.equals(pa.schema([f for f in expected if f.name in actual.names])) else ()
 
 
 def describe_schema_difference(actual: pa.Schema, expected: pa.Schema) -> tuple[str, tuple[str, ...]]:

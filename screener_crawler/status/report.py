@@ -127,6 +127,9 @@ def dataset_detail(dataset: dict, limit: int, crawl_coverage: dict | None = None
     sections = (
         ("files whose schema is not the declared one", [f"{item['file']}: {item['problem']}"
                                                         for item in dataset["schema_mismatches"]]),
+        ("files written before columns were added (read as null; the next publish of their partition "
+         "rewrites them)", [f"{item['file']}: lacks {', '.join(item['columns_added_since'])}"
+                            for item in dataset["older_files"]]),
         ("unreadable files", [f"{item['file']}: {item['error']}" for item in dataset["unreadable_files"]]),
         ("unreadable staged files", [f"{item['file']}: {item['error']}"
                                      for item in staged["unreadable_files"]]),
