@@ -56,6 +56,10 @@ def summary_lines(stats: dict, spider, settings, stats_path: Path) -> list[str]:
     lines += _dataset_table(stats, getattr(spider, "datasets", ()))
     if "staging/rows/universe" in stats:
         lines.append(f"  universe: {stats['staging/rows/universe']:,} tickers listed")
+    if stats.get("daily_prices/tickers_not_in_universe"):
+        sample = stats.get("daily_prices/tickers_not_in_universe_sample", [])[:5]
+        lines.append(f"  grouped daily bars of {stats['daily_prices/tickers_not_in_universe']:,} tickers not in the "
+                     f"universe left out ({', '.join(sample)}, ...)")
     failures = sorted(((count, reason.removeprefix("ledger/failed_reason/")) for reason, count in stats.items()
                        if reason.startswith("ledger/failed_reason/")), reverse=True)
     if failures:

@@ -283,6 +283,8 @@ def test_grouped_daily_prices_publishing_at_an_interval_by_months_and_small_rati
     warrants = sorted(warrant_of(t) for t in market.tickers if market.has_warrants(t))
     assert warrants and stat(result, "daily_prices/tickers_not_in_universe") == len(warrants)
     assert report["last_crawl"]["tickers_not_in_universe_sample"] == warrants
+    assert f"  grouped daily bars of {len(warrants)} tickers not in the universe left out ({warrants[0]}" \
+        in result.stderr
     assert not set(warrants) & set(read_dataset(tmp_path, "daily_prices").column("ticker").to_pylist())
     text = subprocess.run([sys.executable, "-m", "scrapy", "status", "--data-dir", str(tmp_path)], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=300).stdout
