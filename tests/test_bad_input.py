@@ -6,7 +6,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from scrapy.utils.project import get_project_settings
 
+from screener_crawler.commands.crawl import crawl_refusal
+from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from tests.crawl import run_crawl
 
 CLOSED_PORT = "http://127.0.0.1:9"
@@ -48,14 +51,24 @@ BAD_INPUTS = [
 ]
 
 
+SUBPROCESS_CASES = ("rate-not-a-number-in-env", "concurrency-zero", "refill-path")
+"""The cases also run as a real ``scrapy crawl`` (an environment variable, a ``-s`` setting, an
+``-a`` argument): exit code 2, the line last, nothing started. The rest of the table is checked
+in-process, through the same ``crawl_refusal`` the command calls."""
+
+
 def fill(value, folder):
     return value.replace("{file}", str(folder / "a-file")).replace("{tmp}", str(folder))
+
+
+def prepared(folder):
+    (folder / "a-file").write_text("not a folder")
+    return folder
 
 
 def refuse(case, folder):
     """Run the crawl of one bad input in its own folder (which holds a regular file, ``a-file``)."""
     _, arguments, settings, env, _ = case
-    (folder / "a-file").write_text("not a folder")
     environment = {"POLYGON_BASE_URL": CLOSED_PORT, "POLYGON_API_KEY": "bad-input-key",
                    "SCREENER_DATA_DIR": str(folder / "data"),
                    **{name: fill(value, folder) for name, value in env.items()}}
@@ -63,18 +76,38 @@ def refuse(case, folder):
                      settings={name: fill(value, folder) for name, value in settings.items()}, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def refusals(tmp_path_factory):
-    """Every bad input's crawl, run a few at a time: (result, folder) by case id."""
-    folders = {case[0]: tmp_path_factory.mktemp(case[0]) for case in BAD_INPUTS}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = {case[0]: pool.submit(refuse, case, folders[case[0]]) for case in BAD_INPUTS}
-    return {name: (future.result(), folders[name]) for name, future in results.items()}
+def refusal_in_process(case, folder):
+    """What ``scrapy crawl fundamentals`` would refuse ``case`` with: the environment variables of
+    the case are the settings of the same name (``settings.py`` reads them so)."""
+    _, arguments, settings, env, _ = case
+    crawl_settings = get_project_settings().copy()
+    crawl_settings.setdict({"SCREENER_DATA_DIR": str(folder / "data"),
+                            **{name: fill(value, folder) for name, value in {**env, **settings}.items()}},
+                           priority="cmdline")
+    return crawl_refusal(FundamentalsSpider, {"tickers": "AAPL", **dict(arguments)}, crawl_settings)
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
-def test_bad_input_is_refused_with_one_line_before_anything_starts(refusals, case):
-    result, folder = refusals[case[0]]
+def test_bad_input_is_refused_with_one_line(case, tmp_path):
+    folder = prepared(tmp_path)
+    assert refusal_in_process(case, folder) == fill(case[-1], folder)
+    assert not any(path.suffix == ".parquet" for path in folder.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+    """The subprocess cases' crawls, run at once: (result, folder) by case id."""
+    cases = [case for case in BAD_INPUTS if case[0] in SUBPROCESS_CASES]
+    folders = {case[0]: prepared(tmp_path_factory.mktemp(case[0])) for case in cases}
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        results = {case[0]: pool.submit(refuse, case, folders[case[0]]) for case in cases}
+    return {name: (future.result(), folders[name]) for name, future in results.items()}
+
+
+@pytest.mark.parametrize("case_id", SUBPROCESS_CASES)
+def test_scrapy_crawl_refuses_bad_input_with_exit_code_2_before_anything_starts(refusals, case_id):
+    case = next(case for case in BAD_INPUTS if case[0] == case_id)
+    result, folder = refusals[case_id]
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].endswith(f" error: {fill(case[-1], folder)}")
     assert "Traceback" not in result.stderr

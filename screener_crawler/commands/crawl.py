@@ -15,11 +15,21 @@ class Command(ScrapyCrawlCommand):
                 spidercls = self.crawler_process.spider_loader.load(args[0])
             except KeyError:
                 spidercls = None
-            parse_arguments = getattr(spidercls, "parse_arguments", None)
-            if parse_arguments is not None:
-                try:
-                    parse_arguments(**opts.spargs)
-                    check_settings(self.settings)
-                except (SpiderArgumentError, PreflightError) as error:
-                    raise UsageError(str(error), print_help=False) from None
+            refusal = crawl_refusal(spidercls, opts.spargs, self.settings)
+            if refusal:
+                raise UsageError(refusal, print_help=False)
         super().run(args, opts)
+
+
+def crawl_refusal(spidercls, arguments: dict, settings) -> str | None:
+    """The one line ``scrapy crawl`` refuses ``spidercls`` with, given its ``-a`` arguments and the
+    settings, or None when it can start (and for spiders that are not ours)."""
+    parse_arguments = getattr(spidercls, "parse_arguments", None)
+    if parse_arguments is None:
+        return None
+    try:
+        parse_arguments(**arguments)
+        check_settings(settings)
+    except (SpiderArgumentError, PreflightError) as error:
+        return str(error)
+    return None
