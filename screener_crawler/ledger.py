@@ -87,9 +87,8 @@ class Ledger:
 
     def encoded(self):
         """The ledger as JSON bytes, stamped now. Encoded on the reactor thread every few
-        seconds, so with orjson: for 10,070 tickers json's C encoder held the reactor for about
-        200 ms a save, its pure-Python one (``json.dump``, any ``indent``) for 500 ms; orjson
-        takes under 20 ms. Plain JSON either way: ``load`` reads it with ``json``."""
+        seconds, so with orjson, ten times faster than the json module on a full universe's
+        ledger. Plain JSON either way: ``load`` reads it with ``json``."""
         self._state["last_updated"] = utc_now()
         return orjson.dumps(self._state, option=orjson.OPT_SORT_KEYS)
 

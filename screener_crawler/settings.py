@@ -18,13 +18,11 @@ POLYGON_BASE_URL = os.environ.get("POLYGON_BASE_URL", "")
 # Hard cap in requests/second over the whole crawl; 0 = no cap. Free plan: 5 per minute
 # (0.083); paid plans: stay under 100. Kept as given, so `scrapy crawl` refuses a bad value.
 POLYGON_RATE_LIMIT = os.environ.get("POLYGON_RATE_LIMIT", "90")
-# Tickers per request on endpoints that take a list (v1 statements: tickers.any_of). A statements
-# page of 100 tickers is 6-10 MB; at 50, the crawl's process peaked at 528 MB against 823 MB at
-# 10,070 tickers, for 2 % more requests.
+# Tickers per request on endpoints that take a list (v1 statements: tickers.any_of). A page's
+# size, and the crawl's memory, grow with it; the request count hardly falls above 50.
 POLYGON_TICKERS_PER_REQUEST = 50
 # Tickers per request of the v1 dividends and splits listings, whose pages are small: at 150, a
-# batch's dividends (about 25 a ticker) fill most of one 5,000-row page, and 10,070 tickers take
-# 136 requests instead of 404 at 50.
+# batch's dividends (about 25 a ticker) fill most of one 5,000-row page.
 POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST = 150
 # Rows per page; 0 = each endpoint's maximum (what a crawl wants: fewer requests).
 POLYGON_PAGE_SIZE = 0
@@ -35,7 +33,7 @@ PRICES_END = ""
 # holidays) for the whole market; per_ticker: one listing per ticker.
 PRICES_SOURCE = "auto"
 # Grouped daily bars are requested in this many lanes, one day at a time each; a lane holds its
-# current month in memory (about 10 MB at 10,070 tickers) until the month's last day arrives.
+# current month in memory (every ticker's bars of the month) until the month's last day arrives.
 # Each lane has one request in flight among CONCURRENT_REQUESTS at the rate gate, so the lanes'
 # share of the requests, and how soon every ticker's prices are complete, grows with their number;
 # the ratio pass waits for the last of them (see bench/README.md: 12 lanes against 6).

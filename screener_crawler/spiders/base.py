@@ -151,9 +151,8 @@ class PolygonSpider(scrapy.Spider):
     async def start(self):
         """The universe's listing first when there is no fresh one on disk, then the requests of
         every unit, each given to Scrapy only when its downloader has room
-        (``ExecutionEngine.needs_backout``; Scrapy's "lazy start requests"). Given all at once,
-        the 20,000 requests of 10,070 tickers sat in the scheduler for most of the crawl.
-        Requests that follow a response (next pages, the next day of a lane)
+        (``ExecutionEngine.needs_backout``; Scrapy's "lazy start requests"), so that the
+        scheduler holds a few requests, not every unit's. Requests that follow a response (next pages, the next day of a lane)
         go first: Scrapy sends start requests after other requests of the same priority."""
         if self.tickers is None:
             self.tickers = self.fresh_universe()

@@ -52,10 +52,10 @@ class PricesFamily:
             yield self.grouped_day_request(tuple(day for month in lane_months for day in month), len(months))
 
     def grouped_day_request(self, lane_days, months_total):
-        """The first of ``lane_days``; the rest follow it one by one. A lane holds one month in
-        memory at a time: started all at once, the months' first days filled every free
-        request slot, and at 10,070 tickers 13-16 months (55-159 MB) were held at once. Its
-        page, every ticker's bar of the day, is read by the page reader like a listing's.
+        """The first of ``lane_days``; the rest follow it one by one, so a lane holds one month
+        in memory at a time (all months started at once would hold as many months as there are
+        request slots). Its page, every ticker's bar of the day, is read by the page reader like
+        a listing's.
         Lanes go before the per-ticker requests: every ticker's ratios wait for the last month."""
         return self.api_request(
             ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": lane_days[0].isoformat()},

@@ -65,8 +65,8 @@ V1_BOOKKEEPING = ("_file_facts", ".ratio_inputs")
 JOURNAL_DIR = "_compact"
 SUPERSEDED_DIR = "_v1_superseded"
 BATCH_TICKERS = 500
-"""Tickers read and staged at a time: at 10,070 tickers a batch of daily prices is ~85,000 v1
-files and ~1.7 million rows."""
+"""Tickers read and staged at a time: a batch of daily prices is about 170 v1 files and 3,400
+rows a ticker."""
 FILES_PER_TASK = 128
 V1_PREFIX, V1_SUFFIX = "ticker=", ".parquet"
 
