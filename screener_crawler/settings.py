@@ -106,10 +106,10 @@ DOWNLOADER_MIDDLEWARES = {
     "screener_crawler.middlewares.auth.AuthMiddleware": 950,
 }
 # The rate cap and the 429 pauses hold requests in the download handler, the last step before
-# the wire (see screener_crawler/middlewares/rate_limit.py).
+# the wire (see screener_crawler.downloadhandlers.rate_gate.py).
 DOWNLOAD_HANDLERS = {
-    "http": "screener_crawler.middlewares.rate_limit.RateLimitedDownloadHandler",
-    "https": "screener_crawler.middlewares.rate_limit.RateLimitedDownloadHandler",
+    "http": "screener_crawler.downloadhandlers.rate_gate.RateLimitedDownloadHandler",
+    "https": "screener_crawler.downloadhandlers.rate_gate.RateLimitedDownloadHandler",
 }
 SPIDER_MIDDLEWARES = {
     "screener_crawler.middlewares.unit_failures.UnitFailureMiddleware": 100,

@@ -16,9 +16,9 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from screener_crawler import settings as project_settings
-from screener_crawler.middlewares import rate_limit
+from screener_crawler.downloadhandlers import rate_gate
 from screener_crawler.middlewares.backoff import BackoffPolicy, retry_after_seconds
-from screener_crawler.middlewares.rate_limit import BACKOFF_UNTIL, RateGate
+from screener_crawler.downloadhandlers.rate_gate import BACKOFF_UNTIL, RateGate
 from screener_crawler.middlewares.retry import PAGE_JSON, PolygonRetryMiddleware
 from screener_crawler.spiders.base import page_json
 
@@ -44,7 +44,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(rate_limit, "sleep", fake.sleep)
+    monkeypatch.setattr(rate_gate, "sleep", fake.sleep)
     return fake
 
 
@@ -121,7 +121,7 @@ def test_jitter_shortens_a_wait_by_at_most_its_share():
 
 def sends_through(gate, count):
     """When each of ``count`` requests, passed through the gate one after another, left."""
-    return [send(gate)[0].meta[rate_limit.SENT_AT] for _ in range(count)]
+    return [send(gate)[0].meta[rate_gate.SENT_AT] for _ in range(count)]
 
 
 def busiest_second(times):
@@ -131,12 +131,12 @@ def busiest_second(times):
 def test_no_second_holds_more_requests_than_the_cap(clock):
     sent = sends_through(new_gate(clock, rate=4.0), 13)
     assert busiest_second(sent) == 4
-    assert sent[-1] - sent[0] == pytest.approx(3 * (1 + rate_limit.JITTER_MARGIN))
+    assert sent[-1] - sent[0] == pytest.approx(3 * (1 + rate_gate.JITTER_MARGIN))
 
 
 def test_under_one_request_a_second_requests_leave_one_per_interval(clock):
     sent = sends_through(new_gate(clock, rate=0.5), 4)
-    assert [round(b - a, 6) for a, b in pairwise(sent)] == [2 * (1 + rate_limit.JITTER_MARGIN)] * 3
+    assert [round(b - a, 6) for a, b in pairwise(sent)] == [2 * (1 + rate_gate.JITTER_MARGIN)] * 3
 
 
 def test_a_fractional_rate_is_held_to_its_whole_requests_a_second(clock):
@@ -152,7 +152,7 @@ def test_requests_woken_late_are_made_up_within_the_window(clock, monkeypatch):
     async def late_sleep(seconds):
         await late_clock_sleep(seconds + 0.04)
 
-    monkeypatch.setattr(rate_limit, "sleep", late_sleep)
+    monkeypatch.setattr(rate_gate, "sleep", late_sleep)
     sent = sends_through(new_gate(clock, rate=10.0), 101)
     assert busiest_second(sent) <= 10
     assert 100 / (sent[-1] - sent[0]) > 9.0

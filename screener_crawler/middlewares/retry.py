@@ -4,7 +4,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_reques
 from scrapy.utils.response import response_status_message
 
 from screener_crawler.middlewares.backoff import BackoffPolicy, retry_after_seconds
-from screener_crawler.middlewares.rate_limit import BACKOFF_UNTIL
+from screener_crawler.downloadhandlers.rate_gate import BACKOFF_UNTIL
 from screener_crawler.polygon.pages import PAGE_READ
 from screener_crawler.polygon.payload import decode_json
 

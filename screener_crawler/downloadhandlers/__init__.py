@@ -1,0 +1,1 @@
+"""Scrapy download handlers: the last step before a request goes on the wire."""
