@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 
 from screener_crawler.connection import CRAWL_STATS_FILE
+from screener_crawler.datasets import TICKER_DATASETS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,3 +58,23 @@ def comparable_rows(table):
     """Rows without the download timestamp, sorted, for run-to-run comparison."""
     rows = [{k: v for k, v in row.items() if k != "downloaded_at"} for row in table.to_pylist()]
     return sorted(rows, key=repr)
+
+
+def sandbox_env(sandbox, data_dir, key):
+    """The environment of a crawl against ``sandbox`` with ``key``, writing under ``data_dir``."""
+    return {"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": key, "SCREENER_DATA_DIR": str(data_dir)}
+
+
+def stat(result, name):
+    """A stat of a ``run_crawl`` result, 0 when the crawl never set it."""
+    return result.stats.get(name, 0)
+
+
+def ledger(data_dir):
+    """The ledger a crawl left in ``data_dir``."""
+    return json.loads((Path(data_dir) / "download_progress.json").read_text())
+
+
+def snapshot(data_dir, datasets=TICKER_DATASETS):
+    """Dataset -> its comparable rows (``[]`` when absent): what two runs must end with alike."""
+    return {d: comparable_rows(t) if (t := read_dataset(data_dir, d)) is not None else [] for d in datasets}

@@ -19,7 +19,7 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.fields import STATEMENTS, V1_TIMEFRAMES, VX_CONCEPTS
 from screener_crawler.sandbox import SandboxProcess
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
-from tests.crawl import comparable_rows, read_dataset, run_crawl
+from tests.crawl import comparable_rows, read_dataset, run_crawl, sandbox_env
 
 FULL_KEY = "it-full-plan-key-7f3a9c2e"
 BASIC_KEY = "it-basic-plan-key-51d0b8aa"
@@ -51,8 +51,7 @@ def universe_tickers(sandbox, count):
 
 def crawl(sandbox, data_dir, tickers, key=FULL_KEY, **settings):
     result = run_crawl("fundamentals", ("tickers", ",".join(tickers)),
-                       env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": key,
-                            "SCREENER_DATA_DIR": str(data_dir)},
+                       env=sandbox_env(sandbox, data_dir, key),
                        settings={"POLYGON_RATE_LIMIT": 0, **settings})
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -210,8 +209,7 @@ def test_fallback_agrees_with_v1_on_annual_statements(v1_run, vx_run):
 
 def test_unknown_key_stops_the_crawl_with_one_clear_message(sandbox, tmp_path):
     result = run_crawl("fundamentals", ("tickers", "AAPL,MSFT"),
-                       env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": "not-a-key-3b9e",
-                            "SCREENER_DATA_DIR": str(tmp_path)})
+                       env=sandbox_env(sandbox, tmp_path, "not-a-key-3b9e"))
     assert result.stderr.count("Polygon rejected the API key") == 1
     assert result.stats["finish_reason"] == "api_key_rejected"
     assert "not-a-key-3b9e" not in result.stdout + result.stderr

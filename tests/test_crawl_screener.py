@@ -20,7 +20,9 @@ from screener_crawler.datasets import DATASETS, TICKER_DATASETS
 from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
 from screener_crawler.sandbox.market import SyntheticMarket, warrant_of
-from tests.crawl import PROJECT_ROOT, comparable_rows, crawl_stats, read_dataset, run_crawl
+from tests.crawl import (PROJECT_ROOT, comparable_rows, crawl_stats, ledger, read_dataset, run_crawl, sandbox_env,
+                         stat)
+from tests.crawl import snapshot as crawl_snapshot
 
 KEY = "screener-test-key-9c1d"
 BASIC_KEY = "screener-basic-key-44e0"
@@ -35,7 +37,7 @@ def sandbox():
 
 
 def environment(sandbox, data_dir, key=KEY):
-    return {"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": key, "SCREENER_DATA_DIR": str(data_dir)}
+    return sandbox_env(sandbox, data_dir, key)
 
 
 def screener(sandbox, data_dir, *arguments, key=KEY, check=True, **settings):
@@ -47,17 +49,8 @@ def screener(sandbox, data_dir, *arguments, key=KEY, check=True, **settings):
     return result
 
 
-def ledger(data_dir):
-    return json.loads((data_dir / "download_progress.json").read_text())
-
-
 def snapshot(data_dir):
-    return {d: comparable_rows(t) if (t := read_dataset(data_dir, d)) is not None else []
-            for d in (*TICKER_DATASETS, "universe", "financial_ratios_latest")}
-
-
-def stat(result, name):
-    return result.stats.get(name, 0)
+    return crawl_snapshot(data_dir, (*TICKER_DATASETS, "universe", "financial_ratios_latest"))
 
 
 @pytest.fixture(scope="module")

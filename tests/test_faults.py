@@ -2,7 +2,6 @@
 and stalls, a server that says ``Retry-After: 3`` for ten seconds, a rate limit, a disk that
 fills up. Each must end with the rows a clean crawl writes, and the key nowhere."""
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -10,7 +9,7 @@ import pytest
 
 from screener_crawler.datasets import TICKER_DATASETS
 from screener_crawler.sandbox import SandboxProcess
-from tests.crawl import comparable_rows, read_dataset, run_crawl
+from tests.crawl import ledger, run_crawl, sandbox_env, snapshot, stat
 
 KEY = "faults-test-key-4f1e8b2a9d"
 UNIVERSE = {"universe_size": 40, "delisted": 4}
@@ -22,8 +21,7 @@ CHAOS = {"fault_5xx": 0.10, "fault_429": 0.05, "fault_truncated": 0.01, "fault_r
 
 def crawl(sandbox, data_dir, *arguments, spider="screener", **settings):
     return run_crawl(spider, ("tickers", TICKERS), *arguments,
-                     env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": KEY, "SCREENER_DATA_DIR": str(data_dir)},
-                     settings={**SETTINGS, **settings})
+                     env=sandbox_env(sandbox, data_dir, KEY), settings={**SETTINGS, **settings})
 
 
 def finished(result):
@@ -31,18 +29,6 @@ def finished(result):
     assert result.stats["finish_reason"] == "finished", result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     return result
-
-
-def snapshot(data_dir, datasets=TICKER_DATASETS):
-    return {d: comparable_rows(t) if (t := read_dataset(data_dir, d)) is not None else [] for d in datasets}
-
-
-def ledger(data_dir):
-    return json.loads((Path(data_dir) / "download_progress.json").read_text())
-
-
-def stat(result, name):
-    return result.stats.get(name, 0)
 
 
 def served(log_path):
@@ -141,8 +127,7 @@ def test_rate_cap_holds_in_every_window_against_a_server_that_refuses_above_it(c
 def test_full_disk_stops_the_crawl_leaves_nothing_half_written_and_a_rerun_completes(sandbox, clean_run, tmp_path):
     datasets = ("dividends", "related_tickers", "ticker_events")
     stopped = run_crawl("screener", ("tickers", TICKERS), ("datasets", ",".join(datasets)), module="tests.full_disk",
-                        env={"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": KEY,
-                             "SCREENER_DATA_DIR": str(tmp_path), "FULL_DISK_AFTER": "2"},
+                        env={**sandbox_env(sandbox, tmp_path, KEY), "FULL_DISK_AFTER": "2"},
                         settings=SETTINGS)
     assert stopped.stderr.count("is full (No space left on device): stopping the crawl") == 1
     assert stopped.stats["finish_reason"] == "disk_full"

@@ -13,7 +13,7 @@ from screener_crawler.data_loader import DataLoader
 from screener_crawler.ratios.catalogue import RATIOS, VALUATION_RATIOS
 from screener_crawler.ratios.compute import compute_ratios
 from screener_crawler.sandbox import SandboxProcess
-from tests.crawl import read_dataset, run_crawl
+from tests.crawl import read_dataset, run_crawl, sandbox_env
 
 KEY = "screener-ratios-key-71b2"
 TICKERS = "AAPL,MSFT,NVDA,JPM,XOM"
@@ -24,7 +24,7 @@ SETTINGS = {"POLYGON_RATE_LIMIT": 0, "PRICES_START": "2018-01-01"}
 def crawled(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("ratios")
     with SandboxProcess(keys=[KEY], universe_size=40, delisted=4) as sandbox:
-        env = {"POLYGON_BASE_URL": sandbox.url, "POLYGON_API_KEY": KEY, "SCREENER_DATA_DIR": str(data_dir)}
+        env = sandbox_env(sandbox, data_dir, KEY)
         result = run_crawl("screener", ("tickers", TICKERS), env=env, settings=SETTINGS)
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
         again = run_crawl("screener", ("tickers", TICKERS), ("datasets", "financial_ratios"), ("force", "1"),
