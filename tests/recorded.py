@@ -80,3 +80,11 @@ def records_of(items, dataset=None):
                 assert not unknown, unknown
                 found.append(record)
     return found
+
+
+def served_records(fixture, dataset, **extra):
+    """The recording's ``results`` as rows of ``dataset``: the fields its schema has, as served,
+    and ``extra``."""
+    columns = DATASETS[dataset].column_set
+    return [{**{key: value for key, value in record.items() if key in columns}, **extra}
+            for record in fixture_json(fixture)["results"]]

@@ -5,10 +5,9 @@ recording), its rows, and the tickers it hands to ``start`` on the last page."""
 import asyncio
 from urllib.parse import urlsplit
 
-from screener_crawler.datasets import DATASETS
 from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.spiders.universe import UniverseSpider
-from tests.recorded import feed, fixture_json, open_spider, path_and_query, records_of
+from tests.recorded import feed, fixture_json, open_spider, path_and_query, records_of, served_records
 
 ACTIVE_PAGE_1 = "universe/tickers_v3_reference_tickers_page1__py_mock.json"
 ACTIVE_PAGE_2 = "universe/tickers_v3_reference_tickers_page2_via_cursor__py_mock.json"
@@ -24,8 +23,7 @@ def first_request(spider):
 def served_rows(fixture):
     """The recording's records as universe rows: the schema's fields, as served (``cik`` is
     always set, None when not served)."""
-    return [{"cik": None, **{key: value for key, value in record.items() if key in DATASETS["universe"].column_set}}
-            for record in fixture_json(fixture)["results"]]
+    return [{"cik": None, **row} for row in served_records(fixture, "universe")]
 
 
 def handed_to_start(spider):
