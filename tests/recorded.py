@@ -88,3 +88,11 @@ def served_records(fixture, dataset, **extra):
     columns = DATASETS[dataset].column_set
     return [{**{key: value for key, value in record.items() if key in columns}, **extra}
             for record in fixture_json(fixture)["results"]]
+
+
+def handed_to_start(spider):
+    """What the universe's listing has handed to ``start`` so far: [] before its last page,
+    [tickers] after it, [None] when it failed."""
+    results = []
+    spider._universe_listed.addBoth(results.append)
+    return results

@@ -5,21 +5,16 @@ from datetime import datetime, timezone
 
 import pytest
 from scrapy.http import Request, TextResponse
-from scrapy.utils.test import get_crawler
 
 from screener_crawler.coercion import validate_record
 from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
-from tests.recorded import records_of as records, recorded_json, recorded_response
-
-BASE = "http://127.0.0.1:1"
+from tests.recorded import BASE, open_spider, records_of as records, recorded_json, recorded_response
 
 
 @pytest.fixture
 def spider():
-    crawler = get_crawler(FundamentalsSpider, {"POLYGON_BASE_URL": BASE, "POLYGON_TICKERS_PER_REQUEST": 100})
-    crawler.stats.open_spider()
-    return FundamentalsSpider.from_crawler(crawler, tickers="AAPL,MSFT")
+    return open_spider(FundamentalsSpider, settings={"POLYGON_TICKERS_PER_REQUEST": 100}, tickers="AAPL,MSFT")
 
 
 def parse(spider, callback, fixture, meta):

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.spiders.universe import UniverseSpider
-from tests.recorded import feed, fixture_json, open_spider, path_and_query, records_of, served_records
+from tests.recorded import feed, handed_to_start, fixture_json, open_spider, path_and_query, records_of, served_records
 
 ACTIVE_PAGE_1 = "universe/tickers_v3_reference_tickers_page1__py_mock.json"
 ACTIVE_PAGE_2 = "universe/tickers_v3_reference_tickers_page2_via_cursor__py_mock.json"
@@ -24,12 +24,6 @@ def served_rows(fixture):
     """The recording's records as universe rows: the schema's fields, as served (``cik`` is
     always set, None when not served)."""
     return [{"cik": None, **row} for row in served_records(fixture, "universe")]
-
-
-def handed_to_start(spider):
-    results = []
-    spider._universe_listed.addBoth(results.append)
-    return results
 
 
 def walk_active_listing(spider):
