@@ -1,26 +1,20 @@
 """The fundamentals spider's parsing, on real recorded v1 and vX responses."""
 
 import json
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 from scrapy.http import Request, TextResponse
-from scrapy.utils.test import get_crawler
 
 from screener_crawler.coercion import validate_record
-from screener_crawler.datasets import DATASETS
 from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
-from tests.recorded import recorded_json, recorded_response
-
-BASE = "http://127.0.0.1:1"
+from tests.recorded import BASE, open_spider, records_of as records, recorded_json, recorded_response
 
 
 @pytest.fixture
 def spider():
-    crawler = get_crawler(FundamentalsSpider, {"POLYGON_BASE_URL": BASE, "POLYGON_TICKERS_PER_REQUEST": 100})
-    crawler.stats.open_spider()
-    return FundamentalsSpider.from_crawler(crawler, tickers="AAPL,MSFT")
+    return open_spider(FundamentalsSpider, settings={"POLYGON_TICKERS_PER_REQUEST": 100}, tickers="AAPL,MSFT")
 
 
 def parse(spider, callback, fixture, meta):
@@ -41,23 +35,6 @@ def vx_items(spider, fixture, timeframes=("quarterly", "annual", "ttm")):
     meta = {"polygon_units": tuple((d, "SITE") for d in ("balance_sheets", "income_statements", "cash_flow")),
             "polygon_timeframes": timeframes}
     return parse(spider, spider.parse_vx_financials, fixture, meta)
-
-
-def records(items, dataset=None):
-    """The records of the spider's output (of ``dataset`` when given), out of their page batches
-    (a batch read by a page reader holds a table: its dates are given back as the API's strings,
-    its missing values left out); every record holds only columns of its batch's dataset."""
-    found = []
-    for item in items:
-        if isinstance(item, RecordBatch) and dataset in (None, item.dataset):
-            rows = item.records if item.table is None else [
-                {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items() if v is not None}
-                for row in item.table.to_pylist()]
-            for record in rows:
-                unknown = set(record) - set(DATASETS[item.dataset].columns)
-                assert not unknown, unknown
-                found.append(record)
-    return found
 
 
 @pytest.mark.parametrize("fixture, dataset", [

@@ -6,26 +6,20 @@ from datetime import date
 
 import pytest
 from scrapy.http import Request, TextResponse
-from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from screener_crawler import settings as project_settings
 from screener_crawler.items import PartitionComplete, PartitionFailed, RecordBatch, UnitFailed
 from screener_crawler.spiders.prices import PricesSpider
-from tests.recorded import FIXTURES
+from tests.recorded import FIXTURES, open_spider
 
 GROUPED_DAILY = "aggs_v2_grouped_daily_us_stocks_2005-04-04__py_mock.json"
 MONTHS = [(2005, 1), (2005, 2), (2005, 3), (2005, 4)]
 
 
 def prices_spider(lanes):
-    settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
-    settings.update(POLYGON_BASE_URL="http://127.0.0.1:1", PRICES_SOURCE="grouped", PRICES_START="2005-01-01",
-                    PRICES_END="2005-04-30", PRICES_GROUPED_LANES=lanes)
-    crawler = get_crawler(PricesSpider, settings)
-    crawler.spider = spider = crawler._create_spider(tickers="AAPL,MSFT")
-    crawler.stats.open_spider()
-    return spider
+    return open_spider(PricesSpider, settings={"PRICES_SOURCE": "grouped", "PRICES_START": "2005-01-01",
+                                               "PRICES_END": "2005-04-30", "PRICES_GROUPED_LANES": lanes},
+                       tickers="AAPL,MSFT")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import urllib.request
 from datetime import date
 
 import pytest
-from scrapy.utils.test import get_crawler
 
 from screener_crawler.coercion import validate_record
 from screener_crawler.items import RecordBatch, UnitsComplete
@@ -16,7 +15,7 @@ from screener_crawler.spiders.base import SpiderArgumentError
 from screener_crawler.spiders.screener import ScreenerSpider
 from screener_crawler.spiders.ticker_details import TickerDetailsSpider
 from tests.crawl import read_dataset, run_crawl
-from tests.recorded import recorded_json, recorded_response
+from tests.recorded import open_spider, recorded_json, recorded_response
 
 RECORDING = "ticker_details_v3_AAPL__py_mock.json"
 KEY = "details-test-key"
@@ -24,9 +23,7 @@ KEY = "details-test-key"
 
 @pytest.fixture
 def spider():
-    crawler = get_crawler(TickerDetailsSpider, {"POLYGON_BASE_URL": "http://127.0.0.1:1"})
-    crawler.stats.open_spider()
-    return TickerDetailsSpider.from_crawler(crawler, tickers="AAPL")
+    return open_spider(TickerDetailsSpider, tickers="AAPL")
 
 
 def parsed(spider, fixture):

@@ -1,0 +1,55 @@
+"""The screener spider's request plan for ``-a tickers=``: every family's requests, in the order
+they go to Scrapy, the ratio inputs first; units the ledger lists as done are not requested."""
+
+from screener_crawler.ledger import Ledger
+from screener_crawler.spiders.screener import ScreenerSpider
+from tests.recorded import open_spider
+
+TICKERS = ("AAPL", "MSFT")
+
+
+def planned(spider):
+    """(endpoint, units) of every request of the plan, in order."""
+    return [(request.meta["polygon_endpoint"], request.meta["polygon_units"]) for request in spider.unit_requests()]
+
+
+def per_ticker(endpoint, dataset, tickers=TICKERS):
+    return [(endpoint, ((dataset, ticker),)) for ticker in tickers]
+
+
+def batch(endpoint, dataset, tickers=TICKERS):
+    return [(endpoint, tuple((dataset, ticker) for ticker in tickers))]
+
+
+def screener(tmp_path):
+    return open_spider(ScreenerSpider, tmp_path, {"PRICES_START": "2024-01-02", "PRICES_END": "2024-03-28"},
+                       tickers=",".join(TICKERS))
+
+
+def test_the_plan_asks_prices_then_statements_then_corporate_actions_then_related_companies(tmp_path):
+    spider = screener(tmp_path)
+    assert planned(spider) == [
+        *per_ticker("daily_bars", "daily_prices"),
+        *batch("balance_sheets_v1", "balance_sheets"),
+        *batch("income_statements_v1", "income_statements"),
+        *batch("cash_flow_v1", "cash_flow"),
+        *batch("dividends_v1", "dividends"),
+        *batch("splits_v1", "splits"),
+        *per_ticker("ticker_events", "ticker_events"),
+        *per_ticker("related_companies", "related_tickers"),
+    ]
+    stats = spider.crawler.stats.get_stats()
+    assert stats["units/planned"] == len(TICKERS) * len(spider.datasets)
+    assert "ticker_details" not in spider.datasets and "financial_ratios" in spider.datasets
+
+
+def test_units_the_ledger_lists_as_done_are_not_asked_again(tmp_path):
+    ledger = Ledger.load(tmp_path / "progress.json")
+    ledger.mark_done("related_tickers", "AAPL", 10)
+    ledger.mark_done("dividends", "MSFT", 1)
+    ledger.save()
+    plan = planned(screener(tmp_path))
+    assert per_ticker("related_companies", "related_tickers", ["MSFT"]) == [
+        entry for entry in plan if entry[0] == "related_companies"]
+    assert batch("dividends_v1", "dividends", ["AAPL"]) == [entry for entry in plan if entry[0] == "dividends_v1"]
+    assert batch("splits_v1", "splits") == [entry for entry in plan if entry[0] == "splits_v1"]
