@@ -12,8 +12,11 @@ statistics rule the tickers out (rows are sorted by ticker in every file), and `
 only those columns.
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -35,8 +38,13 @@ be by default: a listed company files every quarter and its annual report within
 months of its year end, so a newer row is always there; a ticker delisted more than about a
 year before the day has none, and is left out instead of screening on its last, stale row."""
 
+DateLike = date | datetime | str
+"""A day: a ``date``, a ``datetime`` (its date) or an ISO date string (``YYYY-MM-DD``)."""
+Names = str | Iterable[str]
+"""Tickers or columns: one name, or several."""
 
-def default_root(sandbox=False):
+
+def default_root(sandbox: bool = False) -> Path:
     """The data root a crawl writes to: ``SCREENER_DATA_DIR`` when set, else
     ``data/partitioned_screener`` (``data/sandbox/partitioned_screener`` with ``sandbox``)."""
     default = SANDBOX_DATA_DIR if sandbox else DEFAULT_DATA_DIR
@@ -46,10 +54,11 @@ def default_root(sandbox=False):
 class DataLoader:
     """Loads datasets from ``root`` (default: ``default_root(sandbox)``)."""
 
-    def __init__(self, root=None, sandbox=False):
+    def __init__(self, root: Path | str | None = None, sandbox: bool = False):
         self.root = project_path(root) if root is not None else default_root(sandbox)
 
-    def load(self, dataset, tickers=None, start=None, end=None, columns=None):
+    def load(self, dataset: str, tickers: Names | None = None, start: DateLike | None = None,
+             end: DateLike | None = None, columns: Names | None = None) -> pd.DataFrame:
         """Rows of ``dataset`` as a pandas DataFrame, with the dataset's declared columns (or
         ``columns``, in that order; ``year``/``month`` only when asked for).
 
@@ -85,7 +94,8 @@ class DataLoader:
             row_filter = where if row_filter is None else row_filter & where
         return dataset.to_table(columns=columns, filter=row_filter)
 
-    def load_financial_ratios(self, tickers=None, start=None, end=None, columns=None):
+    def load_financial_ratios(self, tickers: Names | None = None, start: DateLike | None = None,
+                              end: DateLike | None = None, columns: Names | None = None) -> pd.DataFrame:
         """``load("financial_ratios", ...)``: the ratios computed from the statements and prices;
         ``start``/``end`` bound ``filing_date``."""
         if "financial_ratios" not in DATASETS:
@@ -93,7 +103,8 @@ class DataLoader:
                              "screener_crawler.datasets yet, so it cannot be loaded")
         return self.load("financial_ratios", tickers, start, end, columns)
 
-    def latest_ratios(self, tickers=None, timeframe="trailing_twelve_months", columns=None):
+    def latest_ratios(self, tickers: Names | None = None, timeframe: str = "trailing_twelve_months",
+                      columns: Names | None = None) -> pd.DataFrame:
         """The screener cross-section: per ticker, its latest ``financial_ratios`` row of
         ``timeframe`` (latest ``period_end``, then latest ``filing_date``), valued as the crawl
         valued it (at the close of its ``available_date``; ``ratios_asof`` re-prices).
@@ -114,8 +125,8 @@ class DataLoader:
         rows = rows.sort_values(keys, kind="stable").groupby("ticker", sort=True).tail(1)
         return rows[columns].reset_index(drop=True)
 
-    def ratios_asof(self, date, tickers=None, timeframe="trailing_twelve_months",
-                    max_age_days: int | None = ASOF_MAX_AGE_DAYS):
+    def ratios_asof(self, date: DateLike, tickers: Names | None = None, timeframe: str = "trailing_twelve_months",
+                    max_age_days: int | None = ASOF_MAX_AGE_DAYS) -> pd.DataFrame:
         """The screener as of ``date``: per ticker, its latest ``financial_ratios`` row of
         ``timeframe`` usable on that date (``available_date <= date``; latest ``period_end``,
         then latest ``filing_date``), with the valuation ratios recomputed at the last close on

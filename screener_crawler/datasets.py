@@ -47,16 +47,16 @@ class Dataset:
     tickers decodes only the groups whose statistics can hold them."""
 
     @cached_property
-    def columns(self):
+    def columns(self) -> tuple[str, ...]:
         return tuple(self.schema.names)
 
     @cached_property
-    def column_set(self):
+    def column_set(self) -> frozenset[str]:
         """The column names, for membership tests on every field of every record."""
         return frozenset(self.schema.names)
 
     @cached_property
-    def null_counted(self):
+    def null_counted(self) -> tuple[bool, ...]:
         """Per column, whether its nulls are counted (coverage): not for nested columns, whose
         footer statistics count leaf values, not rows."""
         return tuple(not pa.types.is_nested(field.type) for field in self.schema)

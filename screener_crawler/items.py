@@ -77,7 +77,7 @@ class UnitsFailed:
     """``UnitFailed``s."""
 
 
-def failures_of(item) -> list:
+def failures_of(item: object) -> list[UnitFailed]:
     """The ``UnitFailed``s an item carries: itself, those of a ``UnitsFailed``, or none."""
     if isinstance(item, UnitsFailed):
         return item.failures

@@ -223,24 +223,24 @@ def _finite(values):
     return values.where(np.isfinite(values))
 
 
-def div(numerator, denominator):
+def div(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """numerator / denominator; null where the denominator is missing or zero."""
     denominator = denominator.where(denominator != 0)
     return _finite(numerator / denominator)
 
 
-def pdiv(numerator, denominator):
+def pdiv(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """numerator / denominator; null unless the denominator is positive."""
     denominator = denominator.where(denominator > 0)
     return _finite(numerator / denominator)
 
 
-def growth(current, base):
+def growth(current: pd.Series, base: pd.Series) -> pd.Series:
     """current / base - 1; null when the base is missing, zero or negative."""
     return pdiv(current, base) - 1
 
 
-def positive(values):
+def positive(values: pd.Series) -> pd.Series:
     return values.where(values > 0)
 
 
@@ -258,13 +258,13 @@ class Ratio:
     """How this definition differs from the usual textbook one, and why ("" when it does not)."""
 
     @property
-    def inputs(self):
+    def inputs(self) -> tuple[str, ...]:
         """The aliases the formula names, in order of first appearance."""
         names = re.findall(r"\b[A-Z][A-Z0-9_]*\b", self.formula)
         return tuple(dict.fromkeys(n for n in names if n in ALIAS_BY_NAME))
 
     @property
-    def averaging(self):
+    def averaging(self) -> str:
         if "avg(" in self.formula:
             return "2-point average of opening and closing balance"
         if self.category == GROWTH:

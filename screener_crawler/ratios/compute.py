@@ -11,6 +11,10 @@ filing date) are put on that day's split basis (``F``), since the bars are as tr
 across its splits.
 """
 
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +24,8 @@ from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, USD_PER_SHA
 from screener_crawler.ratios.periods import (
     SHARES_NOT_POSITIVE,
     VALUE_COLUMNS,
+    Dates,
+    Statements,
     as_datetimes,
     period_views,
     split_factor,
@@ -68,7 +74,8 @@ class Context:
     _NAVIGATION = {("cur", "yoy"): "yoy", ("cur", "qoq"): "qoq", ("cur", "y3"): "y3", ("cur", "ttm"): "ttm",
                    ("yoy", "ttm"): "ttm_yoy"}
 
-    def __init__(self, views, index, days=None, close=None, factor=None, view="cur"):
+    def __init__(self, views: Mapping[str, pd.DataFrame], index: pd.Index, days: pd.Series | None = None,
+                 close: pd.Series | None = None, factor: pd.Series | None = None, view: str = "cur"):
         self._views, self._index, self._view = views, index, view
         self._days, self._close, self._factor = days, close, factor
 
@@ -91,7 +98,7 @@ class Context:
             return self._frame(self._view)[name]
         raise AttributeError(name)
 
-    def avg(self, item):
+    def avg(self, item: str | Callable[["Context"], pd.Series]) -> pd.Series:
         """2-point average of a balance (alias name, or a function of a context) at the row's
         opening and closing dates; null when either is missing."""
         if self._view != "cur":
@@ -101,23 +108,23 @@ class Context:
         return (value(self) + value(opening)) / 2
 
     @property
-    def D(self):
+    def D(self) -> pd.Series:
         return self._days if self._days is not None else _NoView(self._index)["D"]
 
     @property
-    def P(self):
+    def P(self) -> pd.Series:
         return self._close if self._close is not None else _NoView(self._index)["P"]
 
     @property
-    def F(self):
+    def F(self) -> pd.Series:
         return self._factor if self._factor is not None else _NoView(self._index)["F"]
 
     @property
-    def MCAP(self):
+    def MCAP(self) -> pd.Series:
         return self.P * self.F * self.SO
 
     @property
-    def EV(self):
+    def EV(self) -> pd.Series:
         return self.MCAP + self.DEBT + self.NCI + self.PREF - self.CASH
 
 
@@ -137,7 +144,7 @@ def _valuation_reads():
 VALUATION_READS = _valuation_reads()
 
 
-def basis_column(view, alias):
+def basis_column(view: str, alias: str) -> str:
     return f"basis_{view}_{alias.lower()}"
 
 
@@ -152,7 +159,8 @@ def _clean(values, index):
     return values.where(np.isfinite(values))
 
 
-def available_dates(tickers, filing_dates, prices):
+def available_dates(tickers: pd.Series, filing_dates: Dates,
+                    prices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """First trading day after each filing date and its close: the first bar of the row's
     ticker in ``prices`` (``ticker``, ``date``, ``close``; one bar a ticker a day) after it, else
     the exchange's next trading day after it and no close."""
@@ -205,17 +213,19 @@ LATEST = np.datetime64(pd.Timestamp.max.floor("D"), "ns")
 factor to the latest split basis."""
 
 
-def compute_ratios(ticker, statements, prices=None, splits=None):
+def compute_ratios(ticker: str, statements: Statements, prices: pd.DataFrame | None = None,
+                   splits: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``financial_ratios`` rows of one ticker as a DataFrame (columns of the dataset
     schema but ``downloaded_at``; NaN is null). The frames need no ``ticker`` column."""
 
-    def own(frame):
+    def own(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         return None if frame is None else frame.assign(ticker=ticker)
 
     return compute_many({dataset: own(frame) for dataset, frame in statements.items()}, own(prices), own(splits))
 
 
-def compute_many(statements, prices=None, splits=None):
+def compute_many(statements: Statements, prices: pd.DataFrame | None = None,
+                 splits: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``financial_ratios`` rows of every ticker in the frames (each with a ``ticker``
     column), sorted by ticker: the rows each ticker gets from ``compute_ratios`` alone.
     ``attrs[SHARES_NOT_POSITIVE]``: how many rows had a share count that cannot be (zero or
@@ -255,7 +265,8 @@ def compute_many(statements, prices=None, splits=None):
     return frame
 
 
-def reprice(rows, close, price_date, splits):
+def reprice(rows: pd.DataFrame, close: pd.Series, price_date: pd.Series,
+            splits: pd.DataFrame | None) -> pd.DataFrame:
     """``rows`` of ``financial_ratios`` (a DataFrame) with their valuation ratios recomputed at
     ``close`` on ``price_date`` (aligned Series), share counts put on that day's split basis
     with ``splits`` (of any tickers, a ``ticker`` column; each counts for its own ticker's rows)."""
@@ -280,7 +291,7 @@ def reprice(rows, close, price_date, splits):
 PER_SHARE_RATIOS = tuple(ratio.name for ratio in RATIOS if ratio.unit == USD_PER_SHARE)
 
 
-def per_share_on_basis_of(rows, day, splits):
+def per_share_on_basis_of(rows: pd.DataFrame, day: date, splits: pd.DataFrame | None) -> pd.DataFrame:
     """``rows`` of ``financial_ratios`` (a DataFrame) with their ratios in USD per share moved
     from the latest split's basis (``latest_split_factor``; rows without one are on their
     statement's) to the basis of ``day``, with ``splits`` executed up to ``day``: a point-in-time
@@ -297,12 +308,12 @@ def per_share_on_basis_of(rows, day, splits):
 RATIOS_SCHEMA = pa.schema([*IDENTITY_FIELDS, *RATIO_FIELDS, *BASIS_FIELDS])
 
 
-def to_table(frame):
+def to_table(frame: pd.DataFrame) -> pa.Table:
     """Rows as a table of ``RATIOS_SCHEMA`` (the dataset's columns but ``downloaded_at``),
     NaN as null."""
     return pa.Table.from_pandas(frame, schema=RATIOS_SCHEMA, preserve_index=False, safe=False)
 
 
-def to_records(frame):
+def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts with None for null (never NaN), dates as ``datetime.date``."""
     return to_table(frame).to_pylist() if len(frame) else []

@@ -15,7 +15,7 @@ def _cell(text):
     return str(text).replace("|", "\\|")
 
 
-def render():
+def render() -> str:
     lines = [
         "# Financial ratios",
         "",
@@ -62,7 +62,7 @@ def render():
     return "\n".join(lines)
 
 
-def main():
+def main() -> None:
     DOCS_PATH.write_text(render())
     print(f"wrote {DOCS_PATH} ({len(RATIOS)} ratios)")
 

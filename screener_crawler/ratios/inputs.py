@@ -56,12 +56,12 @@ def read_rows(root: Path | str, dataset: str, tickers: list[str], columns: list[
     return rows_of_tickers(files, columns, pa.array(sorted(set(tickers)), pa.string())).cast(schema)
 
 
-def read_statements(root, tickers: list[str]) -> dict[str, pa.Table]:
+def read_statements(root: Path | str, tickers: list[str]) -> dict[str, pa.Table]:
     """dataset -> the rows of ``tickers`` in that statement."""
     return {dataset: read_rows(root, dataset, tickers, statement_columns(dataset)) for dataset in STATEMENTS}
 
 
-def read_splits(root, tickers: list[str]) -> pa.Table:
+def read_splits(root: Path | str, tickers: list[str]) -> pa.Table:
     return read_rows(root, "splits", tickers, SPLIT_COLUMNS)
 
 

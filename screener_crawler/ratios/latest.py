@@ -4,6 +4,7 @@
 of each chunk of tickers, and it is published with them, so a market-wide screen reads one
 file of a few thousand rows instead of every ``financial_ratios`` partition."""
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,7 +34,8 @@ def latest_rows(table: pa.Table) -> pa.Table:
     return table.filter(pa.concat_arrays([pa.array([True]), first.combine_chunks()]))
 
 
-def read_latest(root: Path | str, tickers=None, timeframe=None, columns=None) -> pa.Table | None:
+def read_latest(root: Path | str, tickers: Iterable[str] | None = None, timeframe: str | None = None,
+                columns: Sequence[str] | None = None) -> pa.Table | None:
     """The cross-section as a table (None when the file does not exist), filtered to
     ``tickers`` and ``timeframe`` when given."""
     path = latest_path(root)

@@ -16,6 +16,8 @@ Wherever two rows meet (a TTM's quarters, a derived Q4, a comparison), the earli
 restated to the later one's basis with ``split_factor``.
 """
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -34,8 +36,18 @@ META = ["ticker", "timeframe", "fiscal_year", "fiscal_quarter", "period_start", 
 STATEMENT_KEY = ["ticker", "timeframe", "period_end", "filing_date"]
 DATE_COLUMNS = ("period_start", "period_end", "filing_date")
 
+Statements = Mapping[str, pd.DataFrame | None]
+"""Statement dataset name -> its rows (with ``ticker``); None or an empty frame when there are none."""
+Dates = pd.Series | np.ndarray
+"""A column of dates (datetime64; NaT where unknown), aligned with the rows it belongs to."""
+Bounds = tuple[int, int]
+"""Inclusive (low, high) days apart that two periods must be (``QUARTER_GAP``...)."""
+ComparisonSource = tuple[pd.DataFrame | None, str | None, int | None]
+"""Where ``comparison_view`` finds a timeframe's earlier period: (table, key column, how many
+periods back); all None for the row itself."""
 
-def as_datetimes(frame, columns):
+
+def as_datetimes(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     frame = frame.copy()
     for column in columns:
         if column in frame:
@@ -43,7 +55,7 @@ def as_datetimes(frame, columns):
     return frame
 
 
-def statement_versions(statements):
+def statement_versions(statements: Statements) -> pd.DataFrame:
     """One row per (timeframe, period_end, filing_date) of the quarterly and annual statements,
     holding each statement's latest version of that period filed by then, as alias values.
 
@@ -76,7 +88,7 @@ def statement_versions(statements):
     return pd.concat([versions[META], alias_values(versions)], axis=1)
 
 
-def reports(sources, dataset, column):
+def reports(sources: pd.Series, dataset: str, column: str) -> pd.Series:
     """Whether each row's endpoint (``sources``: "v1", "vX" or null for unknown) carries
     ``column`` of ``dataset`` at all."""
     known = pd.Series(True, index=sources.index)
@@ -86,12 +98,12 @@ def reports(sources, dataset, column):
     return known
 
 
-def alias_values(raw):
+def alias_values(raw: pd.DataFrame) -> pd.DataFrame:
     """Every alias of the catalogue computed from raw ``dataset.column`` columns."""
     built = {}
     missing = pd.Series(np.nan, index=raw.index, dtype="float64")
 
-    def source(name):
+    def source(name: str) -> pd.Series:
         if "." in name:
             return raw[name] if name in raw else missing
         return built[name]
@@ -109,7 +121,8 @@ def alias_values(raw):
     return pd.DataFrame(built, index=raw.index)
 
 
-def split_factor(splits, start, end, tickers=None):
+def split_factor(splits: pd.DataFrame | None, start: Dates, end: Dates,
+                 tickers: pd.Series | np.ndarray | None = None) -> np.ndarray:
     """Shares at ``end`` per share at ``start``: the product of ``split_to / split_from`` of the
     splits executed after ``start`` and on or before ``end`` (null where a date is missing).
     With ``tickers`` (aligned with the dates), a split counts only for rows of its own ticker;
@@ -133,7 +146,7 @@ def split_factor(splits, start, end, tickers=None):
     return factor
 
 
-def lookup(source, key, rows, wanted):
+def lookup(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: pd.Series) -> pd.DataFrame:
     """For each of ``rows``, the ``source`` row of the same ticker whose ``key`` equals
     ``wanted`` with the latest ``filing_date`` on or before the row's; NaN where there is none.
     Adds ``src_period_end``, ``src_period_start`` and ``src_filing_date``."""
@@ -159,12 +172,12 @@ def lookup(source, key, rows, wanted):
     return result
 
 
-def days_between(later, earlier):
+def days_between(later: Dates, earlier: Dates) -> np.ndarray:
     return (pd.Series(later).to_numpy(dtype="datetime64[ns]")
             - pd.Series(earlier).to_numpy(dtype="datetime64[ns]")) / np.timedelta64(1, "D")
 
 
-def within(days, bounds):
+def within(days: np.ndarray, bounds: Bounds) -> np.ndarray:
     low, high = bounds
     return (days >= low) & (days <= high)
 
@@ -182,7 +195,7 @@ SHARES_NOT_POSITIVE = "shares_not_positive"
 """A row column: some share count of the row was zero or negative, and all were made null."""
 
 
-def without_impossible_share_counts(table):
+def without_impossible_share_counts(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with every share count of a row made null, and the per-share values, when one
     of them (reported, or derived: a Q4's 4 x FY - (Q1 + Q2 + Q3)) is zero or negative: such a
     count is no count, so the row's market value and per-share ratios are null, not negative.
@@ -196,7 +209,7 @@ def without_impossible_share_counts(table):
     return table
 
 
-def quarters_and_years(versions):
+def quarters_and_years(versions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(quarterly rows, annual rows) with their period index: ``qi`` for quarters (the fiscal
     Q4 for years) and ``fiscal_year``."""
     fiscal_year = pd.to_numeric(versions["fiscal_year"], errors="coerce")
@@ -213,7 +226,8 @@ def quarters_and_years(versions):
     return quarterly.reset_index(drop=True), annual.reset_index(drop=True)
 
 
-def derive_fourth_quarters(quarterly, annual, splits):
+def derive_fourth_quarters(quarterly: pd.DataFrame, annual: pd.DataFrame,
+                           splits: pd.DataFrame | None) -> pd.DataFrame:
     """Quarterly rows plus a Q4 for every fiscal year the API gave no Q4 for: flows are the year
     minus Q1-Q3, balances the year's, weighted shares 4 x FY - (Q1 + Q2 + Q3) (restated to the
     annual report's split basis), EPS recomputed. Filed (usable) when the annual report is. Needs
@@ -251,7 +265,7 @@ def derive_fourth_quarters(quarterly, annual, splits):
     return pd.concat([quarterly, derived[quarterly.columns]], ignore_index=True)
 
 
-def trailing_twelve_months(quarterly, splits):
+def trailing_twelve_months(quarterly: pd.DataFrame, splits: pd.DataFrame | None) -> pd.DataFrame:
     """A TTM row for every quarter with the three before it known on its filing date and
     contiguous: flows summed, balances at the end, weighted shares averaged (restated to the
     last quarter's split basis), EPS recomputed as TTM NIC / mean shares."""
@@ -278,7 +292,7 @@ def trailing_twelve_months(quarterly, splits):
     return ttm[contiguous].reset_index(drop=True)
 
 
-def annual_share_counts(annual, quarterly, splits):
+def annual_share_counts(annual: pd.DataFrame, quarterly: pd.DataFrame, splits: pd.DataFrame | None) -> pd.DataFrame:
     """SO of annual rows: the fiscal Q4's diluted shares (reported or derived) known on the
     annual filing date, on its split basis, else the year's own."""
     if annual.empty:
@@ -291,7 +305,8 @@ def annual_share_counts(annual, quarterly, splits):
     return annual
 
 
-def comparison_view(rows, sources, gap, splits):
+def comparison_view(rows: pd.DataFrame, sources: Mapping[str, ComparisonSource], gap: Bounds,
+                    splits: pd.DataFrame | None) -> pd.DataFrame:
     """For each row, the values of the period ``sources[timeframe] = (table, key, offset)``
     points to, as known on the row's filing date, with share counts and per-share values
     restated to the row's split basis; NaN when absent or not ``gap`` days before the row.
@@ -322,7 +337,8 @@ def comparison_view(rows, sources, gap, splits):
     return view
 
 
-def period_views(statements, splits):
+def period_views(statements: Statements,
+                 splits: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
     """Every row of the ratios dataset (quarterly incl. derived Q4s, annual, TTM) with the
     views the formulas read: ``cur``, ``open``, ``qoq``, ``yoy``, ``y3``, ``ttm``, ``ttm_yoy``,
     and ``D``, the days of each row's window."""
@@ -359,7 +375,7 @@ def period_views(statements, splits):
     return rows, views, days
 
 
-def views_period_end(rows, quarterly):
+def views_period_end(rows: pd.DataFrame, quarterly: pd.DataFrame) -> pd.Series:
     """The period end of each row's previous fiscal quarter, for the length of a quarter whose
     start the API did not give."""
     if quarterly.empty:

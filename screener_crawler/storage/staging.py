@@ -14,6 +14,7 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,8 @@ class StagingArea:
             sequence, self._next = self._next, self._next + 1
             return sequence
 
-    def stage(self, dataset: Dataset, table: pa.Table, tickers, scope: int | None = None) -> StagedFile:
+    def stage(self, dataset: Dataset, table: pa.Table, tickers: Iterable[str] | None,
+              scope: int | None = None) -> StagedFile:
         """Durably stage ``table`` (rows of the dataset's full schema) as replacing ``tickers``
         (an iterable; ``WHOLE_TABLE`` for the universe) in every partition, or in ``scope`` only.
         Every row must be of one of ``tickers``."""

@@ -38,7 +38,7 @@ def empty_table(dataset: Dataset) -> pa.Table:
     return _empty_tables[dataset.name]
 
 
-def as_table(dataset: Dataset, rows) -> pa.Table:
+def as_table(dataset: Dataset, rows: pa.Table | Iterable[dict]) -> pa.Table:
     return rows if isinstance(rows, pa.Table) else records_table(dataset, rows)
 
 
