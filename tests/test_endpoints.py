@@ -1,11 +1,14 @@
 """The endpoint declarations (polygon/endpoints.py) against the sandbox's router and the spiders'
 fallbacks: a path is spelled once, and whoever serves or falls back reads it from there."""
 
+import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from scrapy.utils.test import get_crawler
 
+from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.sandbox.market import SyntheticMarket
 from screener_crawler.sandbox.responses import PLANS_OF_BASIC_KEYS, PolygonApi
@@ -14,6 +17,7 @@ from screener_crawler.spiders.corporate_actions import CorporateActionsSpider
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 
 BASE = "http://127.0.0.1:1"
+README = Path(__file__).parent.parent / "README.md"
 SAMPLE_PATH_ARGUMENTS = {"ticker": "AAPL", "date": "2024-01-03", "start": "2024-01-02", "end": "2024-02-01"}
 UNDECLARED_PATHS = (
     "/v2/aggs/ticker/AAPL/range/5/minute/2024-01-02/2024-02-01",
@@ -125,3 +129,32 @@ def test_a_fallback_the_plan_lacks_fails_its_units(spider_class):
         items = list(spider.plan_not_entitled(request))
         assert [(i.dataset, i.ticker, i.reason) for i in items] == [
             (dataset, "AAPL", "not entitled: plan lacks this endpoint")]
+
+
+def readme_sources():
+    """(datasets, source cell) of each row of the README's "What is downloaded" table."""
+    section = README.read_text().split("## What is downloaded", 1)[1].strip().split("\n\n", 1)[0]
+    for line in section.splitlines()[2:]:
+        dataset_cell, source_cell = [cell.strip() for cell in line.strip("|").split("|")][:2]
+        yield [name for name in re.findall(r"`([^`]+)`", dataset_cell) if name in DATASETS], source_cell
+
+
+def endpoints_cited(path):
+    """The declared endpoints a README path names (``*`` one segment, ``...`` the rest)."""
+    pattern = re.escape(path).replace(r"\*", "[^/]+").replace(r"\.\.\.", ".*")
+    return {endpoint for endpoint in ENDPOINTS.values() if re.fullmatch(pattern, endpoint.path)}
+
+
+def test_the_readme_names_every_endpoint_of_a_dataset_and_its_declared_fallback():
+    rows = list(readme_sources())
+    assert {dataset for datasets, _ in rows for dataset in datasets} >= {
+        dataset for endpoint in ENDPOINTS.values() for dataset in endpoint.datasets}
+    for datasets, source in rows:
+        feeding = {endpoint for endpoint in ENDPOINTS.values() if set(datasets) & set(endpoint.datasets)}
+        cited = {}
+        for path in re.findall(r"`(/[^`]+)`", source):
+            cited[path] = endpoints_cited(path)
+            assert cited[path] and cited[path] <= feeding, (datasets, path)
+        assert set().union(*cited.values()) == feeding, datasets
+        for before, fallback in re.findall(r"`(/[^`]+)`; fallback `(/[^`]+)`", source):
+            assert {endpoint.fallback_endpoint for endpoint in cited[before]} == cited[fallback]

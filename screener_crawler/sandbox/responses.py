@@ -7,7 +7,6 @@ base64 of the original filters plus the offset of the next page.
 
 import base64
 import json
-import re
 import threading
 import zlib
 import random
@@ -243,7 +242,8 @@ def _sort_key(value):
 
 
 class PolygonApi:
-    """Routes a path to its renderer."""
+    """Routes a path to its renderer: a route is a declared endpoint (``polygon/endpoints.py``)
+    and its paths are those of its ``path_pattern``; the sandbox serves no path of its own."""
 
     def __init__(self, market):
         self.market = market
