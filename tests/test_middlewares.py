@@ -9,6 +9,7 @@ from scrapy.utils.test import get_crawler
 
 from screener_crawler.middlewares.auth import AuthMiddleware
 from screener_crawler.middlewares.entitlement import PlanEntitlementMiddleware, PlanNotEntitled
+from screener_crawler.polygon.endpoints import ENDPOINTS
 
 BASE = "http://127.0.0.1:8700"
 KEY = "test-key-0123456789"
@@ -63,3 +64,20 @@ def test_403_marks_the_plan_group_unavailable_without_touching_other_endpoints()
     other = Request(f"{BASE}/vX/reference/financials", meta={"polygon_endpoint": "financials_vx"})
     assert middleware.process_request(other) is None
     assert crawler.stats.get_value("plan/skipped/financials_v1") == 1
+
+
+@pytest.mark.parametrize("endpoint_name, said", [
+    ("dividends_v1", "using the older endpoints for the rest of this run (/v3/reference/dividends instead)."),
+    ("related_companies", "related_tickers cannot be downloaded in this run."),
+])
+def test_403_says_once_per_plan_what_the_declared_fallback_serves_instead(caplog, endpoint_name, said):
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    middleware = PlanEntitlementMiddleware.from_crawler(crawler)
+    endpoint = ENDPOINTS[endpoint_name]
+    for _ in range(2):
+        request = Request(f"{BASE}{endpoint.url_path(ticker='AAPL')}", meta={"polygon_endpoint": endpoint_name})
+        with pytest.raises(PlanNotEntitled):
+            middleware.process_response(request, not_authorized(request))
+    warnings = [r.getMessage() for r in caplog.records if "does not include" in r.getMessage()]
+    assert warnings == [f"Your Polygon plan does not include {endpoint.path} (403 NOT_AUTHORIZED); {said}"]

@@ -49,15 +49,21 @@ class PlanEntitlementMiddleware:
             plan = self._plan(request)
             if plan and plan not in self._unavailable:
                 self._unavailable.add(plan)
-                endpoint = ENDPOINTS[request.meta["polygon_endpoint"]]
-                logger.warning(
-                    "Your Polygon plan does not include %s (403 NOT_AUTHORIZED); "
-                    "using the older endpoints for the rest of this run where they exist.",
-                    endpoint.path,
-                )
+                self._warn_unavailable(ENDPOINTS[request.meta["polygon_endpoint"]])
             self._stats.inc_value(f"plan/not_entitled/{plan}")
             raise PlanNotEntitled(f"plan lacks {plan}")
         return response
+
+    @staticmethod
+    def _warn_unavailable(endpoint):
+        """Once per plan: what the crawl does without it, by the declared ``fallback``."""
+        fallback = endpoint.fallback_endpoint
+        if fallback:
+            logger.warning("Your Polygon plan does not include %s (403 NOT_AUTHORIZED); using the older "
+                           "endpoints for the rest of this run (%s instead).", endpoint.path, fallback.path)
+        else:
+            logger.warning("Your Polygon plan does not include %s (403 NOT_AUTHORIZED); %s cannot be "
+                           "downloaded in this run.", endpoint.path, ", ".join(endpoint.datasets))
 
     def _stop_on_rejected_key(self, response):
         if self._stats.get_value("plan/api_key_rejected"):

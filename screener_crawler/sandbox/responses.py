@@ -7,7 +7,6 @@ base64 of the original filters plus the offset of the next page.
 
 import base64
 import json
-import re
 import threading
 import zlib
 import random
@@ -16,23 +15,14 @@ from datetime import date
 from threading import Lock
 from urllib.parse import parse_qsl, urlencode
 
-from ..polygon.fields import STATEMENTS, V1_LINE_ITEMS, V1_TIMEFRAMES, VX_TIMEFRAME_TO_V1
+from ..polygon.endpoints import ENDPOINTS, PLANS_WITH_FALLBACKS, STATEMENT_ENDPOINTS_V1
+from ..polygon.fields import V1_LINE_ITEMS, V1_TIMEFRAMES, VX_TIMEFRAME_TO_V1
 from .market import SECTORS, _mix, aggregate, vx_blocks, utc_stamp
 from .market_time import parse_day
 
-V1_STATEMENT_PATHS = {
-    "/stocks/financials/v1/balance-sheets": "balance_sheets",
-    "/stocks/financials/v1/income-statements": "income_statements",
-    "/stocks/financials/v1/cash-flow-statements": "cash_flow",
-}
-V1_PLAN_PREFIXES = ("/stocks/financials/v1/", "/stocks/v1/")
-"""Paths only the full (v1) plan may call."""
-
-LIMITS = {
-    "tickers": (100, 1000), "v1_statements": (100, 50000), "vx_financials": (10, 100),
-    "v1_corporate": (100, 5000), "v3_corporate": (10, 1000), "aggs": (5000, 50000),
-}
-"""Endpoint family -> (default limit, maximum limit)."""
+PLANS_OF_BASIC_KEYS = frozenset(endpoint.plan for endpoint in ENDPOINTS.values()) - PLANS_WITH_FALLBACKS
+"""A basic key holds every plan but those whose endpoints have an older fallback, so a crawl with
+it takes every fallback and still downloads every dataset."""
 
 _VX_ORDERS = {
     "assets": 100, "current_assets": 200, "noncurrent_assets": 300, "fixed_assets": 400,
@@ -193,10 +183,11 @@ def _matches_any(actual, wanted):
     return actual in wanted
 
 
-def parse_limit(params, family):
-    default, maximum = LIMITS[family]
+def parse_limit(params, endpoint):
+    """The page size a request asks for, within ``endpoint``'s declared maximum."""
+    maximum = endpoint.page_limit
     if "limit" not in params:
-        return default
+        return endpoint.default_page_size
     limit = _int(params["limit"], "limit")
     if limit < 1 or limit > maximum:
         raise bad_request(f"Limit must be between 1 and {maximum}.")
@@ -251,7 +242,8 @@ def _sort_key(value):
 
 
 class PolygonApi:
-    """Routes a path to its renderer."""
+    """Routes a path to its renderer: a route is a declared endpoint (``polygon/endpoints.py``)
+    and its paths are those of its ``path_pattern``; the sandbox serves no path of its own."""
 
     def __init__(self, market):
         self.market = market
@@ -259,37 +251,44 @@ class PolygonApi:
         self._lock = Lock()
         self._prefetched = {}
         self._stream_cursors = {}
-        self.routes = [
-            (re.compile(r"^/v3/reference/tickers$"), self.tickers),
-            (re.compile(r"^/v3/reference/tickers/(?P<ticker>[^/]+)$"), self.ticker_details),
-            (re.compile(r"^/stocks/financials/v1/(balance-sheets|income-statements|cash-flow-statements)$"),
-             self.v1_statements),
-            (re.compile(r"^/vX/reference/financials$"), self.vx_financials),
-            (re.compile(r"^/stocks/v1/dividends$"), self.v1_dividends),
-            (re.compile(r"^/v3/reference/dividends$"), self.v3_dividends),
-            (re.compile(r"^/stocks/v1/splits$"), self.v1_splits),
-            (re.compile(r"^/v3/reference/splits$"), self.v3_splits),
-            (re.compile(r"^/vX/reference/tickers/(?P<ticker>[^/]+)/events$"), self.events),
-            (re.compile(r"^/v1/related-companies/(?P<ticker>[^/]+)$"), self.related),
-            (re.compile(r"^/v2/aggs/ticker/(?P<ticker>[^/]+)/range/(?P<mult>\d+)/(?P<span>[a-z]+)/"
-                        r"(?P<start>[^/]+)/(?P<end>[^/]+)$"), self.aggs),
-            (re.compile(r"^/v2/aggs/grouped/locale/us/market/stocks/(?P<day>[^/]+)$"), self.grouped),
-        ]
+        handlers = {
+            "tickers": self.tickers, "ticker_details": self.ticker_details,
+            **{endpoint.name: self.v1_statements for endpoint in STATEMENT_ENDPOINTS_V1.values()},
+            "financials_vx": self.vx_financials, "dividends_v1": self.v1_dividends,
+            "dividends_v3": self.v3_dividends, "splits_v1": self.v1_splits, "splits_v3": self.v3_splits,
+            "ticker_events": self.events, "related_companies": self.related,
+            "daily_bars": self.aggs, "grouped_daily": self.grouped,
+        }
+        self.routes = [(ENDPOINTS[name], handler) for name, handler in handlers.items()]
+        """(declared endpoint, its renderer): each path is matched by its endpoint's ``path_pattern``."""
+
+    def route(self, path):
+        """``(endpoint, handler, path arguments)`` of the route ``path`` takes, or None."""
+        for endpoint, handler in self.routes:
+            match = endpoint.path_pattern.match(path)
+            if match:
+                return endpoint, handler, match.groupdict()
+        return None
+
+    def basic_key_may_call(self, path):
+        """Whether a basic key's plans include ``path``'s endpoint (an unknown path answers 404)."""
+        route = self.route(path)
+        return route is None or route[0].plan in PLANS_OF_BASIC_KEYS
 
     def handle(self, path, params, base_url):
         """``(status, body)`` for a GET of ``path`` with query ``params`` (dict, auth removed)."""
-        for pattern, handler in self.routes:
-            match = pattern.match(path)
-            if match:
-                try:
-                    cursor = params.get("cursor")
-                    offset = 0
-                    if cursor:
-                        params, offset = decode_cursor(cursor)
-                    return 200, handler(path=path, params=params, offset=offset, base_url=base_url,
-                                        **match.groupdict())
-                except ApiError as err:
-                    return err.status, err.body
+        route = self.route(path)
+        if route:
+            endpoint, handler, path_arguments = route
+            try:
+                cursor = params.get("cursor")
+                offset = 0
+                if cursor:
+                    params, offset = decode_cursor(cursor)
+                return 200, handler(endpoint=endpoint, path=path, params=params, offset=offset,
+                                    base_url=base_url, **path_arguments)
+            except ApiError as err:
+                return err.status, err.body
         return 404, {"status": "NOT_FOUND", "request_id": request_id(), "message": "Not found."}
 
     # --- paging ---------------------------------------------------------------------------
@@ -354,8 +353,8 @@ class PolygonApi:
             rec["last_updated_utc"] = utc_stamp(self.market.as_of)
         return rec
 
-    def tickers(self, path, params, offset, base_url):
-        limit = parse_limit(params, "tickers")
+    def tickers(self, endpoint, path, params, offset, base_url):
+        limit = parse_limit(params, endpoint)
         spec = sort_spec_legacy(params, self._TICKER_FIELDS, "ticker", "asc")
         active = params.get("active", "true").lower()
         if active not in ("true", "false"):
@@ -381,7 +380,7 @@ class PolygonApi:
             body["next_url"] = next_url
         return body
 
-    def ticker_details(self, path, params, offset, base_url, ticker):
+    def ticker_details(self, endpoint, path, params, offset, base_url, ticker):
         c = self._known(ticker)
         m = self.market
         day = _day(params["date"], "date") if "date" in params else m.as_of
@@ -450,9 +449,9 @@ class PolygonApi:
                             append(Ref(t, "ttm", p, True))
         return out
 
-    def v1_statements(self, path, params, offset, base_url):
-        dataset = V1_STATEMENT_PATHS[path]
-        limit = parse_limit(params, "v1_statements")
+    def v1_statements(self, endpoint, path, params, offset, base_url):
+        dataset, = endpoint.datasets
+        limit = parse_limit(params, endpoint)
         spec = sort_spec_v1(params, self._STATEMENT_FIELDS, "period_end.asc")
         timeframes = {tf for tf, v1 in VX_TIMEFRAME_TO_V1.items() if v1 in V1_TIMEFRAMES[dataset]}
         preds = build_filters(params, self._STATEMENT_FIELDS)
@@ -562,8 +561,8 @@ class PolygonApi:
         "timeframe": (lambda r: r.timeframe, "str"),
     }
 
-    def vx_financials(self, path, params, offset, base_url):
-        limit = parse_limit(params, "vx_financials")
+    def vx_financials(self, endpoint, path, params, offset, base_url):
+        limit = parse_limit(params, endpoint)
         spec = sort_spec_legacy(params, {k: self._VX_FIELDS[k] for k in ("filing_date", "period_of_report_date")},
                                 "period_of_report_date", "asc")
         if params.get("timeframe", "quarterly") not in ("quarterly", "annual", "ttm"):
@@ -639,9 +638,9 @@ class PolygonApi:
         "reverse_split": (lambda s: "true" if s.split_from > s.split_to else "false", "str"),
     }
 
-    def _corporate(self, kind, source, fields, family, sort, path, params, offset, base_url):
-        limit = parse_limit(params, family)
-        key = (kind, family, tuple(sorted(params.items())))
+    def _corporate(self, kind, source, fields, endpoint, sort, path, params, offset, base_url):
+        limit = parse_limit(params, endpoint)
+        key = (kind, endpoint.name, tuple(sorted(params.items())))
         preds = build_filters(params, fields)
 
         def build():
@@ -663,10 +662,10 @@ class PolygonApi:
             body["next_url"] = next_url
         return body
 
-    def v1_dividends(self, path, params, offset, base_url):
+    def v1_dividends(self, endpoint, path, params, offset, base_url):
         sort = sort_spec_v1(params, self._DIVIDEND_FIELDS, "ticker.asc,ex_dividend_date.asc")
         page, next_url = self._corporate("dividend", self.market.dividends, self._DIVIDEND_FIELDS,
-                                         "v1_corporate", sort, path, params, offset, base_url)
+                                         endpoint, sort, path, params, offset, base_url)
         return self._envelope([{
             "cash_amount": d.cash_amount, "currency": "USD", "declaration_date": d.declaration_date.isoformat(),
             "distribution_type": d.distribution_type, "ex_dividend_date": d.ex_dividend_date.isoformat(),
@@ -675,10 +674,10 @@ class PolygonApi:
             "split_adjusted_cash_amount": d.split_adjusted_cash_amount, "ticker": d.ticker,
         } for d in page], next_url)
 
-    def v3_dividends(self, path, params, offset, base_url):
+    def v3_dividends(self, endpoint, path, params, offset, base_url):
         sort = sort_spec_legacy(params, self._DIVIDEND_FIELDS, "ex_dividend_date", "desc")
         page, next_url = self._corporate("dividend", self.market.dividends, self._DIVIDEND_FIELDS,
-                                         "v3_corporate", sort, path, params, offset, base_url)
+                                         endpoint, sort, path, params, offset, base_url)
         return self._envelope([{
             "cash_amount": d.cash_amount, "currency": "USD", "declaration_date": d.declaration_date.isoformat(),
             "dividend_type": "SC" if d.distribution_type == "special" else "CD",
@@ -686,10 +685,10 @@ class PolygonApi:
             "pay_date": d.pay_date.isoformat(), "record_date": d.record_date.isoformat(), "ticker": d.ticker,
         } for d in page], next_url)
 
-    def v1_splits(self, path, params, offset, base_url):
+    def v1_splits(self, endpoint, path, params, offset, base_url):
         sort = sort_spec_v1(params, self._SPLIT_FIELDS, "execution_date.desc")
         page, next_url = self._corporate("split", self.market.splits, self._SPLIT_FIELDS,
-                                         "v1_corporate", sort, path, params, offset, base_url)
+                                         endpoint, sort, path, params, offset, base_url)
         return self._envelope([{
             "adjustment_type": "reverse_split" if s.split_from > s.split_to else "forward_split",
             "execution_date": s.execution_date.isoformat(),
@@ -697,10 +696,10 @@ class PolygonApi:
             "split_from": s.split_from, "split_to": s.split_to, "ticker": s.ticker,
         } for s in page], next_url)
 
-    def v3_splits(self, path, params, offset, base_url):
+    def v3_splits(self, endpoint, path, params, offset, base_url):
         sort = sort_spec_legacy(params, self._SPLIT_FIELDS, "execution_date", "desc")
         page, next_url = self._corporate("split", self.market.splits, self._SPLIT_FIELDS,
-                                         "v3_corporate", sort, path, params, offset, base_url)
+                                         endpoint, sort, path, params, offset, base_url)
         return self._envelope([{
             "execution_date": s.execution_date.isoformat(), "id": s.id,
             "split_from": s.split_from, "split_to": s.split_to, "ticker": s.ticker,
@@ -708,25 +707,23 @@ class PolygonApi:
 
     # --- per-ticker reference -------------------------------------------------------------
 
-    def events(self, path, params, offset, base_url, ticker):
+    def events(self, endpoint, path, params, offset, base_url, ticker):
         c = self._known(ticker)
         events = [{"ticker_change": {"ticker": t}, "type": "ticker_change", "date": d.isoformat()}
                   for d, t in self.market.events(ticker)]
         return {"results": {"name": c.name, "composite_figi": c.composite_figi, "cik": c.cik, "events": events},
                 "status": "OK", "request_id": request_id()}
 
-    def related(self, path, params, offset, base_url, ticker):
+    def related(self, endpoint, path, params, offset, base_url, ticker):
         self._known(ticker)
         return {"request_id": request_id(), "results": [{"ticker": t} for t in self.market.related(ticker)],
                 "status": "OK", "stock_symbol": ticker}
 
     # --- prices ---------------------------------------------------------------------------
 
-    def aggs(self, path, params, offset, base_url, ticker, mult, span, start, end):
-        if mult != "1" or span != "day":
-            raise bad_request("The sandbox serves daily bars only (range/1/day).")
+    def aggs(self, endpoint, path, params, offset, base_url, ticker, start, end):
         first, last = _day(start, "from"), _day(end, "to")
-        limit = parse_limit(params, "aggs")
+        limit = parse_limit(params, endpoint)
         adjusted = params.get("adjusted", "true").lower() != "false"
         order = params.get("sort", "asc")
         if order not in ("asc", "desc"):
@@ -751,8 +748,8 @@ class PolygonApi:
             body["next_url"] = next_url
         return body
 
-    def grouped(self, path, params, offset, base_url, day):
-        d = _day(day, "date")
+    def grouped(self, endpoint, path, params, offset, base_url, date):
+        d = _day(date, "date")
         adjusted = params.get("adjusted", "true").lower() != "false"
         results = self.market.render_grouped(d, adjusted)
         return {"queryCount": len(results), "resultsCount": len(results), "adjusted": adjusted,
@@ -829,5 +826,3 @@ def plain(body):
         return {k: [json.loads(x) for x in v] if isinstance(v, RawList) else v for k, v in body.items()}
     return body
 
-
-assert set(STATEMENTS) == set(V1_STATEMENT_PATHS.values())

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .market import DEFAULT_AS_OF, DEFAULT_DELISTED, DEFAULT_SEED, DEFAULT_SIZE, SyntheticMarket
 from .response_store import ResponseStore
-from .responses import V1_PLAN_PREFIXES, PolygonApi, request_id, to_json
+from .responses import PolygonApi, request_id, to_json
 
 SANDBOX_API_KEY = "sandbox-full-plan"
 SANDBOX_BASIC_KEY = "sandbox-basic-plan"
@@ -227,7 +227,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                          "error": "You've exceeded the maximum requests per minute, please wait or upgrade "
                                   "your subscription to continue. https://polygon.io/pricing"}, \
                 {"Retry-After": str(wait)} if wait else {}
-        if key not in server.full_keys and path.startswith(V1_PLAN_PREFIXES):
+        if key not in server.full_keys and not server.api.basic_key_may_call(path):
             return 403, {"status": "NOT_AUTHORIZED", "request_id": request_id(),
                          "message": "You are not entitled to this data. Please upgrade your plan at "
                                     "https://polygon.io/pricing"}, {}

@@ -23,7 +23,7 @@ from screener_crawler.items import RecordBatch, UnitsComplete, UnitFailed
 from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
-from screener_crawler.polygon.endpoints import ENDPOINTS
+from screener_crawler.polygon.endpoints import ENDPOINTS, TICKER_PATTERN
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
 from screener_crawler.polygon.parsers import universe_row
 from screener_crawler.polygon.payload import decode_json
@@ -31,7 +31,6 @@ from screener_crawler.sharding import Shard
 
 logger = logging.getLogger(__name__)
 
-TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.-][A-Z0-9]{1,3})?$")
 SHARD_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 UNIVERSE_UNIT = ("universe", None)
 
@@ -264,7 +263,7 @@ class PolygonSpider(scrapy.Spider):
     def api_request(self, endpoint, params=None, path_args=None, **kwargs):
         """A request for ``endpoint`` on the configured host. The key is added by
         ``AuthMiddleware`` when the request is sent, so it never sits in a queue or JOBDIR."""
-        path = endpoint.path.format(**(path_args or {}))
+        path = endpoint.url_path(**(path_args or {}))
         query = f"?{urlencode(params)}" if params else ""
         meta = {**kwargs.pop("meta", {}), "polygon_endpoint": endpoint.name}
         return scrapy.Request(self._base_url() + path + query, meta=meta, **kwargs)

@@ -1,4 +1,4 @@
-from screener_crawler.polygon.endpoints import ENDPOINTS, STATEMENT_ENDPOINTS_V1
+from screener_crawler.polygon.endpoints import ENDPOINTS, STATEMENT_ENDPOINTS_V1, fallback_of
 from screener_crawler.polygon.fields import STATEMENTS, VX_TIMEFRAMES
 from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.page_tables import v1_statement_page
@@ -31,7 +31,6 @@ class FundamentalsFamily:
                     errback=self.listing_failed,
                     dont_filter=self.must_refetch(dataset, batch),
                     meta={"polygon_units": tuple((dataset, t) for t in batch),
-                          "polygon_fallback": "financials_vx",
                           PAGE_READER: PageReader(v1_statement_page_rows, (dataset, batch), v1_statement_page)},
                 )
 
@@ -66,16 +65,18 @@ class FundamentalsFamily:
             yield from self.units_complete(response.meta)
 
     def plan_not_entitled(self, request):
-        """Without v1 statements, each ticker of the batch moves to one vX chain that serves
-        every statement dataset pending for it; later 403s for the same ticker add nothing."""
-        if request.meta.get("polygon_fallback") != "financials_vx":
+        """Without v1 statements, each ticker of the batch moves to one chain of the statements'
+        fallback (vX) that serves every dataset of the fallback pending for it; later 403s for the
+        same ticker add nothing."""
+        fallback = fallback_of(request.meta.get("polygon_endpoint"))
+        if fallback is not ENDPOINTS["financials_vx"]:
             yield from super().plan_not_entitled(request)
             return
         for _, ticker in request.meta["polygon_units"]:
             if ticker in self._vx_scheduled:
                 continue
             self._vx_scheduled.add(ticker)
-            datasets = [d for d in STATEMENTS if ticker in self.pending.get(d, ())]
+            datasets = [d for d in fallback.datasets if ticker in self.pending.get(d, ())]
             yield self.vx_listing(ticker, datasets)
 
 
