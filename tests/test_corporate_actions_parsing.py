@@ -38,8 +38,8 @@ def test_v1_listing_asks_for_a_batch_of_tickers_per_request(spider, dataset):
         (path, {"ticker.any_of": "NVDA", "limit": "5000", "sort": sort})]
     assert [request.meta["polygon_units"] for request in requests] == [
         ((dataset, "AAPL"), (dataset, "MSFT")), ((dataset, "NVDA"),)]
-    assert {(request.meta["polygon_source"], request.meta["polygon_fallback"]) for request in requests} == {
-        ("v1", "corporate_actions")}
+    assert {(request.meta["polygon_source"], request.meta["polygon_endpoint"]) for request in requests} == {
+        ("v1", f"{dataset}_v1")}
     assert all(request.callback == spider.parse_corporate_actions and request.errback == spider.listing_failed
                for request in requests)
 
