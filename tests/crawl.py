@@ -14,6 +14,10 @@ from screener_crawler.connection import CRAWL_STATS_FILE
 from screener_crawler.datasets import TICKER_DATASETS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHORT_HISTORY = "2022-01-01"
+"""The sandbox's ``history_start`` for crawls that need every dataset but not sixteen years of it:
+each statement dataset then has about 45 monthly partitions instead of 200, so a crawl of a few
+dozen tickers is not mostly publishing."""
 
 
 def run_crawl(spider, *arguments, env=None, settings=None, timeout=300, module="scrapy"):

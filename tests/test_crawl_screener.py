@@ -20,13 +20,13 @@ from screener_crawler.datasets import DATASETS, TICKER_DATASETS
 from screener_crawler.ratios.latest import latest_path
 from screener_crawler.sandbox import SandboxProcess
 from screener_crawler.sandbox.market import SyntheticMarket, warrant_of
-from tests.crawl import (PROJECT_ROOT, comparable_rows, crawl_stats, ledger, read_dataset, run_crawl, sandbox_env,
+from tests.crawl import (PROJECT_ROOT, SHORT_HISTORY, comparable_rows, crawl_stats, ledger, read_dataset, run_crawl, sandbox_env,
                          stat)
 from tests.crawl import snapshot as crawl_snapshot
 
 KEY = "screener-test-key-9c1d"
 BASIC_KEY = "screener-basic-key-44e0"
-UNIVERSE = dict(universe_size=40, delisted=4)
+UNIVERSE = dict(universe_size=40, delisted=4, history_start=SHORT_HISTORY)
 SETTINGS = {"POLYGON_RATE_LIMIT": 0, "SCREENER_PROGRESS_INTERVAL": 1, "PRICES_START": "2024-06-01"}
 
 
@@ -88,7 +88,7 @@ def test_unit_requests_wait_for_room_in_the_downloader(sandbox, tmp_path):
 
 
 def test_a_universe_that_cannot_be_listed_ends_the_crawl(tmp_path):
-    with SandboxProcess(keys=[KEY], universe_size=10, fault_5xx=1.0) as failing:
+    with SandboxProcess(keys=[KEY], universe_size=10, fault_5xx=1.0, history_start=SHORT_HISTORY) as failing:
         result = screener(failing, tmp_path, check=False, RETRY_TIMES=1, BACKOFF_BASE_DELAY=0.1)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.stats["finish_reason"] == "finished"

@@ -9,12 +9,12 @@ import pytest
 
 from screener_crawler.datasets import TICKER_DATASETS
 from screener_crawler.sandbox import SandboxProcess
-from tests.crawl import ledger, run_crawl, sandbox_env, snapshot, stat
+from tests.crawl import SHORT_HISTORY, ledger, run_crawl, sandbox_env, snapshot, stat
 
 KEY = "faults-test-key-4f1e8b2a9d"
-UNIVERSE = {"universe_size": 40, "delisted": 4}
+UNIVERSE = {"universe_size": 40, "delisted": 4, "history_start": SHORT_HISTORY}
 TICKERS = "AAPL,MSFT,GOOGL"
-SETTINGS = {"PRICES_START": "2024-06-01", "POLYGON_PAGE_SIZE": 20, "POLYGON_RATE_LIMIT": 0}
+SETTINGS = {"PRICES_START": "2024-06-01", "POLYGON_PAGE_SIZE": 8, "POLYGON_RATE_LIMIT": 0}
 CHAOS = {"fault_5xx": 0.10, "fault_429": 0.05, "fault_truncated": 0.01, "fault_reset": 0.01, "fault_stall": 0.01,
          "stall_seconds": 4, "fault_seed": 172}
 
@@ -114,7 +114,8 @@ def test_rate_cap_holds_in_every_window_against_a_server_that_refuses_above_it(c
     rate = 6
     requests_log = tmp_path / "requests.log"
     with SandboxProcess(keys=[KEY], rate_limit=rate, request_log=str(requests_log), **UNIVERSE) as limited:
-        result = finished(crawl(limited, tmp_path / "data", spider="fundamentals", POLYGON_RATE_LIMIT=rate))
+        result = finished(crawl(limited, tmp_path / "data", spider="fundamentals", POLYGON_RATE_LIMIT=rate,
+                                POLYGON_PAGE_SIZE=3))
     times = [at for at, _ in served(requests_log)]
     assert times[-1] - times[0] > 6, "too few requests to fill a 5-second window"
     busiest = max(sum(1 for t in times if start <= t < start + 5) for start in times)

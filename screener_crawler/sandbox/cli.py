@@ -11,6 +11,7 @@ _HELP = {
     "delisted": "number of delisted common stocks",
     "seed": "seed of the synthetic market",
     "as_of": "last day of the synthetic market (YYYY-MM-DD)",
+    "history_start": "no statement or dividend before this day (YYYY-MM-DD; empty = the whole history)",
     "latency_ms": "milliseconds added to every response",
     "rate_limit": "requests per second per key before 429 (0 = off)",
     "fault_5xx": "rate of 502/503/504 answers with an nginx HTML page",

@@ -216,9 +216,13 @@ class Company:
 class SyntheticMarket:
     """The synthetic universe. ``size`` active common stocks plus ``delisted`` delisted ones."""
 
-    def __init__(self, size=DEFAULT_SIZE, delisted=DEFAULT_DELISTED, seed=DEFAULT_SEED, as_of=DEFAULT_AS_OF):
+    def __init__(self, size=DEFAULT_SIZE, delisted=DEFAULT_DELISTED, seed=DEFAULT_SEED, as_of=DEFAULT_AS_OF,
+                 history_start=None):
         self.size, self.n_delisted, self.seed = size, delisted, seed
         self.as_of = as_of
+        self.history_start = history_start
+        """None: statements from ``HISTORY_START``, dividends from a company's early years; a date:
+        neither before it (a short market, for tests that need every dataset but little history)."""
         self.tickers = self._make_tickers()
         self.index = {t: i for i, t in enumerate(self.tickers)}
         self.active_tickers = self.tickers[:size]
@@ -437,7 +441,7 @@ class SyntheticMarket:
         c = self.company(ticker)
         if c is None or not c.has_financials:
             return ()
-        first = max(HISTORY_START, c.list_date + timedelta(days=60))
+        first = max(self.history_start or HISTORY_START, c.list_date + timedelta(days=60))
         stop = min(self.as_of, c.delisted or self.as_of)
         out, prev_end = [], None
         y, m = first.year - 1, c.fy_end
@@ -986,7 +990,7 @@ class SyntheticMarket:
             return ()
         rng = random.Random(c.hash ^ 0xD1D)
         first, last = self.price_window(ticker)
-        start = max(first + timedelta(days=rng.randrange(60, 2000)), date(2003, 3, 1))
+        start = max(first + timedelta(days=rng.randrange(60, 2000)), date(2003, 3, 1), self.history_start or date.min)
         amount = c.price_today * rng.uniform(0.002, 0.01) * math.exp(-0.015 * ((self.as_of - start).days / 91))
         raw = []
         ex = next_trading_day(start)

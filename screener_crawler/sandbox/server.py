@@ -34,6 +34,7 @@ class SandboxOptions:
     delisted: int = DEFAULT_DELISTED
     seed: int = DEFAULT_SEED
     as_of: date = DEFAULT_AS_OF
+    history_start: str = ""
     latency_ms: float = 0.0
     rate_limit: float = 0.0
     fault_5xx: float = 0.0
@@ -103,7 +104,8 @@ class FaultDice:
 
 def market_identity(options: SandboxOptions) -> str:
     """What the synthetic market's answers depend on."""
-    return f"size={options.universe_size} delisted={options.delisted} seed={options.seed} as_of={options.as_of}"
+    identity = f"size={options.universe_size} delisted={options.delisted} seed={options.seed} as_of={options.as_of}"
+    return identity + (f" history_start={options.history_start}" if options.history_start else "")
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -114,7 +116,9 @@ class SandboxServer(ThreadingHTTPServer):
     def __init__(self, options):
         self.options = options
         self.market = SyntheticMarket(size=options.universe_size, delisted=options.delisted,
-                                      seed=options.seed, as_of=options.as_of)
+                                      seed=options.seed, as_of=options.as_of,
+                                      history_start=date.fromisoformat(options.history_start)
+                                      if options.history_start else None)
         self.api = PolygonApi(self.market)
         self.store = ResponseStore(options.response_store, market_identity(options)) if options.response_store else None
         self.full_keys = {SANDBOX_API_KEY, *options.keys}
