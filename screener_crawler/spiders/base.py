@@ -4,29 +4,27 @@ do, request building and ``next_url`` paging.
 A spider is a set of *families* (mixins in the sibling modules), each owning some datasets and
 knowing how to request them for a set of tickers. Spiders stay thin: they say which endpoint to
 call and how a page becomes items. Auth, the rate cap, retries and plan entitlements are
-middlewares' business; storage and the ledger are the pipelines'.
+middlewares' business; storage and the ledger are the pipelines'; what is left to do, from the
+universe and the ledger on disk, is ``planning``'s.
 """
 
 import logging
 import re
-import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pyarrow.parquet as pq
 import scrapy
 from scrapy import signals
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from screener_crawler.connection import data_root, progress_file
 from screener_crawler.items import RecordBatch, UnitsComplete, UnitFailed
-from screener_crawler.ledger import Ledger
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
 from screener_crawler.polygon.endpoints import ENDPOINTS, TICKER_PATTERN
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
 from screener_crawler.polygon.parsers import universe_row
 from screener_crawler.polygon.payload import decode_json
+from screener_crawler.planning import plan_units, universe_on_disk
 from screener_crawler.sharding import Shard
 
 logger = logging.getLogger(__name__)
@@ -153,8 +151,8 @@ class PolygonSpider(scrapy.Spider):
         (``ExecutionEngine.needs_backout``; Scrapy's "lazy start requests"), so that the
         scheduler holds a few requests, not every unit's. Requests that follow a response (next pages, the next day of a lane)
         go first: Scrapy sends start requests after other requests of the same priority."""
-        if self.tickers is None:
-            self.tickers = self.fresh_universe()
+        if self.tickers is None and not self.force:
+            self.tickers = universe_on_disk(self.settings)
         if self.tickers is None:
             self.crawler.stats.inc_value("units/planned")
             yield self.universe_listing(active=True)
@@ -169,18 +167,14 @@ class PolygonSpider(scrapy.Spider):
     def unit_requests(self):
         """Requests for every unit of this crawl the ledger does not list as done."""
         self.tickers = self.shard_tickers(self.tickers)
-        ledger = Ledger.load(progress_file(self.settings))
+        plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill)
+        self.pending, self._refetch = plan.pending, plan.failed_before
+        stats = self.crawler.stats
         for dataset in self.datasets:
-            self.pending[dataset] = dict.fromkeys(
-                t for t in self.tickers
-                if self.force or t in self.refill or not ledger.is_done(dataset, t)
-            )
-            self.crawler.stats.inc_value("units/planned", len(self.pending[dataset]))
-            self.crawler.stats.inc_value("units/skipped_done", len(self.tickers) - len(self.pending[dataset]))
-        self._refetch = {d: set(ledger.failures(d)) for d in self.datasets}
-        self.crawler.stats.set_value("tickers/total", len(self.tickers))
-        self.crawler.stats.inc_value("tickers/complete", sum(
-            1 for t in self.tickers if not any(t in self.pending[d] for d in self.datasets)))
+            stats.inc_value("units/planned", len(self.pending[dataset]))
+            stats.inc_value("units/skipped_done", len(self.tickers) - len(self.pending[dataset]))
+        stats.set_value("tickers/total", len(self.tickers))
+        stats.inc_value("tickers/complete", plan.complete_tickers(self.tickers))
         for family in self.families:
             pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)}
             if pending:
@@ -202,17 +196,6 @@ class PolygonSpider(scrapy.Spider):
         return self.force or any(t in self.refill or t in failed for t in tickers)
 
     # --- the ticker universe ------------------------------------------------------------------
-
-    def fresh_universe(self):
-        """Tickers of the universe table on disk when younger than SCREENER_UNIVERSE_MAX_AGE
-        hours, else None (then it is downloaded first)."""
-        path = data_root(self.settings) / "universe" / "universe.parquet"
-        max_age = self.settings.getfloat("SCREENER_UNIVERSE_MAX_AGE") * 3600
-        if self.force or not path.exists() or time.time() - path.stat().st_mtime > max_age:
-            return None
-        tickers = pq.read_table(path, columns=["ticker"]).column("ticker").to_pylist()
-        logger.info("Using the universe on disk: %d tickers (%s)", len(set(tickers)), path)
-        return list(dict.fromkeys(tickers))
 
     def universe_listing(self, active):
         endpoint = ENDPOINTS["tickers"]

@@ -1,0 +1,55 @@
+"""What a crawl still has to do, from the universe table and the ledger on disk."""
+
+import os
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scrapy.settings import Settings
+
+from screener_crawler.ledger import Ledger
+from screener_crawler.planning import plan_units, universe_on_disk
+
+
+def settings_for(root, max_age_hours=24):
+    return Settings({"SCREENER_DATA_DIR": str(root), "SCREENER_PROGRESS_FILE": str(root / "progress.json"),
+                     "SCREENER_UNIVERSE_MAX_AGE": max_age_hours})
+
+
+def write_universe(root, tickers):
+    path = root / "universe" / "universe.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"ticker": tickers}), path)
+    return path
+
+
+def test_a_recent_universe_on_disk_gives_each_ticker_once_in_its_order(tmp_path):
+    write_universe(tmp_path, ["MSFT", "AAPL", "OLD", "AAPL"])
+    assert universe_on_disk(settings_for(tmp_path)) == ["MSFT", "AAPL", "OLD"]
+
+
+def test_no_universe_or_an_old_one_means_listing_it_again(tmp_path):
+    assert universe_on_disk(settings_for(tmp_path)) is None
+    path = write_universe(tmp_path, ["AAPL"])
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(path, (two_days_ago, two_days_ago))
+    assert universe_on_disk(settings_for(tmp_path, max_age_hours=24)) is None
+    assert universe_on_disk(settings_for(tmp_path, max_age_hours=72)) == ["AAPL"]
+
+
+def test_units_the_ledger_has_done_are_left_out_unless_forced_or_refilled(tmp_path):
+    ledger = Ledger.load(tmp_path / "progress.json")
+    ledger.mark_done("dividends", "AAPL", 3)
+    ledger.mark_done("splits", "AAPL", 0)
+    ledger.mark_failed("dividends", "MSFT", "HTTP 503")
+    ledger.save()
+    tickers = ["AAPL", "MSFT", "NVDA"]
+    plan = plan_units(settings_for(tmp_path), ("dividends", "splits"), tickers, force=False, refill=set())
+    assert {dataset: list(pending) for dataset, pending in plan.pending.items()} == {
+        "dividends": ["MSFT", "NVDA"], "splits": ["MSFT", "NVDA"]}
+    assert plan.failed_before == {"dividends": {"MSFT"}, "splits": set()}
+    assert plan.complete_tickers(tickers) == 1
+    refilled = plan_units(settings_for(tmp_path), ("dividends",), tickers, force=False, refill={"AAPL"})
+    assert list(refilled.pending["dividends"]) == tickers
+    forced = plan_units(settings_for(tmp_path), ("splits",), tickers, force=True, refill=set())
+    assert list(forced.pending["splits"]) == tickers and forced.complete_tickers(tickers) == 0
