@@ -1,7 +1,9 @@
-"""The screener spider's request plan for ``-a tickers=``: every family's requests, in the order
-they go to Scrapy, the ratio inputs first; units the ledger lists as done are not requested."""
+"""The request plans of ``-a tickers=``: the screener's (every family's requests, in the order
+they go to Scrapy, the ratio inputs first; units the ledger lists as done are not requested) and
+the financial ratios spider's (no request: the ratios are computed from the data on disk)."""
 
 from screener_crawler.ledger import Ledger
+from screener_crawler.spiders.financial_ratios import FinancialRatiosSpider
 from screener_crawler.spiders.screener import ScreenerSpider
 from tests.recorded import open_spider
 
@@ -53,3 +55,10 @@ def test_units_the_ledger_lists_as_done_are_not_asked_again(tmp_path):
         entry for entry in plan if entry[0] == "related_companies"]
     assert batch("dividends_v1", "dividends", ["AAPL"]) == [entry for entry in plan if entry[0] == "dividends_v1"]
     assert batch("splits_v1", "splits") == [entry for entry in plan if entry[0] == "splits_v1"]
+
+
+def test_the_financial_ratios_spider_asks_nothing_and_plans_a_unit_per_ticker(tmp_path):
+    spider = open_spider(FinancialRatiosSpider, tmp_path, tickers=",".join(TICKERS))
+    assert planned(spider) == []
+    assert list(spider.pending["financial_ratios"]) == list(TICKERS)
+    assert spider.crawler.stats.get_value("units/planned") == len(TICKERS)
