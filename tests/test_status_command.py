@@ -107,7 +107,8 @@ def test_consistent_tree_prints_one_table_line_per_dataset_and_exits_0(tree, cap
     assert code == 0, out + err
     line = next(line for line in out.splitlines() if line.startswith("balance_sheets "))
     cells = line.split()
-    assert cells[:2] == ["balance_sheets", "3"] and cells[4:] == ["3", "2", "-", "2", "0", "0", "100.0%", "ok", "ok"]
+    assert cells[:2] == ["balance_sheets", "3"] and cells[4:] == ["3", "2024-08-02", "2", "-", "2", "0", "0", "100.0%",
+                                                                  "ok", "ok"]
     assert "OK: every dataset is consistent." in out and err == ""
 
 
@@ -156,6 +157,18 @@ def test_a_file_whose_schema_differs_names_its_columns_and_breaks_the_dataset(tr
     assert code == 1
     assert "balance_sheets/year=2024/month=05/part-0.parquet: extra column(s) surprise" in out
     assert "1 bad" in out and "BROKEN" in out
+
+
+def test_each_dataset_says_how_current_it_is_by_its_latest_partition_date(tree, capsys):
+    root, ledger = tree
+    assert check(root, ledger)["datasets"]["balance_sheets"]["through"] == "2024-08-02"
+    stage(root, BALANCE, [balance_row("NVDA", date(2024, 11, 20))], ["NVDA"])
+    publish(root)
+    assert check(root, ledger)["datasets"]["balance_sheets"]["through"] == "2024-11-20"
+    _, out, _ = run_command(capsys, "--data-dir", root, "--progress-file", ledger)
+    header = next(line for line in out.splitlines() if line.startswith("dataset "))
+    balance = next(line for line in out.splitlines() if line.startswith("balance_sheets "))
+    assert header.split()[4] == "through" and balance.split()[5] == "2024-11-20"
 
 
 def test_a_file_written_before_nullable_columns_were_declared_is_read_as_null_not_broken(tree, capsys):

@@ -105,6 +105,7 @@ def check_dataset(tally: PartitionTally, staged: StagedUnits, ledger: LedgerView
         "files": tally.files,
         "bytes": tally.bytes,
         "rows": tally.rows,
+        "through": tally.through.isoformat() if tally.through else None,
         "tickers": len(tally.tickers),
         "staged": {"files": staged.files, "tickers": len(staged.tickers), "whole_table": staged.whole_table,
                    "replaced_tickers": sorted(staged.tickers),

@@ -7,6 +7,7 @@ folder (pyarrow, polars, DuckDB) would read them too."""
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,6 +50,9 @@ class PartitionTally:
     unreadable: dict[str, str] = field(default_factory=dict)
     """File (relative to the data root) -> why it could not be read."""
     stray_files: list[str] = field(default_factory=list)
+    through: date | None = None
+    """The latest value of the dataset's partition date on disk (from the files' statistics):
+    how current the dataset is, e.g. ``daily_prices`` through its last bar's day."""
 
     def __post_init__(self):
         self.null_counts = self.null_counts or [0] * len(self.dataset.columns)
@@ -102,6 +106,9 @@ def _tally_file(tally: PartitionTally, root: Path, path: Path) -> None:
     tally.bytes += size
     tally.rows += metadata.num_rows
     tally.tickers.update(tickers)
+    latest = _latest_partition_date(tally.dataset, metadata)
+    if latest is not None and (tally.through is None or latest > tally.through):
+        tally.through = latest
     if not schema.equals(tally.dataset.schema):
         added = columns_added_since(schema, tally.dataset.schema)
         if added:
@@ -111,6 +118,24 @@ def _tally_file(tally: PartitionTally, root: Path, path: Path) -> None:
         tally.schema_mismatches.append(SchemaMismatch(relative, problem, columns))
         return
     _count_nulls(tally, metadata)
+
+
+def _latest_partition_date(dataset: Dataset, metadata: pq.FileMetaData) -> date | None:
+    """The largest value of ``dataset.partition_date`` in a file, from its row groups'
+    statistics; None when the dataset has no partition date or a group has no statistics."""
+    if dataset.partition_date is None:
+        return None
+    names = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)]
+    if dataset.partition_date not in names:
+        return None
+    leaf = names.index(dataset.partition_date)
+    latest = None
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(leaf).statistics
+        if statistics is None or not statistics.has_min_max:
+            return None
+        latest = statistics.max if latest is None else max(latest, statistics.max)
+    return latest
 
 
 def _has_ticker_strings(schema: pa.Schema) -> bool:
