@@ -283,9 +283,10 @@ def test_rate_limit():
 
 @pytest.mark.parametrize("fault", ["fault_5xx", "fault_truncated", "fault_reset", "fault_stall"])
 def test_faults(fault):
-    with SandboxProcess(stall_seconds=3, **{fault: 1.0}, **SMALL) as sb:
+    with SandboxProcess(stall_seconds=60, **{fault: 1.0}, **SMALL) as sb:
         host, port = sb.url.rsplit("/", 1)[1].split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=1.0)
+        # a stall is told from a slow answer by waiting well past any answer and well short of the stall
+        conn = http.client.HTTPConnection(host, int(port), timeout=5.0 if fault == "fault_stall" else 60.0)
         try:
             conn.request("GET", "/v1/related-companies/AAPL", headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"})
             if fault in ("fault_reset", "fault_stall"):
