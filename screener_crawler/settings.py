@@ -115,6 +115,10 @@ SPIDER_MIDDLEWARES = {
     "screener_crawler.middlewares.unit_failures.UnitFailureMiddleware": 100,
 }
 
+# Pages read at the same time (in threads), each holding its decoded page: a plainly valid page
+# is read by Arrow with the GIL released, any other mostly in Python, where more threads only
+# wait for the GIL.
+PAGE_READS_AT_ONCE = 2
 # --- Items ----------------------------------------------------------------------------------
 # Items of one response that go through the pipelines at a time. A response yields a few: a
 # record batch per dataset, one UnitsComplete for all the units it completes, the next request;

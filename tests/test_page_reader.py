@@ -55,7 +55,7 @@ def respond(request, body):
 
 
 def through_middleware(crawler, request, response):
-    return asyncio.run(PageReaderMiddleware().process_response(request, response))
+    return asyncio.run(PageReaderMiddleware(reads_at_once=2).process_response(request, response))
 
 
 def test_the_spider_names_a_page_reader_for_v1_statements(crawler):
