@@ -12,7 +12,7 @@ from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.sandbox.market import SyntheticMarket
 from screener_crawler.sandbox.responses import PLANS_OF_BASIC_KEYS, PolygonApi
-from screener_crawler.spiders.base import SpiderArgumentError, parse_tickers
+from screener_crawler.spiders.arguments import SpiderArgumentError, parse_tickers
 from screener_crawler.spiders.corporate_actions import CorporateActionsSpider
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 

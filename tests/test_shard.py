@@ -12,7 +12,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from screener_crawler.sharding import Shard, shard_number
-from screener_crawler.spiders.base import SpiderArgumentError
+from screener_crawler.spiders.arguments import SpiderArgumentError
 from screener_crawler.spiders.fundamentals import FundamentalsSpider
 from screener_crawler.spiders.related_tickers import RelatedTickersSpider
 from screener_crawler.spiders.screener import ScreenerSpider

@@ -11,7 +11,7 @@ import pytest
 from screener_crawler.coercion import validate_record
 from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.sandbox import SandboxProcess
-from screener_crawler.spiders.base import SpiderArgumentError
+from screener_crawler.spiders.arguments import SpiderArgumentError
 from screener_crawler.spiders.screener import ScreenerSpider
 from screener_crawler.spiders.ticker_details import TickerDetailsSpider
 from tests.crawl import read_dataset, run_crawl

@@ -2,7 +2,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from screener_crawler.preflight import PreflightError, check_settings
-from screener_crawler.spiders.base import SpiderArgumentError
+from screener_crawler.spiders.arguments import SpiderArgumentError
 
 
 class Command(ScrapyCrawlCommand):

@@ -1,5 +1,6 @@
-"""What every Polygon spider shares: arguments, the ticker universe, which units are still to
-do, request building and ``next_url`` paging.
+"""What every Polygon spider shares: its ``-a`` arguments (checked in ``arguments``), the ticker
+universe, the requests of the units still to do (``planning`` says which), request building and
+``next_url`` paging.
 
 A spider is a set of *families* (mixins in the sibling modules), each owning some datasets and
 knowing how to request them for a set of tickers. Spiders stay thin: they say which endpoint to
@@ -9,7 +10,6 @@ universe and the ledger on disk, is ``planning``'s.
 """
 
 import logging
-import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import scrapy
@@ -25,70 +25,11 @@ from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, r
 from screener_crawler.polygon.parsers import universe_row
 from screener_crawler.polygon.payload import decode_json
 from screener_crawler.planning import plan_units, universe_on_disk
-from screener_crawler.sharding import Shard
+from screener_crawler.spiders.arguments import parse_datasets, parse_flag, parse_shard, parse_tickers
 
 logger = logging.getLogger(__name__)
 
-SHARD_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 UNIVERSE_UNIT = ("universe", None)
-
-
-class SpiderArgumentError(ValueError):
-    pass
-
-
-def parse_tickers(argument, name="tickers"):
-    """``-a tickers=AAPL,MSFT`` as a list, in the user's order, without repeats."""
-    if argument is None:
-        return None
-    tickers = [t.strip().upper() for t in str(argument).split(",") if t.strip()]
-    if not tickers:
-        raise SpiderArgumentError(f"-a {name}= is empty; give symbols like -a {name}=AAPL,MSFT")
-    bad = [t for t in tickers if not TICKER_PATTERN.match(t)]
-    if bad:
-        raise SpiderArgumentError(
-            f"not a ticker symbol: {', '.join(repr(t) for t in bad[:5])} "
-            "(expected letters and digits with an optional class suffix, like BRK.B)"
-        )
-    return list(dict.fromkeys(tickers))
-
-
-def parse_datasets(argument, offered, default=None):
-    """``-a datasets=dividends,splits`` within the datasets this spider offers; ``default`` (all
-    it offers when None) without the argument."""
-    if argument is None:
-        return tuple(offered if default is None else default)
-    wanted = [d.strip() for d in str(argument).split(",") if d.strip()]
-    unknown = [d for d in wanted if d not in offered]
-    if unknown or not wanted:
-        raise SpiderArgumentError(
-            f"unknown dataset {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"this spider offers: {', '.join(offered)}"
-        )
-    return tuple(dict.fromkeys(wanted))
-
-
-def parse_shard(argument):
-    """``-a shard=K/N`` as a ``Shard``; None when not given."""
-    if argument is None:
-        return None
-    match = SHARD_PATTERN.match(str(argument))
-    try:
-        return Shard(int(match[1]), int(match[2]))
-    except (TypeError, ValueError):
-        raise SpiderArgumentError(
-            f"-a shard= takes K/N, the K-th of N parts with 1 <= K <= N (like 2/4), not {argument!r}") from None
-
-
-def parse_flag(argument, name):
-    if argument is None:
-        return False
-    value = str(argument).strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no", ""):
-        return False
-    raise SpiderArgumentError(f"-a {name}= takes 1 or 0, not {argument!r}")
 
 
 def page_json(response):
