@@ -1,7 +1,15 @@
 """A deterministic synthetic US stock market, generated lazily per ticker.
 
 Everything about a ticker is a pure function of ``seed`` and the ticker symbol (plus the
-universe it sits in), so any subset can be served without generating the rest. Amounts are
+universe it sits in), so any subset can be served without generating the rest.
+
+The market is one history, seen as of a day (``as_of``): the market as of a day D shows what the
+market as of any later day shows for the days up to D, less what is dated after D (filings,
+dividends, splits, listings, delistings). Levels are anchored on ``REFERENCE_DAY`` (today's
+price, share count and revenue are that day's), history is generated forward, and what
+happens after the reference day (new listings, delistings, splits, dividends, filings) is
+drawn from random streams of its own, so that the market as of the reference day stays the
+same whatever lies after it. Amounts are
 whole dollars (multiples of 1,000); EPS is rounded to cents; share counts and EPS are as
 filed: on the split basis of the row's filing date (a report restates its periods for the splits
 executed before it is filed, never for later ones), annual and TTM rows included.
@@ -31,6 +39,16 @@ DEFAULT_SIZE = 10070
 DEFAULT_DELISTED = 1000
 DEFAULT_SEED = 42
 DEFAULT_AS_OF = date(2025, 11, 21)
+REFERENCE_DAY = DEFAULT_AS_OF
+"""The day levels are anchored on; the default as-of date shows the market of that day."""
+FUTURE_DAYS = 730
+"""Listings, delistings and splits are drawn for this many days after ``REFERENCE_DAY``."""
+LISTINGS_PER_YEAR = 0.05
+"""New listings per year after the reference day, per company active on it."""
+DELISTINGS_PER_YEAR = 0.04
+"""Share of the companies active on the reference day delisted per year after it."""
+SPLITS_PER_YEAR = 0.01
+"""Share of the companies active on the reference day that split per year after it."""
 HISTORY_START = date(2009, 3, 29)
 PRICE_START = date(2003, 1, 2)
 
@@ -194,11 +212,13 @@ class Company:
 
     __slots__ = (
         "ticker", "index", "name", "cik", "has_cik", "composite_figi", "share_class_figi", "exchange",
-        "sector", "fy_end", "saturday", "list_date", "delisted", "has_financials", "vx_q4", "v1_q4",
+        "sector", "fy_end", "saturday", "list_date", "delisted", "delisted_on", "has_financials", "vx_q4", "v1_q4",
         "pays_dividends", "splits", "former_ticker", "change_date", "hash", "revenue0", "growth",
         "volatility", "margin_shift", "price_today", "shares_today", "has_nci", "has_preferred",
-        "has_inventory", "homepage", "employees", "peers", "last_updated",
+        "has_inventory", "homepage", "employees", "peers", "last_updated", "reference_multiplier",
     )
+    # ``delisted`` is the delisting day as of the market's as-of date (None while listed);
+    # ``delisted_on`` the day it is delisted, also when that lies after the as-of date.
 
     @property
     def bank(self):
@@ -209,12 +229,15 @@ class Company:
         return self.delisted is None
 
     def split_multiplier(self, day):
-        """Shares in issue on ``day`` per share today's basis is counted in (splits after ``day``)."""
-        return _split_multiplier(self.splits, day)
+        """Shares in issue on ``day`` per share of the reference day's basis (the splits between
+        the two days)."""
+        return _split_multiplier(self.splits, day) / self.reference_multiplier
 
 
 class SyntheticMarket:
-    """The synthetic universe. ``size`` active common stocks plus ``delisted`` delisted ones."""
+    """The synthetic universe as of ``as_of``: ``size`` common stocks active on the reference day
+    plus ``delisted`` ones delisted before it, less those not yet listed or already delisted on
+    ``as_of``, plus those listed between the reference day and ``as_of``."""
 
     def __init__(self, size=DEFAULT_SIZE, delisted=DEFAULT_DELISTED, seed=DEFAULT_SEED, as_of=DEFAULT_AS_OF,
                  history_start=None):
@@ -223,11 +246,21 @@ class SyntheticMarket:
         self.history_start = history_start
         """None: statements from ``HISTORY_START``, dividends from a company's early years; a date:
         neither before it (a short market, for tests that need every dataset but little history)."""
-        self.tickers = self._make_tickers()
-        self.index = {t: i for i, t in enumerate(self.tickers)}
-        self.active_tickers = self.tickers[:size]
+        self.horizon = max(as_of, REFERENCE_DAY)
+        """Data are generated up to this day (levels are anchored on the reference day)."""
+        every_ticker = self._make_tickers()
+        self.reference_active = every_ticker[:size]
+        """The companies active on the reference day (the pool of related companies)."""
+        self.reference_delisted = every_ticker[size:size + delisted]
+        self._stable_index = {t: i for i, t in enumerate(every_ticker)}
+        self._listing_day = self._future_listing_days(every_ticker[size + delisted:])
         self.company = lru_cache(maxsize=None)(self._company)
+        self.tickers = [t for t in every_ticker if self._listed_by(t, as_of)]
+        """Every ticker listed by ``as_of``, active or delisted."""
+        self.index = {t: self._stable_index[t] for t in self.tickers}
+        self._active_tickers = None
         self.periods = lru_cache(maxsize=None)(self._periods)
+        self._periods_to_horizon = lru_cache(maxsize=None)(self._make_periods_to_horizon)
         self._streams = {"income_statements": self._income_stream, "balance_sheets": self._balance_stream,
                          "cash_flow": self._cash_flow_stream}
         self.series = lru_cache(maxsize=4096)(self._series)
@@ -243,6 +276,19 @@ class SyntheticMarket:
         self._month_lock = threading.Lock()
         self._calendar = None
         self._shape_table = None
+
+    @property
+    def active_tickers(self):
+        """The tickers listed and not delisted on ``as_of``."""
+        if self._active_tickers is None:
+            self._active_tickers = [t for t in self.tickers if self.company(t).delisted is None]
+        return self._active_tickers
+
+    def _may_be_delisted(self):
+        """The tickers that can be delisted on ``as_of``, in ``tickers`` order."""
+        if self.as_of <= REFERENCE_DAY:
+            return [t for t in self.reference_delisted if t in self.index]
+        return self.tickers
 
     @property
     def calendar(self):
@@ -271,6 +317,8 @@ class SyntheticMarket:
     # --- universe -------------------------------------------------------------------------
 
     def _make_tickers(self):
+        """Active on the reference day, sorted; delisted before it, sorted; listed after it, in
+        the order drawn (``_future_listing_days`` draws their days in the same order)."""
         rng = random.Random(_key(self.seed, "universe", self.size, self.n_delisted))
         wanted = self.size + self.n_delisted
         chosen, seen = [], set()
@@ -290,15 +338,34 @@ class SyntheticMarket:
             seen.add(t)
             chosen.append(t)
         active, delisted = sorted(chosen[: self.size]), sorted(chosen[self.size:])
-        return active + delisted
+        return active + delisted + self._new_symbols(seen, lengths, letters)
 
-    def is_active(self, ticker):
-        return self.index[ticker] < self.size
+    def _new_symbols(self, seen, lengths, letters):
+        """Symbols of the companies listed after the reference day (none taken before)."""
+        rng = random.Random(_key(self.seed, "listings after the reference day", self.size, self.n_delisted))
+        wanted, chosen = round(self.size * LISTINGS_PER_YEAR * FUTURE_DAYS / 365), []
+        while len(chosen) < wanted:
+            t = "".join(rng.choice(letters) for _ in range(rng.choice(lengths)))
+            if t not in seen:
+                seen.add(t)
+                chosen.append(t)
+        return chosen
+
+    def _future_listing_days(self, tickers):
+        rng = random.Random(_key(self.seed, "listing days after the reference day", self.size))
+        return {t: next_trading_day(REFERENCE_DAY + timedelta(days=1 + rng.randrange(FUTURE_DAYS))) for t in tickers}
+
+    def _listed_by(self, ticker, day):
+        listing_day = self._listing_day.get(ticker)
+        if listing_day is not None:
+            return listing_day <= day
+        return day >= REFERENCE_DAY or self.company(ticker).list_date <= day
 
     def _company(self, ticker):
-        if ticker not in self.index:
+        """The company listed under ``ticker``, None when there is none or it lists after ``as_of``."""
+        if ticker not in self._stable_index or self._listing_day.get(ticker, self.as_of) > self.as_of:
             return None
-        idx = self.index[ticker]
+        idx = self._stable_index[ticker]
         h = _key(self.seed, ticker)
         rng = random.Random(h)
         known = KNOWN_COMPANIES.get(ticker, {})
@@ -318,15 +385,17 @@ class SyntheticMarket:
         c.fy_end = known.get("fy_end") or rng.choice(_FY_ENDS)
         c.saturday = known.get("saturday", rng.random() < 0.12)
         c.list_date = known.get("list_date") or date(1975, 1, 1) + timedelta(days=rng.randrange(365 * 49))
-        c.list_date = next_trading_day(c.list_date)
-        c.delisted = None
-        if idx >= self.size:
-            span = (self.as_of - timedelta(days=30) - max(c.list_date, date(2008, 1, 1))).days
+        c.list_date = self._listing_day.get(ticker) or next_trading_day(c.list_date)
+        c.delisted_on = None
+        if self.size <= idx < self.size + self.n_delisted:
+            span = (REFERENCE_DAY - timedelta(days=30) - max(c.list_date, date(2008, 1, 1))).days
             if span < 400:
                 c.list_date = date(2004, 1, 5) + timedelta(days=rng.randrange(365 * 3))
-                span = (self.as_of - timedelta(days=30) - date(2008, 1, 1)).days
-            c.delisted = next_trading_day(
+                span = (REFERENCE_DAY - timedelta(days=30) - date(2008, 1, 1)).days
+            c.delisted_on = next_trading_day(
                 max(c.list_date, date(2008, 1, 1)) + timedelta(days=365 + rng.randrange(max(span - 365, 1))))
+        elif idx < self.size and ticker not in KNOWN_COMPANIES:
+            c.delisted_on = self._future_delisting(c)
         c.has_financials = bool(known) or rng.random() >= 0.05
         c.vx_q4 = rng.random() < 0.08
         c.v1_q4 = rng.random() < 0.9
@@ -342,13 +411,14 @@ class SyntheticMarket:
         ps = math.exp(rng.gauss(math.log(2.0), 0.8))
         c.shares_today = known.get("shares") or max(
             1_000_000, int(c.revenue0 * 4 * 1000 * ps / c.price_today) // 1000 * 1000)
-        c.splits = self._split_plan(c, rng, known)
+        c.splits = self._split_plan(c, rng, known) + self._future_split(c, known)
+        c.reference_multiplier = _split_multiplier(c.splits, REFERENCE_DAY)
         c.last_updated = None
         c.former_ticker, c.change_date = None, None
         if rng.random() < 0.02:
             c.former_ticker = self._former_ticker(rng)
             lo = max(c.list_date, date(2005, 1, 1))
-            hi = c.delisted or self.as_of
+            hi = min(c.delisted_on or REFERENCE_DAY, REFERENCE_DAY)
             if (hi - lo).days > 60:
                 c.change_date = next_trading_day(lo + timedelta(days=rng.randrange((hi - lo).days - 30)))
             else:
@@ -356,25 +426,49 @@ class SyntheticMarket:
         c.homepage = known.get("homepage") or "https://www." + c.name.split()[0].lower() + \
             c.name.split()[1].lower()[:6] + ".com"
         c.employees = known.get("employees") or max(5, int(c.revenue0 * 4 / 300))
+        c.delisted = c.delisted_on if c.delisted_on is not None and c.delisted_on <= self.as_of else None
         return c
+
+    def _future_delisting(self, c):
+        """The day a company active on the reference day is delisted after it, or None."""
+        rng = random.Random(c.hash ^ 0xDE1157)
+        if rng.random() >= DELISTINGS_PER_YEAR * FUTURE_DAYS / 365:
+            return None
+        return next_trading_day(REFERENCE_DAY + timedelta(days=1 + rng.randrange(FUTURE_DAYS)))
+
+    def _future_split(self, c, known):
+        """A split after the reference day, at least 30 days before a delisting: () or one
+        ``(day, from, to)``."""
+        rng = random.Random(c.hash ^ 0x5B117)
+        if known or rng.random() >= SPLITS_PER_YEAR * FUTURE_DAYS / 365:
+            return ()
+        when = next_trading_day(max(REFERENCE_DAY, c.list_date + timedelta(days=200))
+                                + timedelta(days=1 + rng.randrange(FUTURE_DAYS)))
+        if c.delisted_on is not None and when > c.delisted_on - timedelta(days=30):
+            return ()
+        frm, to = rng.choice(_REVERSE_RATIOS) if rng.random() < 0.2 else rng.choice(_SPLIT_RATIOS)
+        return ((when, frm, to),)
 
     def delisted_listings(self):
         """The reference listing's delisted rows: every delisted company, plus companies that once
         traded under a symbol an active company holds now (tickers are reused), plus a few
         listings repeated with an older ``last_updated`` (as the real listing repeats some)."""
         if self._delisted_listings is None:
-            delisted = [self.company(t) for t in self.tickers[self.size:]]
+            reference_delisted = self.reference_delisted
             count = max(1, self.n_delisted // 200) if self.n_delisted else 0
             rng = random.Random(_key(self.seed, "listings", self.size, self.n_delisted))
-            active = [t for t in self.active_tickers if t not in KNOWN_COMPANIES]
-            reused = rng.sample(active, min(count, len(active))) + rng.sample(self.tickers[self.size:], count)
+            active = [t for t in self.reference_active if t not in KNOWN_COMPANIES]
+            reused = rng.sample(active, min(count, len(active))) + rng.sample(reference_delisted, count)
             former = [self._former_holder(self.company(t), rng) for t in reused]
-            repeated = {id(c) for c in rng.sample(delisted, count)}
+            repeated = set(rng.sample(reference_delisted, count))
+            staleness = {t: timedelta(days=rng.randrange(30, 400)) for t in reference_delisted if t in repeated}
+            former = [c for c in former if c.delisted <= self.as_of]
             listings = []
-            for company in delisted:
-                if id(company) in repeated:  # the older copy first: the newest must win, not the first
+            for company in (self.company(t) for t in self._may_be_delisted() if self.company(t).delisted):
+                if company.ticker in staleness:
+                    # the older copy first: the newest must win, not the first
                     stale = copy.copy(company)
-                    stale.last_updated = company.delisted - timedelta(days=rng.randrange(30, 400))
+                    stale.last_updated = company.delisted - staleness[company.ticker]
                     listings.append(stale)
                 listings.append(company)
             self._delisted_listings = listings + former
@@ -389,7 +483,7 @@ class SyntheticMarket:
         former.has_cik = True
         former.composite_figi, former.share_class_figi = (
             "BBG" + "".join(rng.choice("0123456789BCDFGHJKLMNPQRSTVWXYZ") for _ in range(9)) for _ in range(2))
-        former.delisted = current.list_date - timedelta(days=rng.randrange(30, 3000))
+        former.delisted = former.delisted_on = current.list_date - timedelta(days=rng.randrange(30, 3000))
         former.list_date = former.delisted - timedelta(days=rng.randrange(400, 5000))
         former.last_updated = None
         return former
@@ -400,8 +494,8 @@ class SyntheticMarket:
     def _former_ticker(self, rng):
         while True:
             t = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(rng.choice((3, 4))))
-            if t not in self.index:
-                return t
+            if self._stable_index.get(t, self.size + self.n_delisted) >= self.size + self.n_delisted:
+                return t  # not a symbol of the reference day's universe (a later listing may reuse it)
 
     def _split_plan(self, c, rng, known):
         if "splits" in known:
@@ -409,7 +503,7 @@ class SyntheticMarket:
         if rng.random() >= 0.03:
             return ()
         lo = max(c.list_date, PRICE_START) + timedelta(days=200)
-        hi = (c.delisted or self.as_of) - timedelta(days=30)
+        hi = min(c.delisted_on or REFERENCE_DAY, REFERENCE_DAY) - timedelta(days=30)
         if hi <= lo:
             return ()
         out = []
@@ -425,7 +519,7 @@ class SyntheticMarket:
         c = self.company(ticker)
         if self._sector_members is None:
             members = {}
-            for t in self.active_tickers:
+            for t in self.reference_active:
                 members.setdefault(self._sector_of(t) if t not in KNOWN_COMPANIES
                                    else KNOWN_COMPANIES[t]["sector"], []).append(t)
             self._sector_members = members
@@ -438,11 +532,22 @@ class SyntheticMarket:
 
     def _periods(self, ticker):
         """The company's fiscal quarters whose report is filed by ``as_of`` (and before delisting)."""
+        every = self._periods_to_horizon(ticker)
+        if not every or every[-1].filing_date <= self.as_of:
+            return every
+        return every[:bisect_right([p.filing_date for p in every], self.as_of)]
+
+    def _reference_quarters(self, ticker):
+        """How many quarters the company has filed by the reference day (or its delisting)."""
+        return bisect_right([p.filing_date for p in self._periods_to_horizon(ticker)], REFERENCE_DAY)
+
+    def _make_periods_to_horizon(self, ticker):
+        """The company's fiscal quarters whose report is filed by ``horizon`` (and before delisting)."""
         c = self.company(ticker)
         if c is None or not c.has_financials:
             return ()
         first = max(self.history_start or HISTORY_START, c.list_date + timedelta(days=60))
-        stop = min(self.as_of, c.delisted or self.as_of)
+        stop = min(self.horizon, c.delisted_on or self.horizon)
         out, prev_end = [], None
         y, m = first.year - 1, c.fy_end
         h, sat, fy_end, cik = c.hash, c.saturday, c.fy_end, c.cik
@@ -472,9 +577,11 @@ class SyntheticMarket:
         return tuple(out)
 
     def _make_drivers(self, ticker):
-        """Per-quarter levels (thousands of dollars unless noted): revenue, cash, debt, shares."""
-        c, periods = self.company(ticker), self.periods(ticker)
-        n = len(periods)
+        """Per-quarter levels (thousands of dollars unless noted): revenue, cash, debt, shares;
+        anchored on the last quarter filed by the reference day, whose shares are the company's
+        shares today."""
+        c, periods = self.company(ticker), self._periods_to_horizon(ticker)
+        n = self._reference_quarters(ticker)
         rng = random.Random(c.hash ^ 0xF00D)
         gauss = _fast_gauss(rng)
         rev, cash, debt, eq_ratio, aoci, shares = (array("d") for _ in range(6))
@@ -512,8 +619,8 @@ class SyntheticMarket:
         aoci.extend(aoci_l)
         shares.extend(shares_l)
         if n:
-            scale = c.shares_today / shares[-1]
-            for i in range(n):
+            scale = c.shares_today / shares[n - 1]
+            for i in range(len(shares)):
                 shares[i] *= scale
         return rev, cash, debt, eq_ratio, aoci, shares
 
@@ -816,17 +923,17 @@ class SyntheticMarket:
     def price_window(self, ticker):
         """First and last day with a bar."""
         c = self.company(ticker)
-        first = next_trading_day(max(c.list_date, PRICE_START))
-        last = (c.delisted - timedelta(days=1)) if c.delisted else self.as_of
-        return first, last
+        return next_trading_day(max(c.list_date, PRICE_START)), _last_bar_day(c, self.as_of)
 
     def _make_knots(self, ticker):
-        """Month-start log prices (split-adjusted), anchored so the last one is today's price; a
+        """Month-start log prices on the reference day's split basis, anchored so the knot after
+        the reference day's month is today's price, up to the month after the horizon's; a
         walk's price is lifted by ``PRICE_FLOOR`` so no listed common stock trades at fractions
         of a cent."""
         c = self.company(ticker)
-        first, last = self.price_window(ticker)
-        months = (last.year - first.year) * 12 + last.month - first.month + 2
+        first = self.price_window(ticker)[0]
+        months = max(_months_between(first, _last_bar_day(c, self.horizon)) + 2, 2)
+        anchor = max(_months_between(first, _last_bar_day(c, REFERENCE_DAY)) + 1, 0)
         rng = random.Random(c.hash ^ 0xBEEF)
         gauss = _fast_gauss(rng)
         drift = gauss(0.006, 0.01)
@@ -835,7 +942,7 @@ class SyntheticMarket:
         for _ in range(months - 1):
             x += drift + gauss(0, vol)
             walk.append(x)
-        shift = math.log(max(c.price_today - PRICE_FLOOR, PRICE_FLOOR)) - walk[-1]
+        shift = math.log(max(c.price_today - PRICE_FLOOR, PRICE_FLOOR)) - walk[anchor]
         return first.year, first.month, array("d", (math.log(math.exp(w + shift) + PRICE_FLOOR) for w in walk))
 
     # Bars are random-access in (ticker, trading day): the trend is the interpolated monthly knots,
@@ -845,7 +952,8 @@ class SyntheticMarket:
     # the very same float expressions, so per-ticker and grouped bars agree to the last digit.
 
     def _bar_consts(self, ticker):
-        """``(shape offset, volume base, knots, knot offset, first j, last j, splits)`` of a ticker."""
+        """``(shape offset, volume base, knots, knot offset, first j, last j, company)`` of a
+        ticker; ``company`` only when it has splits (None: bars need no split adjustment)."""
         consts = self._bar_cache.get(ticker)
         if consts is None:
             c = self.company(ticker)
@@ -854,27 +962,35 @@ class SyntheticMarket:
             first, last = self.price_window(ticker)
             consts = (_mix(c.hash ^ 0xBA5) & _SHAPE_MASK, c.shares_today * 0.004, knots,
                       (y0 - PRICE_START.year) * 12 + m0 - 1, cal.index_on_or_after(first),
-                      cal.index_on_or_before(last), c.splits)
+                      cal.index_on_or_before(last), c if c.splits else None)
             self._bar_cache[ticker] = consts
         return consts
 
-    def bar(self, ticker, day, adjusted=True):
-        """The daily bar of ``day`` (assumed a trading day inside the price window)."""
+    def bar(self, ticker, day, adjusted=True, reference_basis=False):
+        """The daily bar of ``day`` (assumed a trading day inside the price window): split-adjusted
+        to ``as_of`` (or to the reference day, with ``reference_basis``), or as traded."""
         cal, shapes = self.calendar, self._shapes()
         j = cal.index[day.toordinal()]
-        s, vb, K, off, _, _, splits = self._bar_consts(ticker)
+        s, vb, K, off, _, _, split_company = self._bar_consts(ticker)
         cn, orr, hr, lr, vwr, vm, tr = shapes[s + j]
         k = cal.month[j] - off
         k0 = K[k]
         c = math.exp(k0 + (K[k + 1] - k0) * cal.frac[j]) * cn
         vol = vb * vm
         n = int(vol * tr) or 1
-        if adjusted:
+        m = self._bar_multiplier(split_company, day, adjusted and not reference_basis, reference_basis)
+        if m == 1.0:
             return Bar(day, round(c * orr, 4), round(c * hr, 4), round(c * lr, 4), round(c, 4),
                        float(int(vol)), round(c * vwr, 4), n)
-        m = _split_multiplier(splits, day)
         return Bar(day, round(c * orr / m, 4), round(c * hr / m, 4), round(c * lr / m, 4), round(c / m, 4),
                    float(int(vol * m)), round(c * vwr / m, 4), n)
+
+    def _bar_multiplier(self, split_company, day, adjusted, reference_basis=False):
+        """Shares on the basis of the bar's prices per share of the reference day's basis: of
+        ``as_of`` (adjusted), of ``day`` (as traded) or 1.0 (reference basis, or no splits)."""
+        if split_company is None or reference_basis:
+            return 1.0
+        return split_company.split_multiplier(self.as_of if adjusted else day)
 
     def bars(self, ticker, start, end, adjusted=True):
         first, last = self.price_window(ticker)
@@ -893,16 +1009,16 @@ class SyntheticMarket:
         if j0 >= j1:
             return []
         cal, shapes = self.calendar, self._shapes()
-        s, vb, K, off, _, _, splits = self._bar_consts(ticker)
+        s, vb, K, off, _, _, split_company = self._bar_consts(ticker)
         exp = math.exp
         trend = [exp(K[gm - off] + (K[gm - off + 1] - K[gm - off]) * f)
                  for gm, f in zip(cal.month[j0:j1], cal.frac[j0:j1])]
         rows = zip(shapes[s + j0: s + j1], trend, cal.midnight_text[j0:j1])
-        if adjusted or not splits:
+        if split_company is None or adjusted and self._bar_multiplier(split_company, None, True) == 1.0:
             out = [_BAR_FMT % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1)
                    for (cn, orr, hr, lr, vwr, vm, tr), t, stamp in rows for c, vol in ((t * cn, vb * vm),)]
         else:
-            mult = [_split_multiplier(splits, d) for d in cal.days[j0:j1]]
+            mult = [self._bar_multiplier(split_company, d, adjusted) for d in cal.days[j0:j1]]
             out = [_BAR_FMT % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m, c * lr / m, stamp,
                                    int(vol * tr) or 1)
                    for ((cn, orr, hr, lr, vwr, vm, tr), t, stamp), m in zip(rows, mult)
@@ -921,17 +1037,17 @@ class SyntheticMarket:
         stamp = cal.close_text[j]
         exp = math.exp
         cols = self._grouped_columns(cal.month[j])
-        if adjusted:
+        if adjusted and self.as_of == REFERENCE_DAY:
             return [prefix + _BAR_BODY % (vol, c * vwr, c * orr, c, c * hr, c * lr, stamp, int(vol * tr) or 1)
-                    for prefix, s, vb, k0, dk, jf, jl, splits in cols if jf <= j <= jl
+                    for prefix, s, vb, k0, dk, jf, jl, _ in cols if jf <= j <= jl
                     for cn, orr, hr, lr, vwr, vm, tr in (shapes[s + j],)
                     for c, vol in ((exp(k0 + dk * f) * cn, vb * vm),)]
         out = []
-        for prefix, s, vb, k0, dk, jf, jl, splits in cols:
+        for prefix, s, vb, k0, dk, jf, jl, split_company in cols:
             if jf <= j <= jl:
                 cn, orr, hr, lr, vwr, vm, tr = shapes[s + j]
                 c, vol = exp(k0 + dk * f) * cn, vb * vm
-                m = _split_multiplier(splits, day) if splits else 1.0
+                m = self._bar_multiplier(split_company, day, adjusted)
                 out.append(prefix + _BAR_BODY % (vol * m, c * vwr / m, c * orr / m, c / m, c * hr / m,
                                                      c * lr / m, stamp, int(vol * tr) or 1))
         return out
@@ -945,15 +1061,15 @@ class SyntheticMarket:
         lo, hi = cal.month_span(gm)
         cols = []
         for t in self.tickers:
-            s, vb, K, off, jf, jl, splits = self._bar_consts(t)
+            s, vb, K, off, jf, jl, split_company = self._bar_consts(t)
             if jl < lo or jf > hi:
                 continue
             k = gm - off
             k0 = K[k]
-            cols.append(('{"T":"%s",' % t, s, vb, k0, K[k + 1] - k0, jf, jl, splits))
+            cols.append(('{"T":"%s",' % t, s, vb, k0, K[k + 1] - k0, jf, jl, split_company))
             if self.has_warrants(t):
                 cols.append(('{"T":"%s",' % warrant_of(t), s ^ 1, vb * 0.1, k0 + WARRANT_LOG_PRICE, K[k + 1] - k0,
-                             jf, jl, splits))
+                             jf, jl, split_company))
         with self._month_lock:
             self._month_columns[gm] = cols
             while len(self._month_columns) > MONTHS_CACHED:
@@ -975,54 +1091,62 @@ class SyntheticMarket:
     # --- corporate actions ----------------------------------------------------------------
 
     def _splits(self, ticker):
+        """Splits executed by ``as_of``, each with the factor of every split from it on."""
         c = self.company(ticker)
         out, factor = [], 1.0
-        for when, frm, to in reversed(c.splits):
+        for when, frm, to in reversed([split for split in c.splits if split[0] <= self.as_of]):
             factor *= frm / to
             ident = "E" + sha256(f"split|{ticker}|{when}|{frm}|{to}".encode()).hexdigest()
             out.append(Split(ticker, when, frm, to, ident, round(factor, 6)))
         return tuple(reversed(out))
 
     def _dividends(self, ticker):
-        """Quarterly cash dividends, as declared (not restated for later splits)."""
+        """Quarterly cash dividends that went ex by ``as_of`` (and before delisting), as declared
+        (not restated for later splits); the split-adjusted amount and the historical
+        adjustment factor are those of ``as_of``."""
         c = self.company(ticker)
         if not c.pays_dividends:
             return ()
-        rng = random.Random(c.hash ^ 0xD1D)
         first, last = self.price_window(ticker)
-        start = max(first + timedelta(days=rng.randrange(60, 2000)), date(2003, 3, 1), self.history_start or date.min)
-        amount = c.price_today * rng.uniform(0.002, 0.01) * math.exp(-0.015 * ((self.as_of - start).days / 91))
-        raw = []
-        ex = next_trading_day(start)
-        while ex <= min(last, self.as_of):
-            if rng.random() < 0.08:
-                amount *= 1.0 + rng.uniform(0.02, 0.1)
-            m = c.split_multiplier(ex)
-            cash = max(0.01, round(amount / m, 2))
-            kind = "recurring"
-            if rng.random() < 0.015:
-                kind, cash = "special", max(0.01, round(cash * rng.uniform(2, 8), 2))
-            raw.append((ex, cash, cash * m, kind))
-            ex = next_trading_day(ex + timedelta(days=91))
+        paid = [dividend for dividend in self._dividend_history(c, first) if dividend[0] <= last]
+        to_as_of = c.split_multiplier(self.as_of)
         out, factor = [], 1.0
-        for ex, cash, adj_cash, kind in reversed(raw):
+        for ex, cash, adj_cash, kind, declared, record, pay in reversed(paid):
             prev = ex - timedelta(days=1)
             while not is_trading_day(prev):
                 prev -= timedelta(days=1)
             if prev >= first:
-                factor *= max(0.5, 1 - adj_cash / self.bar(ticker, prev).c)
-            declared = ex - timedelta(days=rng.randrange(14, 40))
-            record = next_trading_day(ex + timedelta(days=1 if ex >= date(2024, 5, 28) else 2))
-            pay = record + timedelta(days=rng.randrange(5, 25))
+                factor *= max(0.5, 1 - adj_cash / self.bar(ticker, prev, reference_basis=True).c)
             ident = "E" + sha256(f"div|{ticker}|{ex}|{cash}".encode()).hexdigest()
-            out.append(Dividend(ticker, ident, cash, round(adj_cash, 6), declared, ex, record, pay,
+            out.append(Dividend(ticker, ident, cash, round(adj_cash / to_as_of, 6), declared, ex, record, pay,
                                 0 if kind == "special" else 4, kind, round(factor, 6)))
         return tuple(reversed(out))
 
+    def _dividend_history(self, c, first):
+        """Every dividend to the horizon: ``(ex, cash, cash on the reference day's basis, kind,
+        declared, record, pay)``. Those up to the reference day come from one random stream
+        (their dates drawn newest first), those after it from another, drawn forward."""
+        rng = random.Random(c.hash ^ 0xD1D)
+        start = max(first + timedelta(days=rng.randrange(60, 2000)), date(2003, 3, 1), self.history_start or date.min)
+        amount = c.price_today * rng.uniform(0.002, 0.01) * math.exp(-0.015 * ((REFERENCE_DAY - start).days / 91))
+        history = []
+        ex = next_trading_day(start)
+        while ex <= _last_bar_day(c, REFERENCE_DAY):
+            amount, paid = _dividend_amount(c, rng, ex, amount)
+            history.append(paid)
+            ex = next_trading_day(ex + timedelta(days=91))
+        history = [paid + _dividend_dates(rng, paid[0]) for paid in reversed(history)][::-1]
+        rng = random.Random(c.hash ^ 0xD1D2)
+        while ex <= _last_bar_day(c, self.horizon):
+            amount, paid = _dividend_amount(c, rng, ex, amount)
+            history.append(paid + _dividend_dates(rng, ex))
+            ex = next_trading_day(ex + timedelta(days=91))
+        return history
+
     def events(self, ticker):
-        """Ticker-change events, newest first."""
+        """Ticker-change events by ``as_of``, newest first."""
         c = self.company(ticker)
-        if c.former_ticker:
+        if c.former_ticker and c.change_date <= self.as_of:
             return [(c.change_date, ticker), (c.list_date, c.former_ticker)]
         return [(c.list_date, ticker)]
 
@@ -1043,6 +1167,37 @@ class SyntheticMarket:
 
 
 NO_RESTATEMENT = (1.0, 1.0, 1.0, 1.0)
+
+
+def _dividend_amount(company, rng, ex, amount):
+    """The dividend going ex on ``ex``: ``(amount, (ex, cash, cash on the reference day's basis,
+    kind))``, ``amount`` (the recurring amount on the reference day's basis) raised now and then."""
+    if rng.random() < 0.08:
+        amount *= 1.0 + rng.uniform(0.02, 0.1)
+    m = company.split_multiplier(ex)
+    cash = max(0.01, round(amount / m, 2))
+    kind = "recurring"
+    if rng.random() < 0.015:
+        kind, cash = "special", max(0.01, round(cash * rng.uniform(2, 8), 2))
+    return amount, (ex, cash, cash * m, kind)
+
+
+def _dividend_dates(rng, ex):
+    """``(declared, record, pay)`` of a dividend going ex on ``ex``."""
+    declared = ex - timedelta(days=rng.randrange(14, 40))
+    record = next_trading_day(ex + timedelta(days=1 if ex >= date(2024, 5, 28) else 2))
+    return declared, record, record + timedelta(days=rng.randrange(5, 25))
+
+
+def _last_bar_day(company, day):
+    """The last day the company trades by ``day`` (the day before its delisting at the latest)."""
+    if company.delisted_on is not None and company.delisted_on <= day:
+        return company.delisted_on - timedelta(days=1)
+    return day
+
+
+def _months_between(first, last):
+    return (last.year - first.year) * 12 + last.month - first.month
 
 
 WARRANT_LOG_PRICE = math.log(0.15)

@@ -314,7 +314,7 @@ class PolygonApi:
         return items
 
     def _known(self, ticker):
-        if self.market.company(ticker) is None:
+        if ticker not in self.market.index:
             raise not_found()
         return self.market.company(ticker)
 
@@ -730,7 +730,7 @@ class PolygonApi:
             raise bad_request(f"Invalid sort '{order}'.")
         m = self.market
         results, next_url = [], None
-        if m.company(ticker) is not None and first <= last:
+        if ticker in m.index and first <= last:
             j0, j1 = m.bar_window(ticker, first, last)
             total = max(0, j1 - j0)
             if order == "asc":
