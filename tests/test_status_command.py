@@ -130,6 +130,22 @@ def test_units_staged_but_not_published_are_reported_without_breaking_the_datase
     assert "staged, not yet published: 2 file(s) replacing 3 ticker(s)" in out
 
 
+def test_staged_upserts_are_counted_with_the_tickers_their_rows_touch(tree, tmp_path, capsys):
+    root, _ = tree
+    stage(root, BALANCE, [balance_row("NVDA", date(2024, 5, 20))], ["NVDA"])
+    StagingArea(root).stage_upsert(BALANCE, stamped(BALANCE, records_table(BALANCE, [
+        balance_row("AAPL", date(2024, 11, 1)), balance_row("TSLA", date(2024, 11, 1))]), NOW))
+    ledger = save_ledger(tmp_path / "progress2.json", done=[("balance_sheets", t, 1) for t in ("AAPL", "MSFT", "TSLA")])
+    balance = check(root, ledger)["datasets"]["balance_sheets"]
+    assert (balance["staged"]["files"], balance["staged"]["upsert_files"]) == (2, 1)
+    assert balance["staged"]["upserted_tickers"] == ["AAPL", "TSLA"] and balance["staged"]["tickers"] == 3
+    assert balance["done_but_missing"] == []  # TSLA's rows are staged, not lost
+    code, out, _ = run_command(capsys, "--data-dir", root, "--progress-file", ledger)
+    assert code == 0
+    assert ("staged, not yet published: 2 file(s): 1 replacing 1 ticker(s), 1 upserting rows of 2 ticker(s) "
+            "by natural key") in out
+
+
 def test_a_staged_universe_replaces_the_whole_table(tmp_path):
     stage(tmp_path, UNIVERSE, [{"ticker": "AAPL", "active": True}], WHOLE_TABLE)
     universe = check(tmp_path, tmp_path / "none.json")["datasets"]["universe"]

@@ -89,7 +89,8 @@ def check_dataset(tally: PartitionTally, staged: StagedUnits, ledger: LedgerView
     if not tally.unreadable and not staged.unreadable and not staged.whole_table:
         missing = sorted(ticker for ticker, unit in done.items()
                          if (unit or {}).get("rows", 0) > 0
-                         and ticker not in tally.tickers and ticker not in staged.tickers)
+                         and ticker not in tally.tickers and ticker not in staged.tickers
+                         and ticker not in staged.upserted_tickers)
     problems = []
     if tally.schema_mismatches:
         problems.append(f"{len(tally.schema_mismatches)} file(s) whose schema is not the declared one")
@@ -107,8 +108,9 @@ def check_dataset(tally: PartitionTally, staged: StagedUnits, ledger: LedgerView
         "rows": tally.rows,
         "through": tally.through.isoformat() if tally.through else None,
         "tickers": len(tally.tickers),
-        "staged": {"files": staged.files, "tickers": len(staged.tickers), "whole_table": staged.whole_table,
-                   "replaced_tickers": sorted(staged.tickers),
+        "staged": {"files": staged.files, "tickers": len(staged.tickers | staged.upserted_tickers),
+                   "whole_table": staged.whole_table, "replaced_tickers": sorted(staged.tickers),
+                   "upsert_files": staged.upsert_files, "upserted_tickers": sorted(staged.upserted_tickers),
                    "unreadable_files": [{"file": file, "error": error}
                                         for file, error in sorted(staged.unreadable.items())]},
         "completion": completion(done, failed, base_tickers) if name in TICKER_DATASETS else None,

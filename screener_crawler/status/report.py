@@ -114,8 +114,7 @@ def dataset_detail(dataset: dict, limit: int, crawl_coverage: dict | None = None
     lines = []
     staged = dataset["staged"]
     if staged["files"]:
-        replaced = "the whole table" if staged["whole_table"] else f"{staged['tickers']:,} ticker(s)"
-        lines.append(f"  staged, not yet published: {staged['files']:,} file(s) replacing {replaced}; "
+        lines.append(f"  staged, not yet published: {_staged_files(staged)}; "
                      "the next crawl publishes them first")
     if dataset["failures_by_reason"]:
         lines.append(f"  failed units by reason ({len(dataset['failed_tickers']):,}):")
@@ -205,6 +204,20 @@ def _staged_cell(staged: dict) -> str:
     if not staged["files"]:
         return "-"
     return "all" if staged["whole_table"] else f"{staged['tickers']:,}"
+
+
+def _staged_files(staged: dict) -> str:
+    """How many files are staged and what they do: replace tickers or the whole table, or
+    upsert rows by natural key (``2 file(s) replacing 3 ticker(s)``)."""
+    upserts = staged["upsert_files"]
+    replacing = ("replacing the whole table" if staged["whole_table"]
+                 else f"replacing {len(staged['replaced_tickers']):,} ticker(s)")
+    upserting = f"upserting rows of {len(staged['upserted_tickers']):,} ticker(s) by natural key"
+    if not upserts:
+        return f"{staged['files']:,} file(s) {replacing}"
+    if upserts == staged["files"]:
+        return f"{upserts:,} file(s) {upserting}"
+    return f"{staged['files']:,} file(s): {staged['files'] - upserts:,} {replacing}, {upserts:,} {upserting}"
 
 
 def _number(value: int | None) -> str:

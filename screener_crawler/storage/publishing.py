@@ -3,8 +3,12 @@
 For each partition a dataset's staged files touch, or that holds rows of a ticker they
 replace everywhere: read the current file, drop the rows of every ticker being replaced, add
 the staged rows (of each ticker, those of the newest file that replaces it), sort, write under
-a temporary name, rename into place. Staged files are deleted only once all of them are
-published, so a publish killed at any point is simply done again, with the same result.
+a temporary name, rename into place. Upsert files (the fourth kind, ``stage_upsert``) take
+their place in staging order: a row, on disk or staged, is dropped when a newer upsert file
+holds its natural key, as when a newer file replaces its ticker; an upsert's own rows give way
+to a newer file that replaces their ticker, or to a newer upsert of their key. Staged files are
+deleted only once all of them are published, so a publish killed at any point is simply done
+again, with the same result.
 """
 
 import logging
@@ -16,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
@@ -33,6 +38,9 @@ from screener_crawler.storage.tables import sort_keys
 
 logger = logging.getLogger(__name__)
 
+PUBLISHED = 0
+"""The sequence of the rows already on disk: older than every staged file (numbered from 1)."""
+
 _publish_lock = threading.Lock()
 
 
@@ -42,6 +50,7 @@ class PublishReport:
     partitions_written: dict = field(default_factory=lambda: defaultdict(int))
     rows_published: dict = field(default_factory=lambda: defaultdict(int))
     tickers_replaced: dict = field(default_factory=lambda: defaultdict(set))
+    """Dataset -> the tickers the published files replaced, or upserted rows of."""
 
 
 def publish(root: Path | str, progress: Callable[[str], None] | None = None,
@@ -84,21 +93,26 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
         wanted = pa.array(sorted(everywhere), pa.string())
         touched |= {month for month, path in existing.items()
                     if month not in touched and _holds_any(path, wanted)}
+    upserts = {sequence for sequence, header in headers.items() if header.upsert}
     replaced_everywhere = pa.array(sorted(everywhere), pa.string())
     for month in sorted(touched):
-        pieces = []
+        pieces = {}  # sequence (PUBLISHED: the file on disk) -> its rows no newer file replaces by ticker
         if month in existing and (whole_table is None):
             replaced = replaced_everywhere
             if month in by_month:
                 replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
-            pieces.append(_without(_read_published(existing[month], dataset), replaced))
+            pieces[PUBLISHED] = _without(_read_published(existing[month], dataset), replaced)
         for sequence, reader in readers.items():
             if whole_table is not None and sequence < whole_table:
                 continue
             rows = reader.month(month)
             if rows is not None:
-                pieces.append(_without(rows, superseded[sequence].get(month) or superseded[sequence].get(None)))
-        merged = pa.concat_tables([rows for rows in pieces if rows.num_rows] or [dataset.schema.empty_table()])
+                pieces[sequence] = _without(rows, superseded[sequence].get(month) or superseded[sequence].get(None))
+        if upserts & pieces.keys():
+            merged = _without_upserted(pieces, upserts, dataset.natural_key)
+        else:
+            merged = pa.concat_tables([rows for rows in pieces.values() if rows.num_rows]
+                                      or [dataset.schema.empty_table()])
         path = partition_path(root, dataset, month)
         if merged.num_rows:
             write_partition_file(path, merged.sort_by(sort_keys(dataset)), dataset.row_group_rows)
@@ -135,6 +149,8 @@ def _replacements(headers: dict[int, StagedHeader]):
     replacing it in that month; newest sequence replacing the whole table, or None)."""
     everywhere, by_month, whole_table = {}, defaultdict(dict), None
     for sequence, header in sorted(headers.items()):
+        if header.upsert:
+            continue
         if header.tickers is None:
             whole_table = sequence
         elif header.scope is None:
@@ -167,6 +183,30 @@ def _without(rows: pa.Table, tickers: pa.Array | None) -> pa.Table:
     if tickers is None or len(tickers) == 0 or rows.num_rows == 0:
         return rows
     return rows.filter(pc.invert(pc.is_in(rows.column("ticker"), tickers)))
+
+
+def _without_upserted(pieces: dict[int, pa.Table], upserts: set[int], key: tuple) -> pa.Table:
+    """The rows of ``pieces`` (sequence -> rows of one partition) in one table, less those whose
+    natural ``key`` a newer piece of ``upserts`` holds (an upsert's keys are unique:
+    ``stage_upsert`` deduplicates).
+
+    Keys are matched by grouping every row's key at once: grouping treats nulls as equal, so a
+    key with a null column (a dividend without a pay date) matches itself, which a join would
+    not. Per key, the newest upsert holding it; a row goes when that is newer than its piece."""
+    rows = pa.concat_tables(pieces.values())
+    sequence = np.repeat(np.array(list(pieces), dtype=np.int64), [piece.num_rows for piece in pieces.values()])
+    upserted_at = pa.array(sequence, mask=~np.isin(sequence, list(upserts)))
+    groups = (rows.select(key)
+              .append_column("__row", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+              .append_column("__upserted_at", upserted_at)
+              .group_by(list(key), use_threads=False)
+              .aggregate([("__upserted_at", "max"), ("__row", "list")]))
+    row = pc.list_flatten(groups.column("__row_list"))
+    newest_upsert = pc.take(groups.column("__upserted_at_max"), pc.list_parent_indices(groups.column("__row_list")))
+    replaced = pc.fill_null(pc.less(pc.take(pa.array(sequence), row), newest_upsert), False)
+    kept = np.ones(rows.num_rows, dtype=bool)
+    kept[pc.filter(row, replaced).to_numpy()] = False
+    return rows.filter(pa.array(kept))
 
 
 def _holds_any(path: Path, tickers: pa.Array) -> bool:

@@ -1,13 +1,23 @@
 """The durable staging area, ``<root>/_staging/``: completed units wait here, many to a file,
 until they are published into their partitions (``publishing.py``).
 
-A staged file holds the units of one dataset, as Arrow IPC with one record batch per
-partition its rows touch, and says which tickers it replaces: in every partition (a unit
-downloaded per ticker or listed per ticker batch), in one partition only (a month of grouped
-daily prices, which lists every ticker of the market for its days), or the whole table (the
-universe). Files are numbered in the order they were staged; a later file wins over an
-earlier one for the tickers both replace. A file is written durably (``fsync``) before the
-ledger hears of its units, and is deleted only once every staged file up to it is published.
+A staged file holds rows of one dataset, as Arrow IPC with one record batch per partition its
+rows touch, and says what its rows replace. Four kinds:
+
+- tickers replaced in every partition (a unit downloaded per ticker or listed per ticker batch);
+- tickers replaced in one partition only (``scope``: a month of grouped daily prices, which
+  lists every ticker of the market for its days);
+- the whole table (the universe);
+- rows that upsert by the dataset's natural key (``stage_upsert``: an update's new prices,
+  filings or corporate actions): each row replaces the published row of its key, if there is
+  one, and every other row stays. A key lives in one partition, as every partitioned
+  dataset's natural key holds its partition date. The header's tickers are those the rows
+  touch, for reporting; they replace nothing.
+
+Files are numbered in the order they were staged; a later file wins over an earlier one,
+whatever their kinds: for the tickers both replace, or for the rows an upsert's keys name. A file
+is written durably (``fsync``) before the ledger hears of its units, and is deleted only once
+every staged file up to it is published.
 """
 
 import json
@@ -25,7 +35,7 @@ import pyarrow.ipc as ipc
 from screener_crawler.datasets import Dataset
 from screener_crawler.storage.atomic import replace_atomically
 from screener_crawler.storage.layout import STAGING_DIR
-from screener_crawler.storage.tables import split_by_month
+from screener_crawler.storage.tables import deduplicate, split_by_month
 
 STAGED_NAME = re.compile(r"^(\d{12})\.([a-z_]+)\.arrow$")
 WHOLE_TABLE = None
@@ -41,7 +51,8 @@ class StagedFile:
 @dataclass(frozen=True)
 class StagedHeader:
     """What a staged file replaces: ``tickers`` (None: the whole table) in every partition, or
-    only in ``scope`` (a partition key); and the partitions its rows touch (``months``, one
+    only in ``scope`` (a partition key), or, with ``upsert``, the rows of its natural keys (then
+    ``tickers`` are those its rows touch); and the partitions its rows touch (``months``, one
     record batch each, in that order). The tickers are a tuple of interned strings: a publish
     holds the header of every staged file at once, and a grouped-daily month replaces every
     ticker of the universe."""
@@ -49,6 +60,7 @@ class StagedHeader:
     tickers: tuple | None
     scope: int | None
     months: tuple
+    upsert: bool = False
 
 
 def write_staged_file(path: Path, schema: pa.Schema, pieces: list) -> None:
@@ -93,13 +105,30 @@ class StagingArea:
             strays = pc.invert(pc.is_in(table.column("ticker"), pa.array(tickers, pa.string())))
             if pc.any(strays).as_py():
                 raise ValueError(f"staged rows of {dataset.name} include tickers it does not replace")
-        table = table.cast(dataset.schema)
+        return self._write(dataset, table.cast(dataset.schema), tickers, scope)
+
+    def stage_upsert(self, dataset: Dataset, table: pa.Table) -> StagedFile:
+        """Durably stage ``table`` (rows of the dataset's full schema, of any tickers) as rows that
+        upsert by the dataset's natural key: once published, each replaces the row of its key
+        (null key columns match nulls) and adds itself if there was none; every other row stays.
+        Rows repeating a key are first reduced to one by the dataset's rule (``deduplicate``:
+        the latest by ``newest_by``, else the first); a caller that counts duplicates drops them
+        before."""
+        if dataset.partition_date is not None and dataset.partition_date not in dataset.natural_key:
+            raise ValueError(f"{dataset.name}'s natural key lacks its partition date: a key could move partitions")
+        unique, _ = deduplicate(dataset, table.cast(dataset.schema))
+        tickers = sorted(pc.unique(unique.column("ticker")).to_pylist())
+        return self._write(dataset, unique, tickers, None, upsert=True)
+
+    def _write(self, dataset: Dataset, table: pa.Table, tickers: list | None, scope: int | None,
+               upsert: bool = False) -> StagedFile:
         pieces = [(month, rows) for month, rows in split_by_month(dataset, table) if rows.num_rows]
         metadata = {
             "screener.dataset": dataset.name,
             "screener.tickers": json.dumps(tickers),
             "screener.scope": json.dumps(scope),
             "screener.months": json.dumps([month for month, _ in pieces]),
+            "screener.upsert": json.dumps(upsert),
         }
         schema = dataset.schema.with_metadata(metadata)
         sequence = self._take_sequence()
@@ -118,7 +147,8 @@ class StagingArea:
         metadata = schema.metadata
         tickers = json.loads(metadata[b"screener.tickers"])
         return StagedHeader(None if tickers is None else tuple(map(sys.intern, tickers)),
-                            json.loads(metadata[b"screener.scope"]), tuple(json.loads(metadata[b"screener.months"])))
+                            json.loads(metadata[b"screener.scope"]), tuple(json.loads(metadata[b"screener.months"])),
+                            json.loads(metadata.get(b"screener.upsert", b"false")))  # absent: staged before upserts
 
     def remove(self, staged: list[StagedFile]) -> None:
         """Delete published files, oldest first: a crash part-way leaves the newest, which
