@@ -26,7 +26,8 @@ POLYGON_TICKERS_PER_REQUEST = 50
 POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST = 150
 # Rows per page; 0 = each endpoint's maximum (what a crawl wants: fewer requests).
 POLYGON_PAGE_SIZE = 0
-# Daily bars from PRICES_START to PRICES_END (empty: today).
+# Daily bars from PRICES_START to PRICES_END (empty: the last trading day whose session is complete
+# at the API server's time, from /v1/marketstatus/now; never the local clock).
 PRICES_START = "2009-01-01"
 PRICES_END = ""
 # auto: whichever needs fewer requests; grouped: one request per trading day (weekdays less NYSE

@@ -5,18 +5,24 @@ national days of mourning of 2004-06-11, 2007-01-02, 2018-12-05 and 2025-01-09).
 
 "Next trading day" means the same thing everywhere: the grouped daily prices ask for these days
 only, the sandbox has bars on these days only, and a statement's ``available_date`` falls back
-to the first of these days after its filing date (``first_trading_days_after``).
+to the first of these days after its filing date (``first_trading_days_after``). A crawl's
+"today" is the last of these days whose session is over at the API server's time
+(``last_complete_trading_day``), never the local clock's date.
 """
 
 import warnings
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 EXCHANGE = "XNYS"
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2040, 12, 31)
 """The days the calendar answers for; a day outside them is an error, not a guess."""
+EXCHANGE_TIME_ZONE = ZoneInfo("America/New_York")
+SESSION_FINAL = time(20, 0)
+"""When a trading day's bars are final: the end of its after-hours session, US/Eastern."""
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +70,29 @@ def next_trading_day(day: date) -> date:
     while day.toordinal() not in sessions:
         day += timedelta(days=1)
     return day
+
+
+def previous_trading_day(day: date) -> date:
+    """The last trading day before ``day``."""
+    _check(day)
+    sessions = _calendar()[0]
+    day -= timedelta(days=1)
+    while day.toordinal() not in sessions:
+        day -= timedelta(days=1)
+    return day
+
+
+def last_complete_trading_day(moment: datetime) -> date:
+    """The last trading day whose session is over at ``moment`` (an aware datetime, such as the
+    API's server time): that day in New York when it trades and its after-hours session has
+    ended (``SESSION_FINAL``), else the trading day before it."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment} has no time zone")
+    local = moment.astimezone(EXCHANGE_TIME_ZONE)
+    day = local.date()
+    if is_trading_day(day) and local.time() >= SESSION_FINAL:
+        return day
+    return previous_trading_day(day)
 
 
 def first_trading_days_after(days: np.ndarray) -> np.ndarray:

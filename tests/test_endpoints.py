@@ -26,6 +26,9 @@ UNDECLARED_PATHS = (
     "/v3/reference/financials",
 )
 
+BARE_ANSWERS = {"market_status": "serverTime"}
+"""Endpoints the vendor answers with a bare object, no ``status`` envelope, and a key it holds."""
+
 
 @pytest.fixture(scope="module")
 def api():
@@ -44,7 +47,8 @@ def test_every_declared_endpoint_is_served_by_the_sandbox_at_its_declared_path(a
     assert routed is endpoint and arguments == {n: SAMPLE_PATH_ARGUMENTS[n] for n in endpoint.path_arguments}
     params = {} if endpoint.path_arguments else {"ticker": "AAPL"}
     status, body = api.handle(path, params, BASE)
-    assert status == 200 and body["status"] == "OK"
+    assert status == 200
+    assert BARE_ANSWERS[name] in body if name in BARE_ANSWERS else body["status"] == "OK"
 
 
 def test_the_sandbox_routes_only_declared_endpoints(api):

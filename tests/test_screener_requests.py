@@ -12,6 +12,7 @@ TICKERS = ("AAPL", "MSFT")
 
 def planned(spider):
     """(endpoint, units) of every request of the plan, in order."""
+    spider.plan_crawl()
     return [(request.meta["polygon_endpoint"], request.meta["polygon_units"]) for request in spider.unit_requests()]
 
 

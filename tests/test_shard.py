@@ -80,6 +80,7 @@ def test_a_shard_of_the_tickers_given_requests_only_its_own(tmp_path):
     crawler.stats.open_spider()
     spider = FundamentalsSpider.from_crawler(crawler, tickers=",".join(given), shard="2/3",
                                              datasets="balance_sheets")
+    spider.plan_crawl()
     requested = [ticker for request in spider.unit_requests() for _, ticker in request.meta["polygon_units"]]
     assert requested == Shard(2, 3).select(given)
     assert 0 < len(requested) < len(given)

@@ -34,7 +34,7 @@ class Endpoint:
     page_limit: int
     """The most rows a page may hold (``limit``); 0 for answers that are not paged."""
     datasets: tuple
-    """The datasets its answers feed."""
+    """The datasets its answers feed (none for the market status, which dates the crawl)."""
     plan: str
     fallback: str | None = None
     """The endpoint that serves the same datasets when the plan lacks this one."""
@@ -91,6 +91,7 @@ ENDPOINTS = {
                  ("daily_prices",), "stocks", default_page_size=5000),
         Endpoint("grouped_daily", "/v2/aggs/grouped/locale/us/market/stocks/{date}", 0,
                  ("daily_prices",), "stocks"),
+        Endpoint("market_status", "/v1/marketstatus/now", 0, (), "reference"),
     )
 }
 

@@ -111,6 +111,18 @@ def acceptance_time(value):
     return value
 
 
+def server_time(payload) -> datetime:
+    """The ``serverTime`` of a market status answer (``/v1/marketstatus/now``), RFC 3339 with
+    its UTC offset, as an aware datetime; ValueError when the answer has none that is one."""
+    value = payload.get("serverTime") if isinstance(payload, dict) else None
+    if not isinstance(value, str):
+        raise ValueError("the market status has no serverTime")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"serverTime {value!r} has no UTC offset")
+    return moment
+
+
 def vx_financials_rows(record, ticker, requested_timeframe=None):
     """The rows a vX filing record gives: one per statement dataset it has data for.
 

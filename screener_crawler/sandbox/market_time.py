@@ -35,6 +35,13 @@ def eastern_close_ms(day):
     return eastern_midnight_ms(day) + 16 * 3600 * 1000
 
 
+def eastern_time_text(day, hour, minute=0):
+    """``hour:minute`` US/Eastern on ``day`` in RFC 3339 with its UTC offset, as the vendor's
+    ``serverTime`` (``2025-11-21T20:30:00-05:00``); the offset is the day's after 02:00, when
+    daylight saving time starts or ends."""
+    return f"{day.isoformat()}T{hour:02d}:{minute:02d}:00-{_us_eastern_offset_hours(day):02d}:00"
+
+
 def parse_day(text):
     """``YYYY-MM-DD`` or a millisecond timestamp, as a date; ValueError otherwise."""
     if text.isdigit() and len(text) > 8:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 from ..polygon.endpoints import ENDPOINTS, PLANS_WITH_FALLBACKS, STATEMENT_ENDPOINTS_V1
 from ..polygon.fields import V1_LINE_ITEMS, V1_TIMEFRAMES, VX_TIMEFRAME_TO_V1
 from .market import SECTORS, _mix, aggregate, vx_blocks, utc_stamp
-from .market_time import parse_day
+from .market_time import eastern_time_text, parse_day
 
 PLANS_OF_BASIC_KEYS = frozenset(endpoint.plan for endpoint in ENDPOINTS.values()) - PLANS_WITH_FALLBACKS
 """A basic key holds every plan but those whose endpoints have an older fallback, so a crawl with
@@ -257,7 +257,7 @@ class PolygonApi:
             "financials_vx": self.vx_financials, "dividends_v1": self.v1_dividends,
             "dividends_v3": self.v3_dividends, "splits_v1": self.v1_splits, "splits_v3": self.v3_splits,
             "ticker_events": self.events, "related_companies": self.related,
-            "daily_bars": self.aggs, "grouped_daily": self.grouped,
+            "daily_bars": self.aggs, "grouped_daily": self.grouped, "market_status": self.market_status,
         }
         self.routes = [(ENDPOINTS[name], handler) for name, handler in handlers.items()]
         """(declared endpoint, its renderer): each path is matched by its endpoint's ``path_pattern``."""
@@ -754,6 +754,24 @@ class PolygonApi:
         results = self.market.render_grouped(d, adjusted)
         return {"queryCount": len(results), "resultsCount": len(results), "adjusted": adjusted,
                 "results": RawList(results), "status": "OK", "request_id": request_id(), "count": len(results)}
+
+    # --- market status --------------------------------------------------------------------
+
+    def market_status(self, endpoint, path, params, offset, base_url):
+        """The market at the sandbox's "now", ``SERVER_CLOCK`` US/Eastern on the as-of day: the
+        exchanges closed, after-hours over (the day's bars are final); crypto open, forex closed
+        from Friday evening to Sunday evening. A bare object, as the vendor's."""
+        day = self.market.as_of
+        closed = "closed"
+        return {"afterHours": False,
+                "currencies": {"crypto": "open", "fx": closed if day.weekday() in (4, 5) else "open"},
+                "earlyHours": False, "exchanges": {"nasdaq": closed, "nyse": closed, "otc": closed},
+                "market": closed, "serverTime": eastern_time_text(day, *SERVER_CLOCK)}
+
+
+SERVER_CLOCK = (20, 30)
+"""(hour, minute), US/Eastern, of the sandbox's "now" on its as-of day: after the after-hours
+session, so the as-of day's bars are final."""
 
 
 class StreamCursors:

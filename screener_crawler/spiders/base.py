@@ -1,6 +1,6 @@
 """What every Polygon spider shares: its ``-a`` arguments (checked in ``arguments``), the ticker
-universe, the requests of the units still to do (``planning`` says which), request building and
-``next_url`` paging.
+universe, the market's "today" (the last complete trading day at the server's time), the requests
+of the units still to do (``planning`` says which), request building and ``next_url`` paging.
 
 A spider is a set of *families* (mixins in the sibling modules), each owning some datasets and
 knowing how to request them for a set of tickers. Spiders stay thin: they say which endpoint to
@@ -10,26 +10,30 @@ universe and the ledger on disk, is ``planning``'s.
 """
 
 import logging
+from datetime import date
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 from screener_crawler.items import RecordBatch, UnitsComplete, UnitFailed
-from screener_crawler.middlewares.entitlement import PlanNotEntitled
+from screener_crawler.middlewares.entitlement import ApiKeyRejected, PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
 from screener_crawler.polygon.endpoints import ENDPOINTS, TICKER_PATTERN
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
-from screener_crawler.polygon.parsers import universe_row
+from screener_crawler.polygon.parsers import server_time, universe_row
 from screener_crawler.polygon.payload import decode_json
 from screener_crawler.planning import plan_units, universe_on_disk
 from screener_crawler.spiders.arguments import parse_datasets, parse_flag, parse_shard, parse_tickers
+from screener_crawler.trading_calendar import last_complete_trading_day
 
 logger = logging.getLogger(__name__)
 
 UNIVERSE_UNIT = ("universe", None)
+MARKET_TODAY_UNKNOWN = "market_today_unknown"
+"""The finish reason of a crawl stopped because the server did not say what day it is."""
 
 
 def page_json(response):
@@ -55,7 +59,8 @@ class RepeatedCursorError(Exception):
 
 class PolygonSpider(scrapy.Spider):
     families = ()
-    """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``."""
+    """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``, and may
+    have ``needs_market_today(spider)``."""
     opt_in_datasets = ()
     """Datasets offered but left out unless asked for, by ``-a <dataset>=1`` or by name in
     ``-a datasets=``."""
@@ -70,6 +75,11 @@ class PolygonSpider(scrapy.Spider):
         self._universe_listed = Deferred()
         self._refetch = {}
         """dataset -> tickers that failed in an earlier crawl (``must_refetch``)."""
+        self.market_today: date | None = None
+        """The last trading day whose session is complete at the API server's time, asked
+        before the unit requests when a family needs it (``market_today_needed``); None when
+        the crawl did not ask."""
+        self._market_today_learned = Deferred()
 
     @classmethod
     def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, shard=None, **others):
@@ -87,11 +97,12 @@ class PolygonSpider(scrapy.Spider):
     # --- what to do ---------------------------------------------------------------------------
 
     async def start(self):
-        """The universe's listing first when there is no fresh one on disk, then the requests of
-        every unit, each given to Scrapy only when its downloader has room
-        (``ExecutionEngine.needs_backout``; Scrapy's "lazy start requests"), so that the
-        scheduler holds a few requests, not every unit's. Requests that follow a response (next pages, the next day of a lane)
-        go first: Scrapy sends start requests after other requests of the same priority."""
+        """The universe's listing first when there is no fresh one on disk; the market status
+        when a family needs the market's today; then the requests of every unit, each given to
+        Scrapy only when its downloader has room (``ExecutionEngine.needs_backout``; Scrapy's
+        "lazy start requests"), so that the scheduler holds a few requests, not every unit's.
+        Requests that follow a response (next pages, the next day of a lane) go first: Scrapy
+        sends start requests after other requests of the same priority."""
         if self.tickers is None and not self.force:
             self.tickers = universe_on_disk(self.settings)
         if self.tickers is None:
@@ -100,13 +111,19 @@ class PolygonSpider(scrapy.Spider):
             self.tickers = await maybe_deferred_to_future(self._universe_listed)
             if self.tickers is None:
                 return
+        self.plan_crawl()
+        if self.market_today_needed():
+            yield self.market_status_request()
+            if await maybe_deferred_to_future(self._market_today_learned) is None:
+                return
         for request in self.unit_requests():
             if self.crawler.engine.needs_backout():
                 await self.crawler.signals.wait_for(signals.scheduler_empty)
             yield request
 
-    def unit_requests(self):
-        """Requests for every unit of this crawl the ledger does not list as done."""
+    def plan_crawl(self):
+        """The units of this crawl the ledger does not list as done (``pending``), counted in
+        the stats."""
         self.tickers = self.shard_tickers(self.tickers)
         plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill)
         self.pending, self._refetch = plan.pending, plan.failed_before
@@ -116,6 +133,9 @@ class PolygonSpider(scrapy.Spider):
             stats.inc_value("units/skipped_done", len(self.tickers) - len(self.pending[dataset]))
         stats.set_value("tickers/total", len(self.tickers))
         stats.inc_value("tickers/complete", plan.complete_tickers(self.tickers))
+
+    def unit_requests(self):
+        """Requests for every unit ``plan_crawl`` left pending."""
         for family in self.families:
             pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)}
             if pending:
@@ -181,6 +201,55 @@ class PolygonSpider(scrapy.Spider):
         waits for them to request the units."""
         if not self._universe_listed.called:
             self._universe_listed.callback(tickers)
+
+    # --- the market's today -------------------------------------------------------------------
+
+    def market_today_needed(self) -> bool:
+        """Whether a family of this crawl's pending units needs the market's today (its
+        ``needs_market_today``: the prices without ``PRICES_END``)."""
+        return any(family.needs_market_today(self) for family in self.families
+                   if hasattr(family, "needs_market_today") and any(self.pending.get(d) for d in family.datasets))
+
+    def market_status_request(self):
+        """One small request for the server's time; the crawl waits for its answer."""
+        return self.api_request(ENDPOINTS["market_status"], callback=self.parse_market_status,
+                                errback=self.market_status_failed, dont_filter=True)
+
+    def parse_market_status(self, response):
+        """The market's today from the server's time, handed to ``start``."""
+        try:
+            moment = server_time(page_json(response))
+            today = last_complete_trading_day(moment)
+        except Exception as error:  # anything unread would leave ``start`` waiting
+            self.market_today_unknown(f"unreadable answer: {error}")
+            return
+        self.market_today = today
+        stats = self.crawler.stats
+        stats.set_value("market/today", today.isoformat())
+        stats.set_value("market/server_time", moment.isoformat())
+        logger.info("Market data through %s (server time %s)", today, moment.isoformat())
+        self.market_today_learned(today)
+
+    def market_status_failed(self, failure):
+        if failure.check(ApiKeyRejected):
+            self.market_today_learned(None)  # the crawl is stopping, and says why
+        else:
+            self.market_today_unknown(failure_reason(failure))
+
+    def market_today_unknown(self, reason):
+        """The server did not say what day it is: the crawl stops rather than take the local
+        clock's date, which may be far from the data's."""
+        logger.error("Could not learn the market's latest complete trading day from %s (%s). The crawl does "
+                     "not fall back to this machine's clock: stopping. Run it again, or give the last day of "
+                     "prices with -s PRICES_END=YYYY-MM-DD.", ENDPOINTS["market_status"].path, reason)
+        self.crawler.stats.set_value("market/today_unknown", reason)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=MARKET_TODAY_UNKNOWN))
+        self.market_today_learned(None)
+
+    def market_today_learned(self, today):
+        """Hands the market's today, or None when it is unknown, to ``start``."""
+        if not self._market_today_learned.called:
+            self._market_today_learned.callback(today)
 
     # --- requests and pages -------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from screener_crawler.trading_calendar import trading_days
 
 class PricesFamily:
     """Daily bars, as traded (``adjusted=false``: the same basis as the as-reported share
-    counts the valuation ratios pair them with), from ``PRICES_START`` to ``PRICES_END``.
+    counts the valuation ratios pair them with), from ``PRICES_START`` to ``PRICES_END`` or,
+    when it is empty, the market's today (the last trading day complete at the server's time).
 
     Two ways, whichever needs fewer requests (``PRICES_SOURCE`` = auto), or as set:
     ``per_ticker``, one listing per ticker; ``grouped``, the grouped daily endpoint, one request
@@ -24,10 +25,22 @@ class PricesFamily:
 
     datasets = ("daily_prices",)
 
+    def needs_market_today(self) -> bool:
+        """Whether the prices end at the market's today: ``PRICES_END`` is empty."""
+        return not self.settings.get("PRICES_END")
+
+    def prices_end(self) -> date:
+        """``PRICES_END``, or else the market's today, which ``start`` asked the server."""
+        if self.settings.get("PRICES_END"):
+            return date.fromisoformat(self.settings.get("PRICES_END"))
+        if self.market_today is None:
+            raise RuntimeError("PRICES_END is empty and the market's today was not asked")
+        return self.market_today
+
     def requests(self, pending):
         tickers = pending["daily_prices"]
         start = date.fromisoformat(self.settings.get("PRICES_START"))
-        end = date.fromisoformat(self.settings.get("PRICES_END") or date.today().isoformat())
+        end = self.prices_end()
         days = trading_days(start, end)
         source = self.settings.get("PRICES_SOURCE")
         if source == "grouped" or (source == "auto" and len(days) < len(tickers)):
