@@ -26,12 +26,14 @@ class RecordBatch:
     counts ``invalid_columns``, one per record dropped. A page read by the page reader
     (``polygon/pages.py``) arrives with both already set.
     ``partition`` (year, month) marks records of a market-wide listing by day: they are held
-    per partition, for every ticker at once, rather than per ticker.
+    per partition, for every ticker at once, rather than per ticker. ``upsert`` marks records of
+    an update's listing: held for the dataset as a whole until its ``UpsertComplete``.
     """
 
     dataset: str
     records: list = field(default_factory=list)
     partition: tuple | None = None
+    upsert: bool = False
     table: pa.Table | None = None
     invalid_columns: list = field(default_factory=list)
 
@@ -137,3 +139,38 @@ class UnitsStaged:
 
     units: list
     """``UnitStaged``s."""
+
+
+@dataclass
+class UpsertComplete:
+    """Every page of an update's market-wide listing of ``dataset`` (the rows since the last
+    complete crawl) has been parsed: its rows may be upserted by natural key."""
+
+    dataset: str
+
+
+@dataclass
+class UpsertFailed:
+    """An update's listing of ``dataset`` failed for good: none of its rows is written, and the
+    dataset stays as current as it was."""
+
+    dataset: str
+    reason: str
+
+
+@dataclass
+class UpsertUnit:
+    """All validated rows of an update's listing of ``dataset``, ready to be upserted."""
+
+    dataset: str
+    table: pa.Table
+
+
+@dataclass
+class UpsertStaged:
+    """An update's rows of ``dataset`` are durable in the staging area; ``tickers`` are those
+    the rows touch."""
+
+    dataset: str
+    tickers: frozenset
+    rows: int

@@ -3,11 +3,13 @@ why. It is the source of truth for resuming: a re-run skips what it says is done
 
 The file keeps the older batch script's top-level keys (``completed``, ``failed``,
 ``started_at``, ``last_updated``, ``total_tickers``, ``workers``) and adds ``datasets`` with
-per-unit detail. It is always replaced atomically.
+per-unit detail and ``watermarks``: per dataset, the market day (the server's, not the local
+clock's) a crawl that completed every unit of it was current to, from which ``-a update=1``
+brings it up to date. It is always replaced atomically.
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import reduce
 from pathlib import Path
 
@@ -28,6 +30,7 @@ class Ledger:
         self._state.setdefault("datasets", {})
         self._state.setdefault("completed", [])
         self._state.setdefault("failed", {})
+        self._state.setdefault("watermarks", {})
 
     @classmethod
     def load(cls, path):
@@ -47,6 +50,11 @@ class Ledger:
     def is_done(self, dataset, ticker):
         return ticker in self._dataset(dataset)["done"]
 
+    def done_at(self, dataset: str, ticker: str) -> datetime | None:
+        """When the unit was last done (this machine's clock), or None when it is not done."""
+        entry = self._dataset(dataset)["done"].get(ticker)
+        return datetime.fromisoformat(entry["at"]) if entry and entry.get("at") else None
+
     def done_tickers(self, dataset):
         return set(self._dataset(dataset)["done"])
 
@@ -62,6 +70,14 @@ class Ledger:
         entry = self._dataset(dataset)
         entry["done"].pop(ticker, None)
         entry["failed"][ticker] = {"error": reason, "timestamp": utc_now()}
+
+    def watermark(self, dataset: str) -> date | None:
+        """The market day ``dataset`` was last complete to, or None when no crawl completed it."""
+        day = self._state["watermarks"].get(dataset)
+        return date.fromisoformat(day) if day else None
+
+    def set_watermark(self, dataset: str, day: date) -> None:
+        self._state["watermarks"][dataset] = day.isoformat()
 
     def forget(self, dataset, ticker):
         """Make a unit pending again (``force``/``refill``)."""

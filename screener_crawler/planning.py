@@ -3,7 +3,9 @@ and the ledger's units done and failed. The spiders ask; they read no file thems
 
 import logging
 import time
+import zlib
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 
 import pyarrow.parquet as pq
 from scrapy.settings import BaseSettings
@@ -31,26 +33,55 @@ def universe_on_disk(settings: BaseSettings) -> list[str] | None:
 
 @dataclass
 class UnitPlan:
-    """The units of a crawl: per dataset, the tickers still to do (in the crawl's order) and
-    those whose unit failed in an earlier crawl."""
+    """The units of a crawl: per dataset, the tickers still to do (in the crawl's order)."""
 
     pending: dict[str, dict[str, None]] = field(default_factory=dict)
     """dataset -> tickers to do (an ordered dict used as a set)."""
-    failed_before: dict[str, set[str]] = field(default_factory=dict)
+    refetch: dict[str, set[str]] = field(default_factory=dict)
+    """dataset -> tickers whose requests must bypass the duplicate filter (JOBDIR's memory of
+    them is stale): their unit failed in an earlier crawl, or is due for a refresh."""
+    watermarks: dict[str, date] = field(default_factory=dict)
+    """dataset -> the market day the last crawl that completed it was current to."""
+    refreshed: dict[str, int] = field(default_factory=dict)
+    """dataset -> units done before that an update refreshes now (they are among ``pending``)."""
 
     def complete_tickers(self, tickers: list[str]) -> int:
         """How many of ``tickers`` have nothing left to do in any dataset."""
         return sum(1 for t in tickers if not any(t in pending for pending in self.pending.values()))
 
 
+REFRESHED_ON_CADENCE = ("ticker_events", "related_tickers", "ticker_details")
+"""Per-ticker datasets whose changes no market-wide listing reports: an update redoes a ticker's
+unit once it is older than ``SCREENER_REFRESH_DAYS``."""
+
+
 def plan_units(settings: BaseSettings, datasets: tuple[str, ...], tickers: list[str], force: bool,
-               refill: set[str]) -> UnitPlan:
+               refill: set[str], update: bool = False) -> UnitPlan:
     """Every unit (dataset, ticker) the ledger does not list as done, all of them with ``force``,
-    and those of ``refill`` whatever the ledger says."""
+    and those of ``refill`` whatever the ledger says; with ``update``, also the units of
+    ``REFRESHED_ON_CADENCE`` due for a refresh (``refresh_due``)."""
     ledger = Ledger.load(progress_file(settings))
     plan = UnitPlan()
+    now = datetime.now(timezone.utc)
+    refresh_days = settings.getfloat("SCREENER_REFRESH_DAYS")
     for dataset in datasets:
+        due = set()
+        if update and dataset in REFRESHED_ON_CADENCE:
+            due = {t for t in tickers if refresh_due(ledger.done_at(dataset, t), t, now, refresh_days)}
+            plan.refreshed[dataset] = len(due)
         plan.pending[dataset] = dict.fromkeys(
-            t for t in tickers if force or t in refill or not ledger.is_done(dataset, t))
-        plan.failed_before[dataset] = set(ledger.failures(dataset))
+            t for t in tickers if force or t in refill or t in due or not ledger.is_done(dataset, t))
+        plan.refetch[dataset] = set(ledger.failures(dataset)) | due
+        if (watermark := ledger.watermark(dataset)) is not None:
+            plan.watermarks[dataset] = watermark
     return plan
+
+
+def refresh_due(done_at: datetime | None, ticker: str, now: datetime, days: float) -> bool:
+    """Whether a unit done at ``done_at`` is due for a refresh: older than a share of ``days``
+    that is the ticker's own, between half and all of it, so that units all done by one crawl
+    come due over several runs rather than in one."""
+    if done_at is None or days <= 0:
+        return False
+    share = 0.5 + 0.5 * (zlib.crc32(ticker.encode()) % 1000) / 1000
+    return now - done_at >= timedelta(days=days * share)

@@ -64,6 +64,9 @@ SCREENER_PUBLISH_INTERVAL = 120
 SCREENER_PUBLISH_MONTHS = 20
 # Tickers whose financial ratios are computed together in the ratio pass: memory grows with it.
 SCREENER_RATIO_CHUNK_TICKERS = 150
+# -a update=1 redoes a ticker's ticker events, related tickers (and details) once they are older
+# than this many days (each ticker at its own point between half and all of it); 0 = never.
+SCREENER_REFRESH_DAYS = 30
 # Batches of this many records or more are validated in a thread, off the reactor.
 SCREENER_VALIDATE_IN_THREAD_ROWS = 2000
 

@@ -47,7 +47,7 @@ def test_units_the_ledger_has_done_are_left_out_unless_forced_or_refilled(tmp_pa
     plan = plan_units(settings_for(tmp_path), ("dividends", "splits"), tickers, force=False, refill=set())
     assert {dataset: list(pending) for dataset, pending in plan.pending.items()} == {
         "dividends": ["MSFT", "NVDA"], "splits": ["MSFT", "NVDA"]}
-    assert plan.failed_before == {"dividends": {"MSFT"}, "splits": set()}
+    assert plan.refetch == {"dividends": {"MSFT"}, "splits": set()}
     assert plan.complete_tickers(tickers) == 1
     refilled = plan_units(settings_for(tmp_path), ("dividends",), tickers, force=False, refill={"AAPL"})
     assert list(refilled.pending["dividends"]) == tickers

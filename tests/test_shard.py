@@ -45,9 +45,9 @@ def test_a_malformed_shard_is_refused_with_a_line_that_says_what_is_accepted(spi
 
 
 def test_a_shard_argument_is_read_as_k_of_n():
-    *_, shard = ScreenerSpider.parse_arguments(shard=" 3 / 8 ")
+    shard = ScreenerSpider.parse_arguments(shard=" 3 / 8 ").shard
     assert shard == Shard(3, 8)
-    assert ScreenerSpider.parse_arguments()[-1] is None
+    assert ScreenerSpider.parse_arguments().shard is None
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7])

@@ -9,8 +9,11 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import gatherResults
 
 from screener_crawler.connection import data_root
-from screener_crawler.items import PartitionFailed, PartitionStaged, UnitFailed, UnitsStaged, UnitStaged, failures_of
-from screener_crawler.ratios.inputs import RATIO_INPUTS
+from screener_crawler.items import (
+    PartitionFailed, PartitionStaged, UnitFailed, UnitsStaged, UnitStaged, UpsertFailed, UpsertStaged, failures_of,
+)
+from screener_crawler.pipelines.unit_collector import UPSERT
+from screener_crawler.ratios.inputs import RATIO_INPUTS, UPDATED_RATIO_INPUTS
 from screener_crawler.ratios.ratio_pass import RatioPass
 from screener_crawler.pipelines.staging import publish_counted
 
@@ -31,7 +34,8 @@ class FinancialRatiosPipeline:
     A ticker needs its ratios when the ledger has them pending or this crawl staged one of
     their inputs; it gets them when every input is either not downloaded by this crawl or
     staged by it. An input that failed fails its ratios with the reason. A crawl stopped
-    before the pass (Ctrl-C) leaves the ratios pending for the next run.
+    before the pass (Ctrl-C) leaves the ratios pending for the next run. In an update, an input's
+    update listing is one more unit to settle, and the tickers its rows touch need their ratios.
     """
 
     def __init__(self, crawler):
@@ -76,6 +80,10 @@ class FinancialRatiosPipeline:
                 self._staged["daily_prices"].update(self._crawler.spider.grouped_tickers)
         elif isinstance(item, PartitionFailed) and item.dataset == "daily_prices":
             self._price_month_failed = True
+        elif isinstance(item, (UpsertStaged, UpsertFailed)) and item.dataset in RATIO_INPUTS:
+            if isinstance(item, UpsertStaged) and item.dataset in UPDATED_RATIO_INPUTS:
+                self._staged[item.dataset].update(item.tickers)
+            self._settle(item.dataset, [UPSERT])
         return item
 
     def _settle(self, dataset, tickers):
@@ -85,7 +93,8 @@ class FinancialRatiosPipeline:
             pending = getattr(self._crawler.spider, "pending", {})
             if not all(d in pending for d in self._crawler.spider.datasets):
                 return
-            self._unsettled = {d: set(pending.get(d, ())) for d in RATIO_INPUTS}
+            upserts = getattr(self._crawler.spider, "planned_upserts", set())
+            self._unsettled = {d: set(pending.get(d, ())) | ({UPSERT} if d in upserts else set()) for d in RATIO_INPUTS}
         unsettled = self._unsettled[dataset]
         if not unsettled or self._started or not self._computes_ratios():
             return

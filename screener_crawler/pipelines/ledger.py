@@ -6,9 +6,9 @@ from collections import Counter, defaultdict
 from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.connection import progress_file
-from screener_crawler.items import PartitionFailed, PartitionStaged, UnitsStaged, failures_of
+from screener_crawler.items import PartitionFailed, PartitionStaged, UnitsStaged, UpsertFailed, UpsertStaged, failures_of
 from screener_crawler.ledger import Ledger
-from screener_crawler.ratios.inputs import RATIO_INPUTS
+from screener_crawler.ratios.inputs import RATIO_INPUTS, UPDATED_RATIO_INPUTS
 
 RATIOS = "financial_ratios"
 
@@ -22,8 +22,12 @@ class LedgerPipeline:
     done (``ledger/done/<dataset>``), their rows (``ledger/rows/<dataset>``) and units failed
     (``ledger/failed/<dataset>``, the universe's too), failures by reason
     (``ledger/failed_reason/<reason>``), and at the end the crawl's tickers with a unit failed
-    (``tickers/failed``). A ticker whose ratio inputs are staged again has its ratios pending
-    again until they are recomputed."""
+    (``tickers/failed``). A ticker whose ratio inputs are staged again (a unit, or rows of an
+    update) has its ratios pending again until they are recomputed.
+
+    At the end, each dataset the crawl completed, every unit of every ticker of the universe
+    and every update listing, gets the crawl's market day as its watermark (``Ledger.watermark``).
+    """
 
     def __init__(self, crawler):
         self._crawler = crawler
@@ -36,6 +40,8 @@ class LedgerPipeline:
         self._partitions_written = defaultdict(set)
         self._partition_rows = defaultdict(Counter)
         self._partition_failures = defaultdict(set)
+        self._upserts_staged = set()
+        self._upserts_failed = set()
         self.ledger = None
         self._writing = None
 
@@ -61,6 +67,12 @@ class LedgerPipeline:
             self._partition_written(item)
         elif isinstance(item, PartitionFailed):
             self._partition_failures[item.dataset].add(item.partition)
+        elif isinstance(item, UpsertStaged):
+            self._upsert_staged(item)
+        elif isinstance(item, UpsertFailed):
+            self._upserts_failed.add(item.dataset)
+            self._stats.inc_value(f"ledger/failed/{item.dataset}")
+            self._stats.inc_value(f"ledger/failed_reason/{item.reason}")
         else:
             return item
         if time.monotonic() - self._last_save >= self._interval and self._writing is None:
@@ -71,6 +83,7 @@ class LedgerPipeline:
         if self._writing is not None:
             await asyncio.wait([self._writing])
         self._summarise()
+        self._advance_watermarks()
         self.ledger.save()
         failed = set(self.ledger.as_dict()["failed"]) & set(self._crawler.spider.tickers or ())
         self._stats.set_value("tickers/failed", len(failed))
@@ -88,10 +101,37 @@ class LedgerPipeline:
             self._mark_done(item.dataset, ticker, rows[ticker])
             self._stats.inc_value(f"units/complete/{item.dataset}")
 
+    def _upsert_staged(self, item):
+        self._upserts_staged.add(item.dataset)
+        self._stats.inc_value(f"ledger/upserted_rows/{item.dataset}", item.rows)
+        if item.dataset in UPDATED_RATIO_INPUTS:
+            for ticker in item.tickers:
+                self._ratios_pending(ticker)
+
+    def _advance_watermarks(self):
+        """The crawl's market day becomes the watermark of each dataset it completed: it
+        covered the whole universe, every ticker's unit is done, and every update listing it
+        planned was staged."""
+        spider = self._crawler.spider
+        market_today = getattr(spider, "market_today", None)
+        if market_today is None or not getattr(spider, "whole_universe", False):
+            return
+        planned_upserts = getattr(spider, "planned_upserts", set())
+        for dataset in spider.datasets:
+            if dataset in planned_upserts and (dataset not in self._upserts_staged or dataset in self._upserts_failed):
+                continue
+            if all(self.ledger.is_done(dataset, ticker) for ticker in spider.tickers or ()):
+                self.ledger.set_watermark(dataset, market_today)
+                self._stats.set_value(f"ledger/watermark/{dataset}", market_today.isoformat())
+
+    def _ratios_pending(self, ticker):
+        if self.ledger.is_done(RATIOS, ticker):
+            self.ledger.forget(RATIOS, ticker)
+
     def _mark_done(self, dataset, ticker, rows):
         self.ledger.mark_done(dataset, ticker, rows)
-        if dataset in RATIO_INPUTS and self.ledger.is_done(RATIOS, ticker):
-            self.ledger.forget(RATIOS, ticker)
+        if dataset in RATIO_INPUTS:
+            self._ratios_pending(ticker)
         self._stats.inc_value(f"ledger/done/{dataset}")
         self._stats.inc_value(f"ledger/rows/{dataset}", rows)
         self._count_complete_ticker(ticker)

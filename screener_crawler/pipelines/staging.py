@@ -13,6 +13,7 @@ from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS, STORED_DATASETS
 from screener_crawler.items import (
     DatasetUnits, PartitionFailed, PartitionStaged, PartitionUnit, UnitFailed, UnitsFailed, UnitsStaged, UnitStaged,
+    UpsertFailed, UpsertStaged, UpsertUnit,
 )
 from screener_crawler.ratios.ratio_pass import RATIO_OUTPUTS
 from screener_crawler.storage.atomic import remove_temporaries
@@ -104,6 +105,8 @@ class StagingPipeline:
                 return await self._stage_partition(item)
             if isinstance(item, DatasetUnits):
                 return await self._stage_units(item)
+            if isinstance(item, UpsertUnit):
+                return await self._stage_upsert(item)
         except OSError as error:
             if error.errno not in DISK_FULL:
                 raise
@@ -183,6 +186,17 @@ class StagingPipeline:
             deferred_from_coro(self._publish_months(item.dataset))
         return PartitionStaged(item.dataset, item.partition, item.months_total, rows_by_ticker)
 
+    async def _stage_upsert(self, item):
+        """An update's rows, staged to replace the rows of their natural keys (nothing staged
+        when there are none)."""
+        dataset = DATASETS[item.dataset]
+        if item.table.num_rows:
+            await run_in_thread(self._area.stage_upsert, dataset, stamped(dataset, item.table, datetime.now(UTC)))
+            self._stats.inc_value("staging/files")
+        self._stats.inc_value(f"staging/upserted_rows/{item.dataset}", item.table.num_rows)
+        tickers = frozenset(pc.unique(item.table.column("ticker")).to_pylist()) if item.table.num_rows else frozenset()
+        return UpsertStaged(item.dataset, tickers, item.table.num_rows)
+
     def _stage_month(self, dataset, table, month):
         """Stage a month of a market-wide listing as replacing the listing's tickers there; (rows
         staged, ticker -> rows)."""
@@ -217,6 +231,8 @@ class StagingPipeline:
             deferred_from_coro(self._crawler.engine.close_spider_async(reason="disk_full"))
         if isinstance(item, PartitionUnit):
             return PartitionFailed(item.dataset, item.partition, "disk full")
+        if isinstance(item, UpsertUnit):
+            return UpsertFailed(item.dataset, "disk full")
         return UnitsFailed([UnitFailed(unit.dataset, unit.ticker, "disk full") for unit in item.units])
 
 

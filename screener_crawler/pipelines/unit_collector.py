@@ -10,7 +10,7 @@ from scrapy.utils.job import job_dir
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import (
     DatasetUnit, DatasetUnits, PartitionComplete, PartitionFailed, PartitionUnit, RecordBatch, UnitFailed,
-    UnitsComplete,
+    UnitsComplete, UpsertComplete, UpsertFailed, UpsertUnit,
 )
 from screener_crawler.storage.atomic import replace_atomically
 from screener_crawler.storage.tables import by_ticker, empty_table
@@ -18,6 +18,8 @@ from screener_crawler.storage.tables import by_ticker, empty_table
 logger = logging.getLogger(__name__)
 
 OPEN_UNITS_FILE = "open_units.pickle"
+UPSERT = "*update*"
+"""The key of an update's rows of a dataset, held for every ticker at once."""
 
 
 class UnitCollectorPipeline:
@@ -25,7 +27,8 @@ class UnitCollectorPipeline:
     a ``UnitsComplete`` names it, then passes the whole units on as ``DatasetUnit``s, in one
     ``DatasetUnits``; a ``UnitFailed`` discards what was held. Rows of a market-wide listing by day are held per
     (dataset, partition) instead, until its ``PartitionComplete``, and passed on as one
-    ``PartitionUnit``.
+    ``PartitionUnit``. Rows of an update's listing are held per dataset until its
+    ``UpsertComplete`` and passed on as one ``UpsertUnit``.
 
     A unit settles once per crawl: the first completion or failure wins, and records or markers
     that arrive for it later (a second listing of the same unit, after a resume) are ignored, so
@@ -41,6 +44,7 @@ class UnitCollectorPipeline:
         self._state_file = Path(jobdir) / OPEN_UNITS_FILE if jobdir else None
         self._records = defaultdict(list)
         self._partitions = defaultdict(list)
+        self._upserts = defaultdict(list)
         self._settled = set()
 
     @classmethod
@@ -53,6 +57,7 @@ class UnitCollectorPipeline:
                 state = pickle.load(handle)
             self._records.update(state["records"])
             self._partitions.update(state["partitions"])
+            self._upserts.update(state.get("upserts", {}))
             self._settled = state["settled"]
             logger.info("Resuming %d open unit(s) from %s", len(self._records), self._state_file)
 
@@ -60,6 +65,9 @@ class UnitCollectorPipeline:
         if isinstance(item, RecordBatch):
             self._hold(item)
             return item
+        if isinstance(item, (UpsertComplete, UpsertFailed)):
+            table = self._settle(self._upserts, (item.dataset, UPSERT))
+            return UpsertUnit(item.dataset, table) if isinstance(item, UpsertComplete) else item
         if isinstance(item, (PartitionComplete, PartitionFailed)):
             table = self._settle(self._partitions, (item.dataset, item.partition))
             if isinstance(item, PartitionComplete):
@@ -83,6 +91,10 @@ class UnitCollectorPipeline:
         return item
 
     def _hold(self, batch):
+        if batch.upsert:
+            if (batch.dataset, UPSERT) not in self._settled:
+                self._upserts[(batch.dataset, UPSERT)].append(batch.table)
+            return
         if batch.partition is not None:
             pieces = [((batch.dataset, batch.partition), batch.table)]
         elif DATASETS[batch.dataset].per_ticker:
@@ -114,5 +126,6 @@ class UnitCollectorPipeline:
         self._stats.set_value("units/open_at_close", len(self._records) + len(self._partitions))
 
     def _save_state(self):
-        state = {"records": dict(self._records), "partitions": dict(self._partitions), "settled": self._settled}
+        state = {"records": dict(self._records), "partitions": dict(self._partitions), "upserts": dict(self._upserts),
+                 "settled": self._settled}
         replace_atomically(self._state_file, lambda temporary: temporary.write_bytes(pickle.dumps(state)))

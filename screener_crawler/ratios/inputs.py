@@ -20,6 +20,10 @@ from screener_crawler.storage.layout import LOCAL_PARQUET, published_partitions
 
 RATIO_INPUTS = (*STATEMENTS, "daily_prices", "splits")
 """Datasets a ticker's ratios are computed from."""
+UPDATED_RATIO_INPUTS = (*STATEMENTS, "splits")
+"""Inputs whose rows, new in an update, put the tickers they touch back in the ratio pass. New
+daily bars are not among them: a ratio row is priced by the first bar after its filing, so new
+bars price only filings made since the last crawl, whose tickers the statements' update lists."""
 PRICE_COLUMNS = ["ticker", "date", "close"]
 SPLIT_COLUMNS = ["ticker", "execution_date", "split_from", "split_to"]
 _DAY_BITS = 20

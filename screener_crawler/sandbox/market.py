@@ -240,8 +240,11 @@ class SyntheticMarket:
     ``as_of``, plus those listed between the reference day and ``as_of``."""
 
     def __init__(self, size=DEFAULT_SIZE, delisted=DEFAULT_DELISTED, seed=DEFAULT_SEED, as_of=DEFAULT_AS_OF,
-                 history_start=None):
+                 history_start=None, turnover=1.0):
         self.size, self.n_delisted, self.seed = size, delisted, seed
+        self.turnover = turnover
+        """Multiplies the rates of listings, delistings and splits after the reference day (a
+        small market that still meets some in a few days, for tests of an update)."""
         self.as_of = as_of
         self.history_start = history_start
         """None: statements from ``HISTORY_START``, dividends from a company's early years; a date:
@@ -343,7 +346,7 @@ class SyntheticMarket:
     def _new_symbols(self, seen, lengths, letters):
         """Symbols of the companies listed after the reference day (none taken before)."""
         rng = random.Random(_key(self.seed, "listings after the reference day", self.size, self.n_delisted))
-        wanted, chosen = round(self.size * LISTINGS_PER_YEAR * FUTURE_DAYS / 365), []
+        wanted, chosen = round(self.size * LISTINGS_PER_YEAR * self.turnover * FUTURE_DAYS / 365), []
         while len(chosen) < wanted:
             t = "".join(rng.choice(letters) for _ in range(rng.choice(lengths)))
             if t not in seen:
@@ -432,7 +435,7 @@ class SyntheticMarket:
     def _future_delisting(self, c):
         """The day a company active on the reference day is delisted after it, or None."""
         rng = random.Random(c.hash ^ 0xDE1157)
-        if rng.random() >= DELISTINGS_PER_YEAR * FUTURE_DAYS / 365:
+        if rng.random() >= DELISTINGS_PER_YEAR * self.turnover * FUTURE_DAYS / 365:
             return None
         return next_trading_day(REFERENCE_DAY + timedelta(days=1 + rng.randrange(FUTURE_DAYS)))
 
@@ -440,7 +443,7 @@ class SyntheticMarket:
         """A split after the reference day, at least 30 days before a delisting: () or one
         ``(day, from, to)``."""
         rng = random.Random(c.hash ^ 0x5B117)
-        if known or rng.random() >= SPLITS_PER_YEAR * FUTURE_DAYS / 365:
+        if known or rng.random() >= SPLITS_PER_YEAR * self.turnover * FUTURE_DAYS / 365:
             return ()
         when = next_trading_day(max(REFERENCE_DAY, c.list_date + timedelta(days=200))
                                 + timedelta(days=1 + rng.randrange(FUTURE_DAYS)))
@@ -1124,10 +1127,12 @@ class SyntheticMarket:
 
     def _dividend_history(self, c, first):
         """Every dividend to the horizon: ``(ex, cash, cash on the reference day's basis, kind,
-        declared, record, pay)``. Those up to the reference day come from one random stream
+        declared, record, pay)``, from a day of the company's (after ``history_start`` by up to a
+        quarter, so that companies pay on different days). Those up to the reference day come from one random stream
         (their dates drawn newest first), those after it from another, drawn forward."""
         rng = random.Random(c.hash ^ 0xD1D)
-        start = max(first + timedelta(days=rng.randrange(60, 2000)), date(2003, 3, 1), self.history_start or date.min)
+        history_start = self.history_start + timedelta(days=c.hash % 91) if self.history_start else date.min
+        start = max(first + timedelta(days=rng.randrange(60, 2000)), date(2003, 3, 1), history_start)
         amount = c.price_today * rng.uniform(0.002, 0.01) * math.exp(-0.015 * ((REFERENCE_DAY - start).days / 91))
         history = []
         ex = next_trading_day(start)

@@ -35,6 +35,7 @@ class SandboxOptions:
     seed: int = DEFAULT_SEED
     as_of: date = DEFAULT_AS_OF
     history_start: str = ""
+    turnover: float = 1.0
     latency_ms: float = 0.0
     rate_limit: float = 0.0
     fault_5xx: float = 0.0
@@ -105,7 +106,8 @@ class FaultDice:
 def market_identity(options: SandboxOptions) -> str:
     """What the synthetic market's answers depend on."""
     identity = f"size={options.universe_size} delisted={options.delisted} seed={options.seed} as_of={options.as_of}"
-    return identity + (f" history_start={options.history_start}" if options.history_start else "")
+    identity += f" history_start={options.history_start}" if options.history_start else ""
+    return identity + (f" turnover={options.turnover}" if options.turnover != 1.0 else "")
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -118,7 +120,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.market = SyntheticMarket(size=options.universe_size, delisted=options.delisted,
                                       seed=options.seed, as_of=options.as_of,
                                       history_start=date.fromisoformat(options.history_start)
-                                      if options.history_start else None)
+                                      if options.history_start else None, turnover=options.turnover)
         self.api = PolygonApi(self.market)
         self.store = ResponseStore(options.response_store, market_identity(options)) if options.response_store else None
         self.full_keys = {SANDBOX_API_KEY, *options.keys}

@@ -3,6 +3,7 @@ one ``SpiderArgumentError`` line that says what would be accepted (``scrapy craw
 exits 2)."""
 
 import re
+from typing import NamedTuple
 
 from screener_crawler.polygon.endpoints import TICKER_PATTERN
 from screener_crawler.sharding import Shard
@@ -12,6 +13,28 @@ SHARD_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 class SpiderArgumentError(ValueError):
     pass
+
+
+class SpiderArguments(NamedTuple):
+    tickers: list | None
+    datasets: tuple
+    force: bool
+    refill: set
+    shard: Shard | None
+    update: bool
+
+
+def check_update(arguments: SpiderArguments) -> SpiderArguments:
+    """``-a update=1`` brings the whole universe's data up to date: not with a ticker list, a
+    shard or ``force``."""
+    if arguments.update:
+        clashing = [name for name, given in (("tickers=", arguments.tickers is not None),
+                                             ("shard=", arguments.shard is not None),
+                                             ("force=1", arguments.force)) if given]
+        if clashing:
+            raise SpiderArgumentError(
+                f"-a update=1 brings the whole universe up to date; it does not take -a {', -a '.join(clashing)}")
+    return arguments
 
 
 def parse_tickers(argument, name="tickers"):

@@ -18,7 +18,7 @@ from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from screener_crawler.items import RecordBatch, UnitsComplete, UnitFailed
+from screener_crawler.items import RecordBatch, UnitsComplete, UnitFailed, UpsertComplete, UpsertFailed
 from screener_crawler.middlewares.entitlement import ApiKeyRejected, PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
 from screener_crawler.polygon.endpoints import ENDPOINTS, TICKER_PATTERN
@@ -26,7 +26,9 @@ from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, r
 from screener_crawler.polygon.parsers import server_time, universe_row
 from screener_crawler.polygon.payload import decode_json
 from screener_crawler.planning import plan_units, universe_on_disk
-from screener_crawler.spiders.arguments import parse_datasets, parse_flag, parse_shard, parse_tickers
+from screener_crawler.spiders.arguments import (
+    SpiderArguments, check_update, parse_datasets, parse_flag, parse_shard, parse_tickers,
+)
 from screener_crawler.trading_calendar import last_complete_trading_day
 
 logger = logging.getLogger(__name__)
@@ -65,10 +67,18 @@ class PolygonSpider(scrapy.Spider):
     """Datasets offered but left out unless asked for, by ``-a <dataset>=1`` or by name in
     ``-a datasets=``."""
 
-    def __init__(self, tickers=None, datasets=None, force=None, refill=None, shard=None, *args, **kwargs):
+    def __init__(self, tickers=None, datasets=None, force=None, refill=None, shard=None, update=None, *args,
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        arguments = self.parse_arguments(tickers, datasets, force, refill, shard, **kwargs)
-        self.tickers, self.datasets, self.force, self.refill, self.shard = arguments
+        arguments = self.parse_arguments(tickers, datasets, force, refill, shard, update, **kwargs)
+        self.tickers, self.datasets, self.force, self.refill, self.shard, self.update = arguments
+        self.whole_universe = self.tickers is None and self.shard is None
+        """The crawl covers the universe (no ``-a tickers=``, no shard): what it completes may
+        set a dataset's watermark."""
+        self.update_since = {}
+        """dataset -> its watermark, for the datasets ``-a update=1`` lists the rows of since."""
+        self.planned_upserts = set()
+        """The datasets whose update listings this crawl sends (those behind the market's today)."""
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
         self._universe_tickers = []
@@ -82,13 +92,16 @@ class PolygonSpider(scrapy.Spider):
         self._market_today_learned = Deferred()
 
     @classmethod
-    def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, shard=None, **others):
-        """The spider's ``-a`` arguments, checked: (tickers, datasets, force, refill, shard), or
-        a ``SpiderArgumentError`` that says what is wrong."""
+    def parse_arguments(cls, tickers=None, datasets=None, force=None, refill=None, shard=None, update=None,
+                        **others) -> SpiderArguments:
+        """The spider's ``-a`` arguments, checked, or a ``SpiderArgumentError`` that says what is
+        wrong."""
         opted_in = {name for name in cls.opt_in_datasets if parse_flag(others.get(name), name)}
         default = tuple(d for d in cls.offered_datasets() if d not in cls.opt_in_datasets or d in opted_in)
-        return (parse_tickers(tickers), parse_datasets(datasets, cls.offered_datasets(), default),
-                parse_flag(force, "force"), set(parse_tickers(refill, "refill") or ()), parse_shard(shard))
+        return check_update(SpiderArguments(
+            parse_tickers(tickers), parse_datasets(datasets, cls.offered_datasets(), default),
+            parse_flag(force, "force"), set(parse_tickers(refill, "refill") or ()), parse_shard(shard),
+            parse_flag(update, "update")))
 
     @classmethod
     def offered_datasets(cls):
@@ -103,7 +116,7 @@ class PolygonSpider(scrapy.Spider):
         "lazy start requests"), so that the scheduler holds a few requests, not every unit's.
         Requests that follow a response (next pages, the next day of a lane) go first: Scrapy
         sends start requests after other requests of the same priority."""
-        if self.tickers is None and not self.force:
+        if self.tickers is None and not self.force and not self.update:
             self.tickers = universe_on_disk(self.settings)
         if self.tickers is None:
             self.crawler.stats.inc_value("units/planned")
@@ -116,6 +129,7 @@ class PolygonSpider(scrapy.Spider):
             yield self.market_status_request()
             if await maybe_deferred_to_future(self._market_today_learned) is None:
                 return
+        self.plan_update()
         for request in self.unit_requests():
             if self.crawler.engine.needs_backout():
                 await self.crawler.signals.wait_for(signals.scheduler_empty)
@@ -125,8 +139,9 @@ class PolygonSpider(scrapy.Spider):
         """The units of this crawl the ledger does not list as done (``pending``), counted in
         the stats."""
         self.tickers = self.shard_tickers(self.tickers)
-        plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill)
-        self.pending, self._refetch = plan.pending, plan.failed_before
+        plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill, self.update)
+        self.pending, self._refetch = plan.pending, plan.refetch
+        self.update_since = {d: day for d, day in plan.watermarks.items() if d in self.updated_by_listing()}
         stats = self.crawler.stats
         for dataset in self.datasets:
             stats.inc_value("units/planned", len(self.pending[dataset]))
@@ -134,8 +149,33 @@ class PolygonSpider(scrapy.Spider):
         stats.set_value("tickers/total", len(self.tickers))
         stats.inc_value("tickers/complete", plan.complete_tickers(self.tickers))
 
+    def plan_update(self):
+        """With ``-a update=1``: the datasets whose rows since their watermark are listed
+        (``planned_upserts``), those behind the market's today."""
+        if not self.update:
+            return
+        self.planned_upserts = {d for d, since in self.update_since.items() if since < self.market_today}
+        for dataset, since in sorted(self.update_since.items()):
+            logger.info("Updating %s: the market's rows since %s, through %s", dataset, since, self.market_today)
+            self.crawler.stats.set_value(f"update/since/{dataset}", since.isoformat())
+        left = [d for d in self.datasets if d in self.updated_by_listing() and d not in self.update_since]
+        if left:
+            logger.warning("No complete crawl of %s has recorded the market day it was current to: -a update=1 "
+                           "downloads only the units the ledger lacks there. A crawl that completes them sets it.",
+                           ", ".join(left))
+
+    def updated_by_listing(self) -> set:
+        """The datasets whose families list the market's rows since a day (``update_requests``)."""
+        return {d for family in self.families for d in getattr(family, "updated_datasets", ()) if d in self.datasets}
+
     def unit_requests(self):
-        """Requests for every unit ``plan_crawl`` left pending."""
+        """Requests for every unit ``plan_crawl`` left pending, and the update listings
+        ``plan_update`` planned."""
+        for family in self.families:
+            since = {d: self.update_since[d] for d in getattr(family, "updated_datasets", ())
+                     if d in self.planned_upserts}
+            if since:
+                yield from family.update_requests(self, since)
         for family in self.families:
             pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)}
             if pending:
@@ -205,10 +245,14 @@ class PolygonSpider(scrapy.Spider):
     # --- the market's today -------------------------------------------------------------------
 
     def market_today_needed(self) -> bool:
-        """Whether a family of this crawl's pending units needs the market's today (its
-        ``needs_market_today``: the prices without ``PRICES_END``)."""
-        return any(family.needs_market_today(self) for family in self.families
-                   if hasattr(family, "needs_market_today") and any(self.pending.get(d) for d in family.datasets))
+        """Whether the crawl needs the market's today: an update's end; a family of this crawl's
+        pending units that needs it (its ``needs_market_today``: the prices without
+        ``PRICES_END``); or a crawl of the whole universe with units to do, which sets the
+        watermarks of the datasets it completes."""
+        pending = {d for d in self.datasets if self.pending.get(d)}
+        return self.update or (self.whole_universe and bool(pending)) or any(
+            family.needs_market_today(self) for family in self.families
+            if hasattr(family, "needs_market_today") and pending & set(family.datasets))
 
     def market_status_request(self):
         """One small request for the server's time; the crawl waits for its answer."""
@@ -332,6 +376,28 @@ class PolygonSpider(scrapy.Spider):
         yield from self.record_batches(to_rows(page_json(response).get("results"), ticker))
         yield from self.units_complete(response.meta)
 
+    # --- update listings ----------------------------------------------------------------------
+
+    def update_request(self, endpoint, dataset, params, callback=None, errback=None, meta=None, **kwargs):
+        """A request of an update's market-wide listing of ``dataset`` (its rows are upserted by
+        natural key once every page is read; ``callback`` defaults to ``parse_update_page``)."""
+        return self.api_request(endpoint, params, callback=callback or self.parse_update_page,
+                                errback=errback or self.update_failed, dont_filter=True, priority=1,
+                                meta={**(meta or {}), "polygon_update": dataset}, **kwargs)
+
+    def parse_update_page(self, response):
+        """A page of an update's listing read by its ``PageReader``: its batches marked as rows
+        to upsert, then the next page or the listing's ``UpsertComplete``."""
+        page = self.read_page(response)
+        yield from upserted(page.batches)
+        next_page = self.next_page_request(response, page.next_url)
+        yield next_page if next_page else UpsertComplete(response.meta["polygon_update"])
+
+    def update_failed(self, failure):
+        """Errback of every update listing: none of its rows is written, and the dataset keeps
+        its watermark, so the next update lists the same days again."""
+        yield UpsertFailed(failure.request.meta["polygon_update"], failure_reason(failure))
+
     def listing_continues(self, response, next_url):
         """After a page: the request for ``next_url``, or, on the last page, the listing's units
         complete."""
@@ -371,6 +437,13 @@ class PolygonSpider(scrapy.Spider):
 
     def _base_url(self):
         return self.settings["POLYGON_BASE_URL"].rstrip("/")
+
+
+def upserted(batches):
+    """``batches`` marked as an update's rows."""
+    for batch in batches:
+        batch.upsert = True
+        yield batch
 
 
 def failure_reason(failure):

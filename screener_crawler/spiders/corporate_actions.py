@@ -1,12 +1,19 @@
+from screener_crawler.items import UpsertComplete, UpsertFailed
 from screener_crawler.polygon.endpoints import ENDPOINTS, fallback_of
 from screener_crawler.polygon.parsers import dividend_row, split_row, ticker_event_rows
-from screener_crawler.spiders.base import PolygonSpider, batched, page_json
+from screener_crawler.spiders.base import PolygonSpider, batched, failure_reason, page_json, upserted
 
 CORPORATE_ACTION_LISTINGS = {
     # dataset: (v1 endpoint, v1 sort, sort on the v1 endpoint's fallback, row parser)
     "dividends": (ENDPOINTS["dividends_v1"], "ex_dividend_date.asc", "ex_dividend_date", dividend_row),
     "splits": (ENDPOINTS["splits_v1"], "execution_date.asc", "execution_date", split_row),
 }
+NEW_SINCE = {"dividends": "ex_dividend_date.gt", "splits": "execution_date.gt"}
+"""The v1 filter that lists a dataset's records dated after a day."""
+UPDATE_STEPS = (("find", "splits"), ("find", "dividends"), ("relist", "splits"), ("relist", "dividends"))
+"""An update of dividends and splits, in order: find the tickers with new ones, then list those
+tickers' whole histories again (each new dividend or split changes the adjustment factors of
+the ticker's earlier ones; a split, its dividends' split-adjusted amounts)."""
 
 
 class CorporateActionsFamily:
@@ -15,6 +22,7 @@ class CorporateActionsFamily:
     endpoints per ticker when the plan lacks v1) and ticker events (per ticker, not paged)."""
 
     datasets = ("dividends", "splits", "ticker_events")
+    updated_datasets = ("dividends", "splits")
 
     def requests(self, pending):
         batch_size = self.settings.getint("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST")
@@ -63,6 +71,87 @@ class CorporateActionsFamily:
                 dont_filter=True,
                 meta={"polygon_units": ((dataset, ticker),), "polygon_source": "v3"},
             )
+
+    # --- -a update=1 -------------------------------------------------------------------------
+
+    def update_requests(self, since):
+        """The first step of ``UPDATE_STEPS`` for the datasets updated; each step's last page
+        starts the next. The re-listed tickers' rows are upserted by natural key."""
+        self._new_since = {dataset: set() for dataset in since}
+        self._universe_set = frozenset(self.tickers)
+        steps = tuple(step for step in UPDATE_STEPS if step[1] in since)
+        yield from self.update_steps(steps)
+
+    def update_steps(self, steps):
+        """The request that starts ``steps``; a re-listing with no ticker to list completes at
+        once."""
+        while steps:
+            (step, dataset), rest = steps[0], steps[1:]
+            endpoint, sort = CORPORATE_ACTION_LISTINGS[dataset][:2]
+            if step == "find":
+                params = {NEW_SINCE[dataset]: self.update_since[dataset].isoformat(),
+                          "limit": self.page_size(endpoint), "sort": sort}
+                yield self.update_request(endpoint, dataset, params, callback=self.parse_new_since,
+                                          errback=self.update_steps_failed, meta={"polygon_steps": steps})
+                return
+            tickers = sorted(self.relisted_tickers(dataset))
+            batches = tuple(batched(tickers, self.settings.getint("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST")))
+            if batches:
+                yield self.relist_request(dataset, batches, rest)
+                return
+            yield UpsertComplete(dataset)
+            steps = rest
+
+    def relisted_tickers(self, dataset):
+        """The tickers whose ``dataset`` is listed again: those with a new record, and for
+        dividends those with a new split too."""
+        tickers = set(self._new_since.get(dataset, ()))
+        return tickers | self._new_since.get("splits", set()) if dataset == "dividends" else tickers
+
+    def relist_request(self, dataset, batches, rest):
+        endpoint, sort = CORPORATE_ACTION_LISTINGS[dataset][:2]
+        return self.update_request(
+            endpoint, dataset, {"ticker.any_of": ",".join(batches[0]), "limit": self.page_size(endpoint), "sort": sort},
+            callback=self.parse_relisted, errback=self.update_steps_failed,
+            meta={"polygon_batches": batches, "polygon_steps": ((("relist", dataset),) + rest)})
+
+    def parse_new_since(self, response):
+        """A page of records dated after the watermark: their tickers (of the universe) are
+        listed again."""
+        dataset = response.meta["polygon_update"]
+        payload = page_json(response)
+        found = {record.get("ticker") for record in payload.get("results") or ()}
+        self._new_since[dataset] |= found & self._universe_set
+        next_page = self.next_page_request(response, payload.get("next_url"))
+        if next_page:
+            yield next_page
+        else:
+            self.crawler.stats.set_value(f"update/tickers_with_new/{dataset}", len(self._new_since[dataset]))
+            yield from self.update_steps(response.meta["polygon_steps"][1:])
+
+    def parse_relisted(self, response):
+        payload = page_json(response)
+        dataset = response.meta["polygon_update"]
+        batches = response.meta["polygon_batches"]
+        wanted = set(batches[0])
+        to_row = CORPORATE_ACTION_LISTINGS[dataset][3]
+        rows = (to_row(record, "v1") for record in payload.get("results") or ())
+        yield from upserted(self.record_batches(row for row in rows if row.row.get("ticker") in wanted))
+        next_page = self.next_page_request(response, payload.get("next_url"))
+        rest = response.meta["polygon_steps"][1:]
+        if next_page:
+            yield next_page
+        elif len(batches) > 1:
+            yield self.relist_request(dataset, batches[1:], rest)
+        else:
+            yield UpsertComplete(dataset)
+            yield from self.update_steps(rest)
+
+    def update_steps_failed(self, failure):
+        """A step that fails for good fails its dataset's update and every later step's."""
+        reason = failure_reason(failure)
+        for dataset in dict.fromkeys(dataset for _, dataset in failure.request.meta["polygon_steps"]):
+            yield UpsertFailed(dataset, reason)
 
     def parse_ticker_events(self, response):
         return self.parse_ticker_answer(response, ticker_event_rows)

@@ -16,6 +16,18 @@ class FundamentalsFamily:
     """
 
     datasets = STATEMENTS
+    updated_datasets = STATEMENTS
+
+    def update_requests(self, since):
+        """``-a update=1``: each statement's filings since its watermark (that day included),
+        market-wide on v1, the universe's rows upserted by natural key."""
+        universe = frozenset(self.tickers)
+        for dataset, day in since.items():
+            endpoint = STATEMENT_ENDPOINTS_V1[dataset]
+            yield self.update_request(
+                endpoint, dataset,
+                {"filing_date.gte": day.isoformat(), "limit": self.page_size(endpoint), "sort": "period_end.asc"},
+                meta={PAGE_READER: PageReader(v1_statement_page_rows, (dataset, universe), v1_statement_page)})
 
     def requests(self, pending):
         batch_size = self.settings.getint("POLYGON_TICKERS_PER_REQUEST")

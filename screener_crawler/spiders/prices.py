@@ -1,12 +1,12 @@
-from datetime import date
+from datetime import date, timedelta
 from itertools import groupby
 
-from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed
+from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed, UpsertComplete
 from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.page_tables import daily_bars_page, grouped_daily_page
 from screener_crawler.polygon.parsers import daily_bars_page_columns, grouped_daily_page_columns
-from screener_crawler.spiders.base import PolygonSpider, failure_reason
+from screener_crawler.spiders.base import PolygonSpider, failure_reason, upserted
 from screener_crawler.trading_calendar import trading_days
 
 
@@ -24,6 +24,7 @@ class PricesFamily:
     """
 
     datasets = ("daily_prices",)
+    updated_datasets = ("daily_prices",)
 
     def needs_market_today(self) -> bool:
         """Whether the prices end at the market's today: ``PRICES_END`` is empty."""
@@ -52,6 +53,29 @@ class PricesFamily:
             yield self.ticker_request(endpoint, "daily_prices", ticker, self.parse_read_page, params,
                                       PageReader(daily_bars_page_columns, (ticker,), daily_bars_page),
                                       start=start.isoformat(), end=end.isoformat())
+
+    def update_requests(self, since):
+        """``-a update=1``: the grouped daily bars of every trading day after the watermark, one
+        day after the other, the universe's bars upserted by (ticker, date)."""
+        days = tuple(trading_days(since["daily_prices"] + timedelta(days=1), self.prices_end()))
+        if days:
+            self.grouped_tickers = frozenset(self.tickers)
+            self.unlisted_tickers = set()
+            yield self.grouped_update_request(days)
+
+    def grouped_update_request(self, days):
+        return self.update_request(
+            ENDPOINTS["grouped_daily"], "daily_prices", {"adjusted": "false"},
+            callback=self.parse_grouped_update, path_args={"date": days[0].isoformat()},
+            meta={"polygon_days": days, PAGE_READER: PageReader(
+                grouped_daily_page_columns, (days[0].isoformat(), self.grouped_tickers), grouped_daily_page)})
+
+    def parse_grouped_update(self, response):
+        page = self.read_page(response)
+        self.count_unlisted(page.unlisted_tickers)
+        yield from upserted(page.batches)
+        days = response.meta["polygon_days"]
+        yield self.grouped_update_request(days[1:]) if len(days) > 1 else UpsertComplete("daily_prices")
 
     def grouped_daily_requests(self, tickers, days):
         """The first request of each lane: the months, in order, cut into

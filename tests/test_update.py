@@ -1,0 +1,78 @@
+"""``-a update=1``: a full crawl as of a day, then an update as of five trading days later,
+ends with the data of a full crawl as of that later day, in a few requests."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from screener_crawler.sandbox import SandboxProcess
+from screener_crawler.sandbox.market import REFERENCE_DAY, SyntheticMarket
+from screener_crawler.datasets import TICKER_DATASETS
+from screener_crawler.trading_calendar import trading_days
+from tests.crawl import ledger, run_crawl, sandbox_env, snapshot, stat
+
+KEY = "update-test-key"
+MARKET = dict(universe_size=60, delisted=4, history_start="2024-01-01", turnover=20.0)
+"""A small market whose listings, delistings and splits after the reference day come often
+enough that a week holds one of each."""
+SETTINGS = {"POLYGON_RATE_LIMIT": 0, "PRICES_START": "2025-06-02", "SCREENER_PROGRESS_INTERVAL": 1}
+UPDATE_DAYS = 5
+
+
+def sessions_after(day, count):
+    return trading_days(day + timedelta(days=1), day + timedelta(days=3 * count + 10))[:count]
+
+
+def eventful_week():
+    """The first (D, D + 5 sessions) after the reference day in which the market lists a
+    company, delists one, splits one and pays a dividend: found in the market as of a later day,
+    which shows every earlier day as the market as of that day does."""
+    market = SyntheticMarket(size=MARKET["universe_size"], delisted=MARKET["delisted"], turnover=MARKET["turnover"],
+                             history_start=date.fromisoformat(MARKET["history_start"]),
+                             as_of=REFERENCE_DAY + timedelta(days=700))
+    companies = [market.company(t) for t in market.tickers]
+    day = sessions_after(REFERENCE_DAY, 1)[0]
+    while day < market.as_of - timedelta(days=30):
+        later = sessions_after(day, UPDATE_DAYS)[-1]
+        within = lambda when: when is not None and day < when <= later  # noqa: E731
+        listed = {c.ticker for c in companies if within(c.list_date)}
+        delisted = {c.ticker for c in companies if within(c.delisted)}
+        split = {c.ticker for c in companies for s in market.splits(c.ticker) if within(s.execution_date)}
+        paid = {c.ticker for c in companies for d in market.dividends(c.ticker) if within(d.ex_dividend_date)}
+        if listed and delisted and split and paid:
+            return day, later, listed, delisted, split
+        day = later
+    raise AssertionError("no week after the reference day has a listing, a delisting, a split and a dividend")
+
+
+@pytest.fixture(scope="module")
+def week():
+    return eventful_week()
+
+
+def crawl(sandbox, data_dir, *arguments):
+    result = run_crawl("screener", *arguments, env=sandbox_env(sandbox, data_dir, KEY), settings=SETTINGS,
+                       timeout=600)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-4000:]
+    assert result.stats["finish_reason"] == "finished", result.stderr[-4000:]
+    return result
+
+
+def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path, week):
+    day, later, listed, delisted, split = week
+    with SandboxProcess(keys=[KEY], as_of=day, **MARKET) as sandbox:
+        first = crawl(sandbox, tmp_path / "updated")
+    assert ledger(tmp_path / "updated")["watermarks"]["daily_prices"] == day.isoformat()
+    with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
+        update = crawl(sandbox, tmp_path / "updated", ("update", "1"))
+        full = crawl(sandbox, tmp_path / "full")
+    compared = (*TICKER_DATASETS, "universe")
+    updated, expected = snapshot(tmp_path / "updated", compared), snapshot(tmp_path / "full", compared)
+    for dataset in compared:
+        assert updated.get(dataset) == expected.get(dataset), dataset
+    assert {row["ticker"] for row in expected["daily_prices"]} >= listed
+    assert {row["ticker"] for row in expected["splits"]} >= split
+    assert stat(update, "downloader/request_count") < stat(first, "downloader/request_count") / 3
+    watermarks = ledger(tmp_path / "updated")["watermarks"]
+    assert watermarks["daily_prices"] == watermarks["income_statements"] == later.isoformat()
