@@ -4,13 +4,14 @@ ends with the data of a full crawl as of that later day, in a few requests."""
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from screener_crawler.sandbox import SandboxProcess
 from screener_crawler.sandbox.market import REFERENCE_DAY, SyntheticMarket
 from screener_crawler.datasets import TICKER_DATASETS
 from screener_crawler.trading_calendar import trading_days
-from tests.crawl import ledger, run_crawl, sandbox_env, snapshot, stat
+from tests.crawl import comparable_rows, ledger, run_crawl, sandbox_env, snapshot, stat
 
 KEY = "update-test-key"
 MARKET = dict(universe_size=60, delisted=4, history_start="2024-01-01", turnover=20.0)
@@ -51,6 +52,12 @@ def week():
     return eventful_week()
 
 
+def partition_files(root):
+    """Partition file -> (modification time, its rows without download stamps)."""
+    return {path.relative_to(root): (path.stat().st_mtime_ns, comparable_rows(pq.read_table(path)))
+            for path in sorted(Path(root).rglob("*.parquet"))}
+
+
 def crawl(sandbox, data_dir, *arguments):
     result = run_crawl("screener", *arguments, env=sandbox_env(sandbox, data_dir, KEY), settings=SETTINGS,
                        timeout=600)
@@ -64,6 +71,7 @@ def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path,
     with SandboxProcess(keys=[KEY], as_of=day, **MARKET) as sandbox:
         first = crawl(sandbox, tmp_path / "updated")
     assert ledger(tmp_path / "updated")["watermarks"]["daily_prices"] == day.isoformat()
+    before = partition_files(tmp_path / "updated")
     with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
         update = crawl(sandbox, tmp_path / "updated", ("update", "1"))
         full = crawl(sandbox, tmp_path / "full")
@@ -74,5 +82,9 @@ def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path,
     assert {row["ticker"] for row in expected["daily_prices"]} >= listed
     assert {row["ticker"] for row in expected["splits"]} >= split
     assert stat(update, "downloader/request_count") < stat(first, "downloader/request_count") / 3
+    after = partition_files(tmp_path / "updated")
+    kept = [path for path in before if path in after and before[path][1] == after[path][1]]
+    assert kept and len(kept) < len(before)
+    assert [path for path in kept if before[path][0] != after[path][0]] == []
     watermarks = ledger(tmp_path / "updated")["watermarks"]
     assert watermarks["daily_prices"] == watermarks["income_statements"] == later.isoformat()

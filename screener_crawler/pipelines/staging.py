@@ -247,6 +247,8 @@ async def publish_counted(root, stats, datasets=None):
     for dataset, count in report.partitions_written.items():
         stats.inc_value(f"publish/partitions_written/{dataset}", count)
         stats.inc_value(f"publish/rows/{dataset}", report.rows_published[dataset])
+    for dataset, count in report.partitions_unchanged.items():
+        stats.inc_value(f"publish/partitions_unchanged/{dataset}", count)
     if report.staged_files:
         stats.inc_value("publish/count")
     return report

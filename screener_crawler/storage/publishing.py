@@ -3,7 +3,8 @@
 For each partition a dataset's staged files touch, or that holds rows of a ticker they
 replace everywhere: read the current file, drop the rows of every ticker being replaced, add
 the staged rows (of each ticker, those of the newest file that replaces it), sort, write under
-a temporary name, rename into place. Upsert files (the fourth kind, ``stage_upsert``) take
+a temporary name, rename into place; a partition whose rows come out as they were, download
+stamps aside, is left as it is. Upsert files (the fourth kind, ``stage_upsert``) take
 their place in staging order: a row, on disk or staged, is dropped when a newer upsert file
 holds its natural key, as when a newer file replaces its ticker; an upsert's own rows give way
 to a newer file that replaces their ticker, or to a newer upsert of their key. Staged files are
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from screener_crawler.datasets import STORED_DATASETS, Dataset
+from screener_crawler.datasets import DOWNLOADED_AT, STORED_DATASETS, Dataset
 from screener_crawler.storage.layout import (
     published_partitions,
     partition_path,
@@ -49,6 +50,8 @@ class PublishReport:
     staged_files: int = 0
     partitions_written: dict = field(default_factory=lambda: defaultdict(int))
     rows_published: dict = field(default_factory=lambda: defaultdict(int))
+    partitions_unchanged: dict = field(default_factory=lambda: defaultdict(int))
+    """Dataset -> partitions whose rows the staged ones left as they were (not rewritten)."""
     tickers_replaced: dict = field(default_factory=lambda: defaultdict(set))
     """Dataset -> the tickers the published files replaced, or upserted rows of."""
 
@@ -97,11 +100,13 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
     replaced_everywhere = pa.array(sorted(everywhere), pa.string())
     for month in sorted(touched):
         pieces = {}  # sequence (PUBLISHED: the file on disk) -> its rows no newer file replaces by ticker
+        current = None
         if month in existing and (whole_table is None):
             replaced = replaced_everywhere
             if month in by_month:
                 replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
-            pieces[PUBLISHED] = _without(_read_published(existing[month], dataset), replaced)
+            current = _read_published(existing[month], dataset)
+            pieces[PUBLISHED] = _without(current, replaced)
         for sequence, reader in readers.items():
             if whole_table is not None and sequence < whole_table:
                 continue
@@ -114,8 +119,12 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
             merged = pa.concat_tables([rows for rows in pieces.values() if rows.num_rows]
                                       or [dataset.schema.empty_table()])
         path = partition_path(root, dataset, month)
+        merged = merged.sort_by(sort_keys(dataset))
+        if current is not None and _same_rows(current, merged):
+            report.partitions_unchanged[dataset.name] += 1
+            continue
         if merged.num_rows:
-            write_partition_file(path, merged.sort_by(sort_keys(dataset)), dataset.row_group_rows)
+            write_partition_file(path, merged, dataset.row_group_rows)
         else:
             remove_partition_file(path)
         report.partitions_written[dataset.name] += 1
@@ -207,6 +216,14 @@ def _without_upserted(pieces: dict[int, pa.Table], upserts: set[int], key: tuple
     kept = np.ones(rows.num_rows, dtype=bool)
     kept[pc.filter(row, replaced).to_numpy()] = False
     return rows.filter(pa.array(kept))
+
+
+def _same_rows(published: pa.Table, merged: pa.Table) -> bool:
+    """Whether a partition's merged rows are those it holds, download stamps aside (then the
+    file stays as it is: an update rewrites only what changed)."""
+    if published.num_rows != merged.num_rows:
+        return False
+    return published.drop_columns([DOWNLOADED_AT.name]).equals(merged.drop_columns([DOWNLOADED_AT.name]))
 
 
 def _holds_any(path: Path, tickers: pa.Array) -> bool:
