@@ -86,12 +86,14 @@ class TreeMemory:
         return round(self._peak / 2**20)
 
 
-def crawl(url, key, data_dir, settings, stop_after=None):
-    """Run the crawl as a user would; (wall seconds, its CPU seconds and peak RSS, its log,
-    its stats).
+def crawl(url, key, data_dir, settings, stop_after=None, arguments=()):
+    """Run the crawl as a user would (``scrapy crawl screener``, ``-a`` ``arguments`` and ``-s``
+    ``settings``); (wall seconds, its CPU seconds and peak RSS, its log, its stats).
     With ``stop_after`` seconds, the crawl is sent one SIGINT then, as a user's Ctrl-C: it
     finishes what is in flight and stops."""
     command = [sys.executable, "-m", "scrapy", "crawl", "screener"]
+    for name, value in arguments:
+        command += ["-a", f"{name}={value}"]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "SCREENER_"))}

@@ -1,6 +1,8 @@
 """``-a update=1``: a full crawl as of a day, then an update as of five trading days later,
 ends with the data of a full crawl as of that later day, in a few requests."""
 
+import shutil
+import signal
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -58,33 +60,66 @@ def partition_files(root):
             for path in sorted(Path(root).rglob("*.parquet"))}
 
 
-def crawl(sandbox, data_dir, *arguments):
+def crawl(sandbox, data_dir, *arguments, module="scrapy"):
     result = run_crawl("screener", *arguments, env=sandbox_env(sandbox, data_dir, KEY), settings=SETTINGS,
-                       timeout=600)
+                       timeout=600, module=module)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-4000:]
     assert result.stats["finish_reason"] == "finished", result.stderr[-4000:]
     return result
 
 
-def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path, week):
-    day, later, listed, delisted, split = week
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory, week):
+    """A full crawl as of the week's first day, and one as of its last."""
+    day, later = week[:2]
+    roots = tmp_path_factory.mktemp("as-of-day"), tmp_path_factory.mktemp("as-of-later")
     with SandboxProcess(keys=[KEY], as_of=day, **MARKET) as sandbox:
-        first = crawl(sandbox, tmp_path / "updated")
-    assert ledger(tmp_path / "updated")["watermarks"]["daily_prices"] == day.isoformat()
+        first = crawl(sandbox, roots[0])
+    with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
+        crawl(sandbox, roots[1])
+    return roots, first
+
+
+def compared(root):
+    return snapshot(root, (*TICKER_DATASETS, "universe"))
+
+
+def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path, week, crawled):
+    day, later, listed, delisted, split = week
+    (at_day, at_later), first = crawled
+    assert ledger(at_day)["watermarks"]["daily_prices"] == day.isoformat()
+    shutil.copytree(at_day, tmp_path / "updated")
     before = partition_files(tmp_path / "updated")
     with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
         update = crawl(sandbox, tmp_path / "updated", ("update", "1"))
-        full = crawl(sandbox, tmp_path / "full")
-    compared = (*TICKER_DATASETS, "universe")
-    updated, expected = snapshot(tmp_path / "updated", compared), snapshot(tmp_path / "full", compared)
-    for dataset in compared:
-        assert updated.get(dataset) == expected.get(dataset), dataset
+    updated, expected = compared(tmp_path / "updated"), compared(at_later)
+    for dataset in expected:
+        assert updated[dataset] == expected[dataset], dataset
     assert {row["ticker"] for row in expected["daily_prices"]} >= listed
     assert {row["ticker"] for row in expected["splits"]} >= split
+    assert {row["ticker"] for row in expected["universe"] if not row["active"]} >= delisted
     assert stat(update, "downloader/request_count") < stat(first, "downloader/request_count") / 3
     after = partition_files(tmp_path / "updated")
     kept = [path for path in before if path in after and before[path][1] == after[path][1]]
     assert kept and len(kept) < len(before)
     assert [path for path in kept if before[path][0] != after[path][0]] == []
     watermarks = ledger(tmp_path / "updated")["watermarks"]
-    assert watermarks["daily_prices"] == watermarks["income_statements"] == later.isoformat()
+    assert watermarks["daily_prices"] == watermarks["income_statements"] == watermarks["dividends"] == \
+        later.isoformat()
+
+
+@pytest.mark.parametrize("after_partitions", [0, 30])
+def test_an_update_killed_in_a_publish_then_run_again_equals_a_full_crawl(tmp_path, week, crawled,
+                                                                          after_partitions):
+    later = week[1]
+    (at_day, at_later), _ = crawled
+    shutil.copytree(at_day, tmp_path / "updated")
+    with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
+        killed = run_crawl("screener", ("update", "1"), env={**sandbox_env(sandbox, tmp_path / "updated", KEY),
+                                                           "KILL_AFTER_PARTITIONS": str(after_partitions)},
+                           settings=SETTINGS, module="tests.kill_in_publish")
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        assert ledger(tmp_path / "updated")["watermarks"]["daily_prices"] == week[0].isoformat()
+        crawl(sandbox, tmp_path / "updated", ("update", "1"))
+    assert compared(tmp_path / "updated") == compared(at_later)
+    assert not list((tmp_path / "updated").rglob(".*.tmp"))
