@@ -16,10 +16,11 @@ from screener_crawler.trading_calendar import trading_days
 from tests.crawl import comparable_rows, ledger, run_crawl, sandbox_env, snapshot, stat
 
 KEY = "update-test-key"
-MARKET = dict(universe_size=60, delisted=4, history_start="2024-01-01", turnover=20.0)
+BASIC_KEY = "update-test-basic-key"
+MARKET = dict(universe_size=60, delisted=4, history_start="2025-06-01", turnover=20.0)
 """A small market whose listings, delistings and splits after the reference day come often
 enough that a week holds one of each."""
-SETTINGS = {"POLYGON_RATE_LIMIT": 0, "PRICES_START": "2025-06-02", "SCREENER_PROGRESS_INTERVAL": 1}
+SETTINGS = {"POLYGON_RATE_LIMIT": 0, "PRICES_START": "2026-06-01", "SCREENER_PROGRESS_INTERVAL": 1}
 UPDATE_DAYS = 5
 
 
@@ -60,38 +61,48 @@ def partition_files(root):
             for path in sorted(Path(root).rglob("*.parquet"))}
 
 
-def crawl(sandbox, data_dir, *arguments, module="scrapy"):
-    result = run_crawl("screener", *arguments, env=sandbox_env(sandbox, data_dir, KEY), settings=SETTINGS,
-                       timeout=600, module=module)
+def crawl(sandbox, data_dir, *arguments, key=KEY):
+    result = run_crawl("screener", *arguments, env=sandbox_env(sandbox, data_dir, key), settings=SETTINGS,
+                       timeout=600)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-4000:]
     assert result.stats["finish_reason"] == "finished", result.stderr[-4000:]
     return result
 
 
+def sandbox_as_of(day):
+    return SandboxProcess(keys=[KEY], basic_keys=[BASIC_KEY], as_of=day, **MARKET)
+
+
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory, week):
-    """A full crawl as of the week's first day, and one as of its last."""
-    day, later = week[:2]
-    roots = tmp_path_factory.mktemp("as-of-day"), tmp_path_factory.mktemp("as-of-later")
-    with SandboxProcess(keys=[KEY], as_of=day, **MARKET) as sandbox:
-        first = crawl(sandbox, roots[0])
-    with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
-        crawl(sandbox, roots[1])
-    return roots, first
+def full_crawls(tmp_path_factory, week):
+    """Key -> a full crawl as of the week's first day, and one as of its last (made when first asked)."""
+    made = {}
+
+    def of(key):
+        if key not in made:
+            roots = tmp_path_factory.mktemp("as-of-day"), tmp_path_factory.mktemp("as-of-later")
+            with sandbox_as_of(week[0]) as sandbox:
+                first = crawl(sandbox, roots[0], key=key)
+            with sandbox_as_of(week[1]) as sandbox:
+                crawl(sandbox, roots[1], key=key)
+            made[key] = roots, first
+        return made[key]
+    return of
 
 
 def compared(root):
     return snapshot(root, (*TICKER_DATASETS, "universe"))
 
 
-def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path, week, crawled):
+@pytest.mark.parametrize("key", [KEY, BASIC_KEY], ids=["v1-plan", "basic-plan"])
+def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path, week, full_crawls, key):
     day, later, listed, delisted, split = week
-    (at_day, at_later), first = crawled
+    (at_day, at_later), first = full_crawls(key)
     assert ledger(at_day)["watermarks"]["daily_prices"] == day.isoformat()
     shutil.copytree(at_day, tmp_path / "updated")
     before = partition_files(tmp_path / "updated")
-    with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
-        update = crawl(sandbox, tmp_path / "updated", ("update", "1"))
+    with sandbox_as_of(later) as sandbox:
+        update = crawl(sandbox, tmp_path / "updated", ("update", "1"), key=key)
     updated, expected = compared(tmp_path / "updated"), compared(at_later)
     for dataset in expected:
         assert updated[dataset] == expected[dataset], dataset
@@ -99,6 +110,7 @@ def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path,
     assert {row["ticker"] for row in expected["splits"]} >= split
     assert {row["ticker"] for row in expected["universe"] if not row["active"]} >= delisted
     assert stat(update, "downloader/request_count") < stat(first, "downloader/request_count") / 3
+    assert stat(update, "update/tickers_with_new/dividends") and stat(update, "update/tickers_with_new/splits")
     after = partition_files(tmp_path / "updated")
     kept = [path for path in before if path in after and before[path][1] == after[path][1]]
     assert kept and len(kept) < len(before)
@@ -109,12 +121,12 @@ def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path,
 
 
 @pytest.mark.parametrize("after_partitions", [0, 30])
-def test_an_update_killed_in_a_publish_then_run_again_equals_a_full_crawl(tmp_path, week, crawled,
+def test_an_update_killed_in_a_publish_then_run_again_equals_a_full_crawl(tmp_path, week, full_crawls,
                                                                           after_partitions):
     later = week[1]
-    (at_day, at_later), _ = crawled
+    (at_day, at_later), _ = full_crawls(KEY)
     shutil.copytree(at_day, tmp_path / "updated")
-    with SandboxProcess(keys=[KEY], as_of=later, **MARKET) as sandbox:
+    with sandbox_as_of(later) as sandbox:
         killed = run_crawl("screener", ("update", "1"), env={**sandbox_env(sandbox, tmp_path / "updated", KEY),
                                                            "KILL_AFTER_PARTITIONS": str(after_partitions)},
                            settings=SETTINGS, module="tests.kill_in_publish")

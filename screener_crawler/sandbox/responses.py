@@ -79,6 +79,10 @@ _RANGE_OPS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
 
 Ref = namedtuple("Ref", "ticker timeframe period repeat")
 
+FILINGS_HOST = "https://api.massive.com"
+"""The host vX filings name their SEC filing URLs with, as the recorded answers do: data, not
+links the crawler follows, the same whatever port the sandbox listens on."""
+
 
 class ApiError(Exception):
     """An error answer: HTTP status and the vendor's JSON body."""
@@ -604,7 +608,7 @@ class PolygonApi:
             fiscal_period = "FY"
         else:
             fiscal_period = f"Q{p.fiscal_quarter}"
-        filing_url = f"{base_url}/v1/reference/sec/filings/{p.accession}"
+        filing_url = f"{FILINGS_HOST}/v1/reference/sec/filings/{p.accession}"
         rec = {
             "cik": c.cik, "company_name": c.name, "start_date": st.start.isoformat(),
             "end_date": p.end.isoformat(), "filing_date": p.filing_date.isoformat(),

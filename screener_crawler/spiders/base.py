@@ -394,9 +394,21 @@ class PolygonSpider(scrapy.Spider):
         yield next_page if next_page else UpsertComplete(response.meta["polygon_update"])
 
     def update_failed(self, failure):
-        """Errback of every update listing: none of its rows is written, and the dataset keeps
-        its watermark, so the next update lists the same days again."""
-        yield UpsertFailed(failure.request.meta["polygon_update"], failure_reason(failure))
+        """Errback of every update listing: a plan without its endpoint goes to the family's
+        fallback (``update_not_entitled``); otherwise none of its rows is written, and its
+        datasets keep their watermarks, so the next update lists the same days again."""
+        if failure.check(PlanNotEntitled):
+            yield from self.update_not_entitled(failure.request)
+            return
+        yield from self.updates_failed(failure.request.meta, failure_reason(failure))
+
+    def updates_failed(self, meta, reason):
+        for dataset in meta.get("polygon_update_datasets") or (meta["polygon_update"],):
+            yield UpsertFailed(dataset, reason)
+
+    def update_not_entitled(self, request):
+        """What replaces an update listing the plan lacks; by default nothing: it fails."""
+        yield from self.updates_failed(request.meta, "not entitled: plan lacks this endpoint")
 
     def listing_continues(self, response, next_url):
         """After a page: the request for ``next_url``, or, on the last page, the listing's units

@@ -1,4 +1,5 @@
 from screener_crawler.items import UpsertComplete, UpsertFailed
+from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.polygon.endpoints import ENDPOINTS, fallback_of
 from screener_crawler.polygon.parsers import dividend_row, split_row, ticker_event_rows
 from screener_crawler.spiders.base import PolygonSpider, batched, failure_reason, page_json, upserted
@@ -76,9 +77,11 @@ class CorporateActionsFamily:
 
     def update_requests(self, since):
         """The first step of ``UPDATE_STEPS`` for the datasets updated; each step's last page
-        starts the next. The re-listed tickers' rows are upserted by natural key."""
+        starts the next. The re-listed tickers' rows are upserted by natural key. On v1, or on
+        v3 when the plan lacks v1 (market-wide finds alike; one listing per ticker re-listed)."""
         self._new_since = {dataset: set() for dataset in since}
         self._universe_set = frozenset(self.tickers)
+        self._update_source = "v1"
         steps = tuple(step for step in UPDATE_STEPS if step[1] in since)
         yield from self.update_steps(steps)
 
@@ -87,15 +90,15 @@ class CorporateActionsFamily:
         once."""
         while steps:
             (step, dataset), rest = steps[0], steps[1:]
-            endpoint, sort = CORPORATE_ACTION_LISTINGS[dataset][:2]
             if step == "find":
-                params = {NEW_SINCE[dataset]: self.update_since[dataset].isoformat(),
-                          "limit": self.page_size(endpoint), "sort": sort}
+                endpoint, params = self.update_listing(dataset)
+                params[NEW_SINCE[dataset]] = self.update_since[dataset].isoformat()
                 yield self.update_request(endpoint, dataset, params, callback=self.parse_new_since,
                                           errback=self.update_steps_failed, meta={"polygon_steps": steps})
                 return
             tickers = sorted(self.relisted_tickers(dataset))
-            batches = tuple(batched(tickers, self.settings.getint("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST")))
+            per_request = self.settings.getint("POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST")
+            batches = tuple(batched(tickers, per_request if self._update_source == "v1" else 1))
             if batches:
                 yield self.relist_request(dataset, batches, rest)
                 return
@@ -108,11 +111,20 @@ class CorporateActionsFamily:
         tickers = set(self._new_since.get(dataset, ()))
         return tickers | self._new_since.get("splits", set()) if dataset == "dividends" else tickers
 
+    def update_listing(self, dataset):
+        """(endpoint, base parameters) of a market-wide listing of ``dataset`` on the update's
+        source (v1, or its v3 fallback)."""
+        endpoint, sort, fallback_sort = CORPORATE_ACTION_LISTINGS[dataset][:3]
+        if self._update_source == "v1":
+            return endpoint, {"limit": self.page_size(endpoint), "sort": sort}
+        fallback = fallback_of(endpoint.name)
+        return fallback, {"limit": self.page_size(fallback), "sort": fallback_sort, "order": "asc"}
+
     def relist_request(self, dataset, batches, rest):
-        endpoint, sort = CORPORATE_ACTION_LISTINGS[dataset][:2]
+        endpoint, params = self.update_listing(dataset)
+        params["ticker.any_of" if self._update_source == "v1" else "ticker"] = ",".join(batches[0])
         return self.update_request(
-            endpoint, dataset, {"ticker.any_of": ",".join(batches[0]), "limit": self.page_size(endpoint), "sort": sort},
-            callback=self.parse_relisted, errback=self.update_steps_failed,
+            endpoint, dataset, params, callback=self.parse_relisted, errback=self.update_steps_failed,
             meta={"polygon_batches": batches, "polygon_steps": ((("relist", dataset),) + rest)})
 
     def parse_new_since(self, response):
@@ -135,7 +147,7 @@ class CorporateActionsFamily:
         batches = response.meta["polygon_batches"]
         wanted = set(batches[0])
         to_row = CORPORATE_ACTION_LISTINGS[dataset][3]
-        rows = (to_row(record, "v1") for record in payload.get("results") or ())
+        rows = (to_row(record, self._update_source) for record in payload.get("results") or ())
         yield from upserted(self.record_batches(row for row in rows if row.row.get("ticker") in wanted))
         next_page = self.next_page_request(response, payload.get("next_url"))
         rest = response.meta["polygon_steps"][1:]
@@ -148,7 +160,12 @@ class CorporateActionsFamily:
             yield from self.update_steps(rest)
 
     def update_steps_failed(self, failure):
-        """A step that fails for good fails its dataset's update and every later step's."""
+        """A step the plan lacks (v1) starts again on v3; one that fails for good fails its
+        dataset's update and every later step's."""
+        if failure.check(PlanNotEntitled) and self._update_source == "v1":
+            self._update_source = "v3"
+            yield from self.update_steps(failure.request.meta["polygon_steps"])
+            return
         reason = failure_reason(failure)
         for dataset in dict.fromkeys(dataset for _, dataset in failure.request.meta["polygon_steps"]):
             yield UpsertFailed(dataset, reason)

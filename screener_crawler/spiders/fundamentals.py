@@ -3,7 +3,8 @@ from screener_crawler.polygon.fields import STATEMENTS, VX_TIMEFRAMES
 from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.page_tables import v1_statement_page
 from screener_crawler.polygon.parsers import v1_statement_page_rows, vx_financials_rows
-from screener_crawler.spiders.base import PolygonSpider, batched, page_json
+from screener_crawler.items import UpsertComplete
+from screener_crawler.spiders.base import PolygonSpider, batched, page_json, upserted
 
 
 class FundamentalsFamily:
@@ -20,14 +21,54 @@ class FundamentalsFamily:
 
     def update_requests(self, since):
         """``-a update=1``: each statement's filings since its watermark (that day included),
-        market-wide on v1, the universe's rows upserted by natural key."""
+        market-wide on v1, the universe's rows upserted by natural key; when the plan lacks v1,
+        one market-wide vX listing per timeframe serves them all (``update_not_entitled``)."""
         universe = frozenset(self.tickers)
+        self._vx_update_started = False
         for dataset, day in since.items():
             endpoint = STATEMENT_ENDPOINTS_V1[dataset]
             yield self.update_request(
                 endpoint, dataset,
                 {"filing_date.gte": day.isoformat(), "limit": self.page_size(endpoint), "sort": "period_end.asc"},
                 meta={PAGE_READER: PageReader(v1_statement_page_rows, (dataset, universe), v1_statement_page)})
+
+    def update_not_entitled(self, request):
+        """Without v1 statements, the filings since the earliest watermark are listed on vX,
+        once for every statement dataset updated (the other datasets' 403s add nothing)."""
+        if request.meta["polygon_update"] not in STATEMENTS:
+            yield from super().update_not_entitled(request)
+            return
+        if not self._vx_update_started:
+            self._vx_update_started = True
+            yield self.vx_update_listing(tuple(d for d in STATEMENTS if d in self.planned_upserts), VX_TIMEFRAMES)
+
+    def vx_update_listing(self, datasets, timeframes):
+        endpoint = ENDPOINTS["financials_vx"]
+        since = min(self.update_since[dataset] for dataset in datasets)
+        return self.update_request(
+            endpoint, datasets[0],
+            {"filing_date.gte": since.isoformat(), "timeframe": timeframes[0], "limit": self.page_size(endpoint),
+             "sort": "filing_date", "order": "asc"},
+            callback=self.parse_vx_update, meta={"polygon_update_datasets": datasets, "polygon_timeframes": timeframes})
+
+    def parse_vx_update(self, response):
+        """A page of vX filings since the watermark: a row per statement dataset for each of the
+        universe's tickers a filing lists; then the next page, the next timeframe, or every
+        dataset's ``UpsertComplete``."""
+        payload = page_json(response)
+        datasets, timeframes = response.meta["polygon_update_datasets"], response.meta["polygon_timeframes"]
+        universe = frozenset(self.tickers)
+        rows = (row for record in payload.get("results") or ()
+                for ticker in dict.fromkeys(record.get("tickers") or ()) if ticker in universe
+                for row in vx_financials_rows(record, ticker, timeframes[0]))
+        yield from upserted(self.record_batches(rows, datasets))
+        next_page = self.next_page_request(response, payload.get("next_url"))
+        if next_page:
+            yield next_page
+        elif len(timeframes) > 1:
+            yield self.vx_update_listing(datasets, timeframes[1:])
+        else:
+            yield from (UpsertComplete(dataset) for dataset in datasets)
 
     def requests(self, pending):
         batch_size = self.settings.getint("POLYGON_TICKERS_PER_REQUEST")
