@@ -52,14 +52,29 @@ class UnitPlan:
 
 REFRESHED_ON_CADENCE = ("ticker_events", "related_tickers", "ticker_details")
 """Per-ticker datasets whose changes no market-wide listing reports: an update redoes a ticker's
-unit once it is older than ``SCREENER_REFRESH_DAYS``."""
+unit once it is older than ``SCREENER_REFRESH_DAYS``, and at once when its universe rows changed."""
+UNIVERSE_IDENTITY = ("name", "active", "cik", "composite_figi", "share_class_figi", "primary_exchange")
+"""The universe columns whose change (a delisting, a new name or share class) makes an update
+refresh the ticker's ``REFRESHED_ON_CADENCE`` units."""
+
+
+def universe_identities(settings: BaseSettings) -> dict[str, set[tuple]]:
+    """Ticker -> its rows' ``UNIVERSE_IDENTITY`` values in the universe table on disk ({} when
+    there is none)."""
+    path = partition_path(data_root(settings), DATASETS["universe"])
+    if not path.exists():
+        return {}
+    identities = {}
+    for row in pq.read_table(path, columns=["ticker", *UNIVERSE_IDENTITY]).to_pylist():
+        identities.setdefault(row["ticker"], set()).add(tuple(row[column] for column in UNIVERSE_IDENTITY))
+    return identities
 
 
 def plan_units(settings: BaseSettings, datasets: tuple[str, ...], tickers: list[str], force: bool,
-               refill: set[str], update: bool = False) -> UnitPlan:
+               refill: set[str], update: bool = False, changed: set[str] = frozenset()) -> UnitPlan:
     """Every unit (dataset, ticker) the ledger does not list as done, all of them with ``force``,
     and those of ``refill`` whatever the ledger says; with ``update``, also the units of
-    ``REFRESHED_ON_CADENCE`` due for a refresh (``refresh_due``)."""
+    ``REFRESHED_ON_CADENCE`` due for a refresh (``refresh_due``) or of the ``changed`` tickers."""
     ledger = Ledger.load(progress_file(settings))
     plan = UnitPlan()
     now = datetime.now(timezone.utc)
@@ -67,7 +82,7 @@ def plan_units(settings: BaseSettings, datasets: tuple[str, ...], tickers: list[
     for dataset in datasets:
         due = set()
         if update and dataset in REFRESHED_ON_CADENCE:
-            due = {t for t in tickers if refresh_due(ledger.done_at(dataset, t), t, now, refresh_days)}
+            due = {t for t in tickers if t in changed or refresh_due(ledger.done_at(dataset, t), t, now, refresh_days)}
             plan.refreshed[dataset] = len(due)
         plan.pending[dataset] = dict.fromkeys(
             t for t in tickers if force or t in refill or t in due or not ledger.is_done(dataset, t))

@@ -111,6 +111,8 @@ def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path,
     assert {row["ticker"] for row in expected["universe"] if not row["active"]} >= delisted
     assert stat(update, "downloader/request_count") < stat(first, "downloader/request_count") / 3
     assert stat(update, "update/tickers_with_new/dividends") and stat(update, "update/tickers_with_new/splits")
+    assert stat(update, "ledger/done/ticker_events") == stat(update, "ledger/done/related_tickers") == \
+        len(listed | delisted)
     after = partition_files(tmp_path / "updated")
     kept = [path for path in before if path in after and before[path][1] == after[path][1]]
     assert kept and len(kept) < len(before)

@@ -25,7 +25,7 @@ from screener_crawler.polygon.endpoints import ENDPOINTS, TICKER_PATTERN
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
 from screener_crawler.polygon.parsers import server_time, universe_row
 from screener_crawler.polygon.payload import decode_json
-from screener_crawler.planning import plan_units, universe_on_disk
+from screener_crawler.planning import UNIVERSE_IDENTITY, plan_units, universe_identities, universe_on_disk
 from screener_crawler.spiders.arguments import (
     SpiderArguments, check_update, parse_datasets, parse_flag, parse_shard, parse_tickers,
 )
@@ -82,6 +82,8 @@ class PolygonSpider(scrapy.Spider):
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
         self._universe_tickers = []
+        self._universe_now, self._universe_before = {}, {}
+        """Ticker -> its rows' ``UNIVERSE_IDENTITY`` in this crawl's listing, and on disk before it."""
         self._universe_listed = Deferred()
         self._refetch = {}
         """dataset -> tickers that failed in an earlier crawl (``must_refetch``)."""
@@ -118,6 +120,8 @@ class PolygonSpider(scrapy.Spider):
         sends start requests after other requests of the same priority."""
         if self.tickers is None and not self.force and not self.update:
             self.tickers = universe_on_disk(self.settings)
+        if self.update:
+            self._universe_before = universe_identities(self.settings)
         if self.tickers is None:
             self.crawler.stats.inc_value("units/planned")
             yield self.universe_listing(active=True)
@@ -139,7 +143,9 @@ class PolygonSpider(scrapy.Spider):
         """The units of this crawl the ledger does not list as done (``pending``), counted in
         the stats."""
         self.tickers = self.shard_tickers(self.tickers)
-        plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill, self.update)
+        changed = {t for t in self.tickers if self._universe_now.get(t) != self._universe_before.get(t)} \
+            if self.update else set()
+        plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill, self.update, changed)
         self.pending, self._refetch = plan.pending, plan.refetch
         self.update_since = {d: day for d, day in plan.watermarks.items() if d in self.updated_by_listing()}
         stats = self.crawler.stats
@@ -212,6 +218,9 @@ class PolygonSpider(scrapy.Spider):
             payload = page_json(response)
             rows = [universe_row(record) for record in payload.get("results") or ()]
             self._universe_tickers.extend(parsed.row.get("ticker") for parsed in rows)
+            for parsed in rows:
+                self._universe_now.setdefault(parsed.row.get("ticker"), set()).add(
+                    tuple(parsed.row.get(column) for column in UNIVERSE_IDENTITY))
             yield from self.record_batches(rows)
             next_page = self.next_page_request(response, payload.get("next_url"))
         except Exception:
