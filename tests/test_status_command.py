@@ -107,7 +107,7 @@ def test_consistent_tree_prints_one_table_line_per_dataset_and_exits_0(tree, cap
     assert code == 0, out + err
     line = next(line for line in out.splitlines() if line.startswith("balance_sheets "))
     cells = line.split()
-    assert cells[:2] == ["balance_sheets", "3"] and cells[4:] == ["3", "2024-08-02", "2", "-", "2", "0", "0", "100.0%",
+    assert cells[:2] == ["balance_sheets", "3"] and cells[4:] == ["3", "2024-08-02", "-", "2", "-", "2", "0", "0", "100.0%",
                                                                   "ok", "ok"]
     assert "OK: every dataset is consistent." in out and err == ""
 
@@ -473,3 +473,16 @@ def test_scrapy_status_command_line_exits_1_on_a_broken_dataset(tree):
     assert result.returncode == 1, result.stderr
     assert next(line for line in result.stdout.splitlines() if line.startswith("balance_sheets ")).endswith("BROKEN")
     assert "balance_sheets: 1 unreadable file(s)" in result.stdout
+
+
+def test_each_dataset_says_the_market_day_an_update_starts_from(tree, capsys):
+    root, ledger = tree
+    assert check(root, ledger)["datasets"]["balance_sheets"]["updates_from"] is None
+    state = Ledger.load(ledger)
+    state.set_watermark("balance_sheets", date(2024, 11, 22))
+    state.save()
+    assert check(root, ledger)["datasets"]["balance_sheets"]["updates_from"] == "2024-11-22"
+    _, out, _ = run_command(capsys, "--data-dir", root, "--progress-file", ledger)
+    header = next(line for line in out.splitlines() if line.startswith("dataset "))
+    balance = next(line for line in out.splitlines() if line.startswith("balance_sheets "))
+    assert header.split()[5:7] == ["updates", "from"] and balance.split()[6] == "2024-11-22"

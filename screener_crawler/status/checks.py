@@ -107,6 +107,7 @@ def check_dataset(tally: PartitionTally, staged: StagedUnits, ledger: LedgerView
         "bytes": tally.bytes,
         "rows": tally.rows,
         "through": tally.through.isoformat() if tally.through else None,
+        "updates_from": ledger.watermark(name),
         "tickers": len(tally.tickers),
         "staged": {"files": staged.files, "tickers": len(staged.tickers | staged.upserted_tickers),
                    "whole_table": staged.whole_table, "replaced_tickers": sorted(staged.tickers),

@@ -25,6 +25,11 @@ class LedgerView:
         except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
             return cls(path, True, {}, f"{type(error).__name__}: {error}")
 
+    def watermark(self, dataset: str) -> str | None:
+        """The market day (YYYY-MM-DD) the last crawl that completed ``dataset`` was current to:
+        where ``-a update=1`` starts from."""
+        return (self.state.get("watermarks") or {}).get(dataset)
+
     def done(self, dataset: str) -> dict[str, dict]:
         """Ticker -> ``{rows, at}`` of the units done."""
         return self._entry(dataset).get("done") or {}

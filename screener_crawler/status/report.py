@@ -10,8 +10,8 @@ Lists are cut at ``limit`` items; ``--json`` holds everything, coverage of every
 import json
 from datetime import datetime, timedelta
 
-TABLE_COLUMNS = ("dataset", "files", "size", "rows", "through", "tickers", "staged", "done", "failed", "pending",
-                 "done%", "schema", "status")
+TABLE_COLUMNS = ("dataset", "files", "size", "rows", "through", "updates from", "tickers", "staged", "done",
+                 "failed", "pending", "done%", "schema", "status")
 COVERAGE_LOWEST = 3
 """Partly filled columns named on a dataset's coverage line: the least filled ones."""
 FAILURE_EXAMPLES = 3
@@ -96,7 +96,8 @@ def format_table(report: dict) -> list[str]:
     for name, dataset in report["datasets"].items():
         completion = dataset["completion"] or {}
         rows.append((name, _number(dataset["files"]), _size(dataset["bytes"]), _number(dataset["rows"]),
-                     dataset["through"] or "-", _number(dataset["tickers"]), _staged_cell(dataset["staged"]),
+                     dataset["through"] or "-", dataset["updates_from"] or "-", _number(dataset["tickers"]),
+                     _staged_cell(dataset["staged"]),
                      _number(completion.get("done")), _number(completion.get("failed")),
                      _number(completion.get("pending")), _percent(completion.get("done_pct")),
                      f"{len(dataset['schema_mismatches'])} bad" if dataset["schema_mismatches"] else "ok",
