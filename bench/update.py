@@ -16,6 +16,7 @@ import argparse
 import json
 import shutil
 import sys
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def main():
             "ratio_tickers_recomputed": stats.get("ledger/done/financial_ratios", 0),
             "ratio_pass_seconds": stats.get("financial_ratios/seconds"),
             "files_rewritten": sum(1 for path, mtime in before.items() if after.get(path) != mtime),
+            "files_rewritten_by_dataset": dict(Counter(path.parts[0] for path, mtime in before.items()
+                                                       if after.get(path) != mtime)),
             "files_kept": sum(1 for path, mtime in before.items() if after.get(path) == mtime),
             "files_new": sum(1 for path in after if path not in before),
             "units_failed": sum(v for k, v in stats.items() if k.startswith("units/failed/")),

@@ -62,7 +62,8 @@ class RepeatedCursorError(Exception):
 class PolygonSpider(scrapy.Spider):
     families = ()
     """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``, and may
-    have ``needs_market_today(spider)``."""
+    have ``needs_market_today(spider)``, and, for ``-a update=1``, ``updated_datasets`` with
+    ``update_requests(spider, since)`` (the market's rows of those datasets since a day)."""
     opt_in_datasets = ()
     """Datasets offered but left out unless asked for, by ``-a <dataset>=1`` or by name in
     ``-a datasets=``."""
