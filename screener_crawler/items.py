@@ -142,6 +142,15 @@ class UnitsStaged:
 
 
 @dataclass
+class TickersRenamed:
+    """Tickers the universe now lists under another symbol (old -> new, matched by composite
+    FIGI): the old symbol's rows leave every dataset, other tickers' related tickers name the new
+    one, and the new symbol's history is downloaded as a new ticker's."""
+
+    renames: dict
+
+
+@dataclass
 class UpsertComplete:
     """Every page of an update's market-wide listing of ``dataset`` (the rows since the last
     complete crawl) has been parsed: its rows may be upserted by natural key."""

@@ -79,6 +79,11 @@ class Ledger:
     def set_watermark(self, dataset: str, day: date) -> None:
         self._state["watermarks"][dataset] = day.isoformat()
 
+    def forget_ticker(self, ticker: str) -> None:
+        """Forget every unit of ``ticker`` (a ticker the universe now lists under another symbol)."""
+        for dataset in self._state["datasets"]:
+            self.forget(dataset, ticker)
+
     def forget(self, dataset, ticker):
         """Make a unit pending again (``force``/``refill``)."""
         entry = self._dataset(dataset)

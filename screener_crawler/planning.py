@@ -70,6 +70,23 @@ def universe_identities(settings: BaseSettings) -> dict[str, set[tuple]]:
     return identities
 
 
+def renames_between(before: dict[str, set[tuple]], now: dict[str, set[tuple]]) -> dict[str, str]:
+    """Old ticker -> new, for each ticker of ``before`` (identities as ``universe_identities``
+    gives them) no longer listed ``now`` whose composite FIGI one ticker new in ``now`` holds."""
+    figi = UNIVERSE_IDENTITY.index("composite_figi")
+    new_by_figi = {}
+    for ticker in now.keys() - before.keys():
+        for identity in now[ticker]:
+            if identity[figi]:
+                new_by_figi.setdefault(identity[figi], set()).add(ticker)
+    renames = {}
+    for ticker in before.keys() - now.keys():
+        holders = {new for identity in before[ticker] for new in new_by_figi.get(identity[figi], ())}
+        if len(holders) == 1:
+            renames[ticker] = holders.pop()
+    return renames
+
+
 def plan_units(settings: BaseSettings, datasets: tuple[str, ...], tickers: list[str], force: bool,
                refill: set[str], update: bool = False, changed: set[str] = frozenset()) -> UnitPlan:
     """Every unit (dataset, ticker) the ledger does not list as done, all of them with ``force``,

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from scrapy.settings import Settings
 
 from screener_crawler.ledger import Ledger
-from screener_crawler.planning import plan_units, universe_on_disk
+from screener_crawler.planning import UNIVERSE_IDENTITY, plan_units, renames_between, universe_on_disk
 
 
 def settings_for(root, max_age_hours=24):
@@ -53,3 +53,19 @@ def test_units_the_ledger_has_done_are_left_out_unless_forced_or_refilled(tmp_pa
     assert list(refilled.pending["dividends"]) == tickers
     forced = plan_units(settings_for(tmp_path), ("splits",), tickers, force=True, refill=set())
     assert list(forced.pending["splits"]) == tickers and forced.complete_tickers(tickers) == 0
+
+
+def identity(name, figi, active=True):
+    """A universe row's ``UNIVERSE_IDENTITY`` values."""
+    values = {"name": name, "active": active, "cik": "0000000001", "composite_figi": figi,
+              "share_class_figi": None, "primary_exchange": "XNAS"}
+    return tuple(values[column] for column in UNIVERSE_IDENTITY)
+
+
+def test_a_ticker_gone_from_the_universe_whose_figi_a_new_ticker_holds_is_renamed():
+    before = {"FB": {identity("Meta", "BBG000MM2P62")}, "GONE": {identity("Gone", "BBG000GONE01")},
+              "TWIN": {identity("Twin", "BBG000TWIN01")}, "AAPL": {identity("Apple", "BBG000B9XRY4")}}
+    now = {"META": {identity("Meta", "BBG000MM2P62")}, "AAPL": {identity("Apple", "BBG000B9XRY4")},
+           "TWA": {identity("Twin A", "BBG000TWIN01")}, "TWB": {identity("Twin B", "BBG000TWIN01")},
+           "NEW": {identity("New", None)}}
+    assert renames_between(before, now) == {"FB": "META"}

@@ -30,8 +30,8 @@ def sessions_after(day, count):
 
 def eventful_week():
     """The first (D, D + 5 sessions) after the reference day in which the market lists a
-    company, delists one, splits one and pays a dividend: found in the market as of a later day,
-    which shows every earlier day as the market as of that day does."""
+    company, delists one, splits one, pays a dividend and renames one: found in the market as of
+    a later day, which shows every earlier day as the market as of that day does."""
     market = SyntheticMarket(size=MARKET["universe_size"], delisted=MARKET["delisted"], turnover=MARKET["turnover"],
                              history_start=date.fromisoformat(MARKET["history_start"]),
                              as_of=REFERENCE_DAY + timedelta(days=700))
@@ -44,10 +44,12 @@ def eventful_week():
         delisted = {c.ticker for c in companies if within(c.delisted)}
         split = {c.ticker for c in companies for s in market.splits(c.ticker) if within(s.execution_date)}
         paid = {c.ticker for c in companies for d in market.dividends(c.ticker) if within(d.ex_dividend_date)}
-        if listed and delisted and split and paid:
-            return day, later, listed, delisted, split
+        renamed = {c.key: c.ticker for c in companies if c.key != c.ticker and within(c.change_date)}
+        if listed and delisted and split and paid and renamed:
+            return day, later, listed, delisted, split, renamed
         day = later
-    raise AssertionError("no week after the reference day has a listing, a delisting, a split and a dividend")
+    raise AssertionError("no week after the reference day has a listing, a delisting, a split, a dividend and a "
+                         "ticker change")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def compared(root):
 
 @pytest.mark.parametrize("key", [KEY, BASIC_KEY], ids=["v1-plan", "basic-plan"])
 def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path, week, full_crawls, key):
-    day, later, listed, delisted, split = week
+    day, later, listed, delisted, split, renamed = week
     (at_day, at_later), first = full_crawls(key)
     assert ledger(at_day)["watermarks"]["daily_prices"] == day.isoformat()
     shutil.copytree(at_day, tmp_path / "updated")
@@ -109,10 +111,13 @@ def test_an_update_five_sessions_on_equals_a_full_crawl_as_of_that_day(tmp_path,
     assert {row["ticker"] for row in expected["daily_prices"]} >= listed
     assert {row["ticker"] for row in expected["splits"]} >= split
     assert {row["ticker"] for row in expected["universe"] if not row["active"]} >= delisted
+    assert {row["ticker"] for row in expected["daily_prices"]} >= set(renamed.values())
+    assert not {row["ticker"] for row in updated["daily_prices"]} & set(renamed)
     assert stat(update, "downloader/request_count") < stat(first, "downloader/request_count") / 3
     assert stat(update, "update/tickers_with_new/dividends") and stat(update, "update/tickers_with_new/splits")
     assert stat(update, "ledger/done/ticker_events") == stat(update, "ledger/done/related_tickers") == \
-        len(listed | delisted)
+        len(listed | delisted | set(renamed.values()))
+    assert stat(update, "update/tickers_renamed") == len(renamed)
     after = partition_files(tmp_path / "updated")
     kept = [path for path in before if path in after and before[path][1] == after[path][1]]
     assert kept and len(kept) < len(before)

@@ -6,7 +6,9 @@ from collections import Counter, defaultdict
 from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.connection import progress_file
-from screener_crawler.items import PartitionFailed, PartitionStaged, UnitsStaged, UpsertFailed, UpsertStaged, failures_of
+from screener_crawler.items import (
+    PartitionFailed, PartitionStaged, TickersRenamed, UnitsStaged, UpsertFailed, UpsertStaged, failures_of,
+)
 from screener_crawler.ledger import Ledger
 from screener_crawler.ratios.inputs import RATIO_INPUTS, UPDATED_RATIO_INPUTS
 
@@ -69,6 +71,9 @@ class LedgerPipeline:
             self._partition_failures[item.dataset].add(item.partition)
         elif isinstance(item, UpsertStaged):
             self._upsert_staged(item)
+        elif isinstance(item, TickersRenamed):
+            for old in item.renames:
+                self.ledger.forget_ticker(old)
         elif isinstance(item, UpsertFailed):
             self._upserts_failed.add(item.dataset)
             self._stats.inc_value(f"ledger/failed/{item.dataset}")

@@ -12,13 +12,13 @@ from scrapy.utils.defer import deferred_from_coro
 from screener_crawler.connection import data_root
 from screener_crawler.datasets import DATASETS, STORED_DATASETS
 from screener_crawler.items import (
-    DatasetUnits, PartitionFailed, PartitionStaged, PartitionUnit, UnitFailed, UnitsFailed, UnitsStaged, UnitStaged,
-    UpsertFailed, UpsertStaged, UpsertUnit,
+    DatasetUnits, PartitionFailed, PartitionStaged, PartitionUnit, TickersRenamed, UnitFailed, UnitsFailed, UnitsStaged,
+    UnitStaged, UpsertFailed, UpsertStaged, UpsertUnit,
 )
 from screener_crawler.ratios.ratio_pass import RATIO_OUTPUTS
 from screener_crawler.storage.atomic import remove_temporaries
-from screener_crawler.storage.layout import RUNNING_MARKER
-from screener_crawler.storage.publishing import publish
+from screener_crawler.storage.layout import RUNNING_MARKER, published_partitions
+from screener_crawler.storage.publishing import publish, read_published
 from screener_crawler.storage.staging import WHOLE_TABLE, StagingArea
 from screener_crawler.storage.tables import deduplicate, stamped
 
@@ -107,6 +107,9 @@ class StagingPipeline:
                 return await self._stage_units(item)
             if isinstance(item, UpsertUnit):
                 return await self._stage_upsert(item)
+            if isinstance(item, TickersRenamed):
+                await run_in_thread(self._stage_renames, item.renames)
+                return item
         except OSError as error:
             if error.errno not in DISK_FULL:
                 raise
@@ -196,6 +199,27 @@ class StagingPipeline:
         self._stats.inc_value(f"staging/upserted_rows/{item.dataset}", item.table.num_rows)
         tickers = frozenset(pc.unique(item.table.column("ticker")).to_pylist()) if item.table.num_rows else frozenset()
         return UpsertStaged(item.dataset, tickers, item.table.num_rows)
+
+    def _stage_renames(self, renames):
+        """Stage the removal of the old tickers' rows from every dataset, and the related tickers
+        of every other ticker that names one of them, named anew."""
+        olds = sorted(renames)
+        for dataset in STORED_DATASETS.values():
+            if dataset.per_ticker:
+                self._area.stage(dataset, dataset.schema.empty_table(), olds)
+        related = DATASETS["related_tickers"]
+        tables = [read_published(path, related) for path in published_partitions(self._root, related).values()]
+        if not tables:
+            return
+        rows = pa.concat_tables(tables)
+        naming = rows.filter(pc.is_in(rows.column("related_ticker"), pa.array(olds, pa.string())))
+        owners = sorted(set(naming.column("ticker").to_pylist()) - set(olds))
+        if owners:
+            theirs = rows.filter(pc.is_in(rows.column("ticker"), pa.array(owners, pa.string()))).to_pylist()
+            for row in theirs:
+                row["related_ticker"] = renames.get(row["related_ticker"], row["related_ticker"])
+            self._area.stage(related, pa.Table.from_pylist(theirs, schema=related.schema), owners)
+        self._stats.inc_value("staging/renamed_tickers", len(olds))
 
     def _stage_month(self, dataset, table, month):
         """Stage a month of a market-wide listing as replacing the listing's tickers there; (rows

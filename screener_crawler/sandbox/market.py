@@ -49,6 +49,8 @@ DELISTINGS_PER_YEAR = 0.04
 """Share of the companies active on the reference day delisted per year after it."""
 SPLITS_PER_YEAR = 0.01
 """Share of the companies active on the reference day that split per year after it."""
+RENAMES_PER_YEAR = 0.005
+"""Share of the companies active on the reference day that change their ticker per year after it."""
 HISTORY_START = date(2009, 3, 29)
 PRICE_START = date(2003, 1, 2)
 
@@ -215,8 +217,9 @@ class Company:
         "sector", "fy_end", "saturday", "list_date", "delisted", "delisted_on", "has_financials", "vx_q4", "v1_q4",
         "pays_dividends", "splits", "former_ticker", "change_date", "hash", "revenue0", "growth",
         "volatility", "margin_shift", "price_today", "shares_today", "has_nci", "has_preferred",
-        "has_inventory", "homepage", "employees", "peers", "last_updated", "reference_multiplier",
+        "has_inventory", "homepage", "employees", "peers", "last_updated", "reference_multiplier", "key",
     )
+    # ``key`` is the company's symbol on the reference day, which its data are generated from.
     # ``delisted`` is the delisting day as of the market's as-of date (None while listed);
     # ``delisted_on`` the day it is delisted, also when that lies after the as-of date.
 
@@ -257,10 +260,14 @@ class SyntheticMarket:
         self.reference_delisted = every_ticker[size:size + delisted]
         self._stable_index = {t: i for i, t in enumerate(every_ticker)}
         self._listing_day = self._future_listing_days(every_ticker[size + delisted:])
+        self.renamed = {old: new for old, (new, day) in self._future_renames(set(every_ticker)).items()
+                        if day <= as_of}
+        """Symbol on the reference day -> the symbol the company took since, by ``as_of``."""
+        self._symbol_on_reference_day = {new: old for old, new in self.renamed.items()}
         self.company = lru_cache(maxsize=None)(self._company)
-        self.tickers = [t for t in every_ticker if self._listed_by(t, as_of)]
+        self.tickers = [self.renamed.get(t, t) for t in every_ticker if self._listed_by(t, as_of)]
         """Every ticker listed by ``as_of``, active or delisted."""
-        self.index = {t: self._stable_index[t] for t in self.tickers}
+        self.index = {t: self._stable_index[self._symbol_on_reference_day.get(t, t)] for t in self.tickers}
         self._active_tickers = None
         self.periods = lru_cache(maxsize=None)(self._periods)
         self._periods_to_horizon = lru_cache(maxsize=None)(self._make_periods_to_horizon)
@@ -365,15 +372,25 @@ class SyntheticMarket:
         return day >= REFERENCE_DAY or self.company(ticker).list_date <= day
 
     def _company(self, ticker):
-        """The company listed under ``ticker``, None when there is none or it lists after ``as_of``."""
-        if ticker not in self._stable_index or self._listing_day.get(ticker, self.as_of) > self.as_of:
+        """The company listed under ``ticker`` on ``as_of``, None when there is none (it lists
+        after ``as_of``, or has taken another ticker by then). A company is generated from its
+        symbol on the reference day, whatever it is called since."""
+        key = self._symbol_on_reference_day.get(ticker, ticker)
+        if key not in self._stable_index or self._listing_day.get(key, self.as_of) > self.as_of \
+                or (key == ticker and ticker in self.renamed):
             return None
+        c = self._make_company(key)
+        if key != ticker:
+            c.ticker, c.former_ticker, c.change_date = ticker, key, self._renames[key][1]
+        return c
+
+    def _make_company(self, ticker):
         idx = self._stable_index[ticker]
         h = _key(self.seed, ticker)
         rng = random.Random(h)
         known = KNOWN_COMPANIES.get(ticker, {})
         c = Company()
-        c.ticker, c.index, c.hash = ticker, idx, h
+        c.ticker, c.key, c.index, c.hash = ticker, ticker, idx, h
         c.sector = known.get("sector", self._sector_of(ticker))
         roots = rng.choice(_NAME_ROOTS), rng.choice(_NAME_MIDDLES), rng.choice(_NAME_SUFFIXES)
         c.name = known.get("name") or " ".join(roots)
@@ -432,6 +449,23 @@ class SyntheticMarket:
         c.delisted = c.delisted_on if c.delisted_on is not None and c.delisted_on <= self.as_of else None
         return c
 
+    def _future_renames(self, taken):
+        """Reference symbol -> (new symbol, day) of the companies active on the reference day
+        that change their ticker after it (not one that changed it before, nor one delisted
+        within a month of the day)."""
+        self._renames = {}
+        rng = random.Random(_key(self.seed, "renames after the reference day", self.size, self.n_delisted))
+        candidates = [t for t in self.reference_active if t not in KNOWN_COMPANIES]
+        count = min(len(candidates), round(self.size * RENAMES_PER_YEAR * self.turnover * FUTURE_DAYS / 365))
+        for old in rng.sample(candidates, count):
+            day = next_trading_day(REFERENCE_DAY + timedelta(days=1 + rng.randrange(FUTURE_DAYS)))
+            new = self._former_ticker(rng, taken)
+            taken.add(new)
+            c = self._make_company(old)
+            if c.former_ticker is None and (c.delisted_on is None or c.delisted_on > day + timedelta(days=30)):
+                self._renames[old] = (new, day)
+        return self._renames
+
     def _future_delisting(self, c):
         """The day a company active on the reference day is delisted after it, or None."""
         rng = random.Random(c.hash ^ 0xDE1157)
@@ -462,7 +496,7 @@ class SyntheticMarket:
             rng = random.Random(_key(self.seed, "listings", self.size, self.n_delisted))
             active = [t for t in self.reference_active if t not in KNOWN_COMPANIES]
             reused = rng.sample(active, min(count, len(active))) + rng.sample(reference_delisted, count)
-            former = [self._former_holder(self.company(t), rng) for t in reused]
+            former = [self._former_holder(self._make_company(t), rng) for t in reused]
             repeated = set(rng.sample(reference_delisted, count))
             staleness = {t: timedelta(days=rng.randrange(30, 400)) for t in reference_delisted if t in repeated}
             former = [c for c in former if c.delisted <= self.as_of]
@@ -494,11 +528,14 @@ class SyntheticMarket:
     def _sector_of(self, ticker):
         return _key(self.seed, ticker, "sector") % len(SECTORS)
 
-    def _former_ticker(self, rng):
+    def _former_ticker(self, rng, taken=None):
+        """A symbol not in the reference day's universe (a later listing may reuse it), nor in
+        ``taken``."""
         while True:
             t = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(rng.choice((3, 4))))
-            if self._stable_index.get(t, self.size + self.n_delisted) >= self.size + self.n_delisted:
-                return t  # not a symbol of the reference day's universe (a later listing may reuse it)
+            if self._stable_index.get(t, self.size + self.n_delisted) >= self.size + self.n_delisted \
+                    and (taken is None or t not in taken):
+                return t
 
     def _split_plan(self, c, rng, known):
         if "splits" in known:
@@ -518,7 +555,8 @@ class SyntheticMarket:
         return tuple(sorted(out))
 
     def related(self, ticker):
-        """About ten active peers, preferring the same industry."""
+        """About ten peers active on the reference day, preferring the same industry, each under
+        its symbol on ``as_of``."""
         c = self.company(ticker)
         if self._sector_members is None:
             members = {}
@@ -526,10 +564,10 @@ class SyntheticMarket:
                 members.setdefault(self._sector_of(t) if t not in KNOWN_COMPANIES
                                    else KNOWN_COMPANIES[t]["sector"], []).append(t)
             self._sector_members = members
-        pool = [t for t in self._sector_members.get(c.sector, ()) if t != ticker]
-        rng = random.Random(_key(self.seed, ticker, "related"))
+        pool = [t for t in self._sector_members.get(c.sector, ()) if t != c.key]
+        rng = random.Random(_key(self.seed, c.key, "related"))
         n = min(len(pool), rng.choice((8, 9, 10, 10, 10, 10, 11, 12)))
-        return rng.sample(pool, n)
+        return [self.renamed.get(t, t) for t in rng.sample(pool, n)]
 
     # --- fundamentals ---------------------------------------------------------------------
 
@@ -1099,7 +1137,7 @@ class SyntheticMarket:
         out, factor = [], 1.0
         for when, frm, to in reversed([split for split in c.splits if split[0] <= self.as_of]):
             factor *= frm / to
-            ident = "E" + sha256(f"split|{ticker}|{when}|{frm}|{to}".encode()).hexdigest()
+            ident = "E" + sha256(f"split|{c.key}|{when}|{frm}|{to}".encode()).hexdigest()
             out.append(Split(ticker, when, frm, to, ident, round(factor, 6)))
         return tuple(reversed(out))
 
@@ -1120,7 +1158,7 @@ class SyntheticMarket:
                 prev -= timedelta(days=1)
             if prev >= first:
                 factor *= max(0.5, 1 - adj_cash / self.bar(ticker, prev, reference_basis=True).c)
-            ident = "E" + sha256(f"div|{ticker}|{ex}|{cash}".encode()).hexdigest()
+            ident = "E" + sha256(f"div|{c.key}|{ex}|{cash}".encode()).hexdigest()
             out.append(Dividend(ticker, ident, cash, round(adj_cash / to_as_of, 6), declared, ex, record, pay,
                                 0 if kind == "special" else 4, kind, round(factor, 6)))
         return tuple(reversed(out))

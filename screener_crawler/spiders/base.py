@@ -18,14 +18,16 @@ from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from screener_crawler.items import RecordBatch, UnitsComplete, UnitFailed, UpsertComplete, UpsertFailed
+from screener_crawler.items import RecordBatch, TickersRenamed, UnitsComplete, UnitFailed, UpsertComplete, UpsertFailed
 from screener_crawler.middlewares.entitlement import ApiKeyRejected, PlanNotEntitled
 from screener_crawler.middlewares.retry import PAGE_JSON
 from screener_crawler.polygon.endpoints import ENDPOINTS, TICKER_PATTERN
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, group_rows, read_page
 from screener_crawler.polygon.parsers import server_time, universe_row
 from screener_crawler.polygon.payload import decode_json
-from screener_crawler.planning import UNIVERSE_IDENTITY, plan_units, universe_identities, universe_on_disk
+from screener_crawler.planning import (
+    UNIVERSE_IDENTITY, plan_units, renames_between, universe_identities, universe_on_disk,
+)
 from screener_crawler.spiders.arguments import (
     SpiderArguments, check_update, parse_datasets, parse_flag, parse_shard, parse_tickers,
 )
@@ -80,6 +82,8 @@ class PolygonSpider(scrapy.Spider):
         """dataset -> its watermark, for the datasets ``-a update=1`` lists the rows of since."""
         self.planned_upserts = set()
         """The datasets whose update listings this crawl sends (those behind the market's today)."""
+        self.renamed_tickers = {}
+        """Old ticker -> new, of the tickers an update finds listed under a new symbol."""
         self.pending = {}
         """dataset -> tickers (an ordered dict used as a set) this crawl still has to do."""
         self._universe_tickers = []
@@ -135,6 +139,8 @@ class PolygonSpider(scrapy.Spider):
             if await maybe_deferred_to_future(self._market_today_learned) is None:
                 return
         self.plan_update()
+        if self.renamed_tickers:
+            yield TickersRenamed(self.renamed_tickers)
         for request in self.unit_requests():
             if self.crawler.engine.needs_backout():
                 await self.crawler.signals.wait_for(signals.scheduler_empty)
@@ -146,6 +152,11 @@ class PolygonSpider(scrapy.Spider):
         self.tickers = self.shard_tickers(self.tickers)
         changed = {t for t in self.tickers if self._universe_now.get(t) != self._universe_before.get(t)} \
             if self.update else set()
+        if self.update and self._universe_now:
+            self.renamed_tickers = renames_between(self._universe_before, self._universe_now)
+            self.crawler.stats.set_value("update/tickers_renamed", len(self.renamed_tickers))
+            for old, new in sorted(self.renamed_tickers.items()):
+                logger.info("%s is now listed as %s: its rows move to %s's history", old, new, new)
         plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill, self.update, changed)
         self.pending, self._refetch = plan.pending, plan.refetch
         self.update_since = {d: day for d, day in plan.watermarks.items() if d in self.updated_by_listing()}

@@ -105,7 +105,7 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
             replaced = replaced_everywhere
             if month in by_month:
                 replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
-            current = _read_published(existing[month], dataset)
+            current = read_published(existing[month], dataset)
             pieces[PUBLISHED] = _without(current, replaced)
         for sequence, reader in readers.items():
             if whole_table is not None and sequence < whole_table:
@@ -231,7 +231,7 @@ def _holds_any(path: Path, tickers: pa.Array) -> bool:
     return pc.any(pc.is_in(column, tickers)).as_py() or False
 
 
-def _read_published(path: Path, dataset: Dataset) -> pa.Table:
+def read_published(path: Path, dataset: Dataset) -> pa.Table:
     """A partition file's rows in the declared schema (a column the file lacks is null)."""
     table = pq.read_table(path)
     columns = [table.column(f.name).cast(f.type) if f.name in table.schema.names
