@@ -7,6 +7,8 @@ A data root without watermarks (or a new one) first gets a full crawl as of the 
 default day (uncapped unless ``--full-cap``). Each update then runs on a copy of it, against a
 sandbox as of that many trading days later, capped at ``--cap`` requests/s, and prints: wall
 seconds (publish and ratios included), requests (and as a share of the full crawl's), peak RSS,
+the crawl's and the sandbox's CPU seconds (the sandbox generates its market-wide answers on the
+same cores, which a remote API would not),
 rows upserted per dataset, tickers whose ratios were recomputed, Parquet files rewritten and
 kept. Targets of issue 34: at most 1 % of a full download's requests for one and five days, and
 at most 60 s for one day at 100 requests/s.
@@ -23,7 +25,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench.screener_crawl import crawl  # noqa: E402
+from bench.screener_crawl import crawl, process_cpu_seconds  # noqa: E402
 from screener_crawler.connection import CRAWL_STATS_FILE  # noqa: E402
 from screener_crawler.sandbox import SANDBOX_API_KEY, SandboxProcess  # noqa: E402
 from screener_crawler.sandbox.market import DEFAULT_AS_OF  # noqa: E402
@@ -71,8 +73,10 @@ def main():
         shutil.copytree(args.data_dir, copy)
         before = file_times(copy)
         with SandboxProcess(as_of=as_of, **sandbox_options) as sandbox:
+            sandbox_cpu = process_cpu_seconds(sandbox.proc.pid)
             wall, usage, log, stats = crawl(sandbox.url, SANDBOX_API_KEY, copy, {"POLYGON_RATE_LIMIT": args.cap},
                                             arguments=(("update", "1"),))
+            sandbox_cpu = process_cpu_seconds(sandbox.proc.pid) - sandbox_cpu
         after = file_times(copy)
         requests = stats.get("downloader/request_count", 0)
         figures = {
@@ -81,6 +85,8 @@ def main():
             "share_of_full_crawl_pct": round(100 * requests / full_requests, 2) if full_requests else None,
             "full_crawl_requests (its last run's)": full_requests, "peak_rss_mb": usage["peak_rss_mb"],
             "cpu_seconds": round(usage["cpu_seconds"], 1),
+            "sandbox_cpu_seconds": round(sandbox_cpu, 1),
+            "tickers_renamed": stats.get("update/tickers_renamed", 0),
             "upserted_rows": {k.removeprefix("staging/upserted_rows/"): v for k, v in stats.items()
                               if k.startswith("staging/upserted_rows/")},
             "new_ticker_units": {k.removeprefix("ledger/done/"): v for k, v in stats.items()
