@@ -142,3 +142,20 @@ def test_an_update_killed_in_a_publish_then_run_again_equals_a_full_crawl(tmp_pa
         crawl(sandbox, tmp_path / "updated", ("update", "1"))
     assert compared(tmp_path / "updated") == compared(at_later)
     assert not list((tmp_path / "updated").rglob(".*.tmp"))
+
+
+def test_every_family_spider_takes_update_and_brings_its_datasets_up_to_date(tmp_path, week, full_crawls):
+    later = week[1]
+    (at_day, at_later), _ = full_crawls(KEY)
+    shutil.copytree(at_day, tmp_path / "updated")
+    with sandbox_as_of(later) as sandbox:
+        for spider in ("prices", "fundamentals", "corporate_actions", "related_tickers"):
+            result = run_crawl(spider, ("update", "1"), env=sandbox_env(sandbox, tmp_path / "updated", KEY),
+                               settings=SETTINGS, timeout=600)
+            assert result.returncode == 0 and result.stats["finish_reason"] == "finished", result.stderr[-3000:]
+    watermarks = ledger(tmp_path / "updated")["watermarks"]
+    updated, expected = compared(tmp_path / "updated"), compared(at_later)
+    for dataset in ("daily_prices", "balance_sheets", "income_statements", "cash_flow", "dividends", "splits",
+                    "ticker_events", "related_tickers"):
+        assert watermarks[dataset] == later.isoformat(), dataset
+        assert updated[dataset] == expected[dataset], dataset
