@@ -2,7 +2,8 @@ from screener_crawler.items import UpsertComplete, UpsertFailed
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.polygon.endpoints import ENDPOINTS, fallback_of
 from screener_crawler.polygon.parsers import dividend_row, split_row, ticker_event_rows
-from screener_crawler.spiders.base import PolygonSpider, batched, failure_reason, page_json, upserted
+from screener_crawler.spiders.base import PolygonSpider, batched, failure_reason, page_json
+from screener_crawler.spiders.update import upserted
 
 CORPORATE_ACTION_LISTINGS = {
     # dataset: (v1 endpoint, v1 sort, sort on the v1 endpoint's fallback, row parser)

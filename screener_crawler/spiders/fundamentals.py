@@ -4,7 +4,8 @@ from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.page_tables import v1_statement_page
 from screener_crawler.polygon.parsers import v1_statement_page_rows, vx_financials_rows
 from screener_crawler.items import UpsertComplete
-from screener_crawler.spiders.base import PolygonSpider, batched, page_json, upserted
+from screener_crawler.spiders.base import PolygonSpider, batched, page_json
+from screener_crawler.spiders.update import upserted
 
 
 class FundamentalsFamily:

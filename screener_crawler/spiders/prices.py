@@ -6,7 +6,8 @@ from screener_crawler.polygon.endpoints import ENDPOINTS
 from screener_crawler.polygon.pages import PAGE_READER, PageReader
 from screener_crawler.polygon.page_tables import daily_bars_page, grouped_daily_page
 from screener_crawler.polygon.parsers import daily_bars_page_columns, grouped_daily_page_columns
-from screener_crawler.spiders.base import PolygonSpider, failure_reason, upserted
+from screener_crawler.spiders.base import PolygonSpider, failure_reason
+from screener_crawler.spiders.update import upserted
 from screener_crawler.trading_calendar import trading_days
 
 
