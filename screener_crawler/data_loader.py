@@ -84,6 +84,13 @@ class DataLoader:
         """``load``'s reading, with ``where`` (a pyarrow expression) pushed down as well."""
         return self._scan(spec, tickers, start, end, columns, where).to_pandas()
 
+    def load_table(self, dataset: str, start: DateLike | None = None, end: DateLike | None = None,
+                   columns: Names | None = None, where: ds.Expression | None = None) -> pa.Table:
+        """``load`` as a pyarrow Table, without tickers but with ``where`` (a pyarrow expression,
+        such as a range of tickers, which prunes row groups by their statistics) pushed down."""
+        spec = _dataset(dataset)
+        return self._scan(spec, None, _as_date(start, "start"), _as_date(end, "end"), _columns(spec, columns), where)
+
     def _scan(self, spec, tickers, start, end, columns, where=None):
         """``_read`` as a pyarrow Table."""
         dataset = self._dataset(spec, tickers)

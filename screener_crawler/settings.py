@@ -166,3 +166,9 @@ STATS_CLASS = "screener_crawler.statscollectors.CrawlStatsFile"
 STATS_DUMP = False
 
 LOG_LEVEL = "INFO"
+
+# --- scrapy export-qlib --------------------------------------------------------------------
+# Tickers per batch (a batch's bars, statements and ratios are in memory at once) and worker
+# processes; each file's row groups hold about 1,500 tickers' rows, so a batch reads its own.
+QLIB_EXPORT_BATCH_TICKERS = 1000
+QLIB_EXPORT_WORKERS = 2
