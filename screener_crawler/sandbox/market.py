@@ -260,8 +260,8 @@ class SyntheticMarket:
         self.reference_delisted = every_ticker[size:size + delisted]
         self._stable_index = {t: i for i, t in enumerate(every_ticker)}
         self._listing_day = self._future_listing_days(every_ticker[size + delisted:])
-        self.renamed = {old: new for old, (new, day) in self._future_renames(set(every_ticker)).items()
-                        if day <= as_of}
+        self._renames = self._future_renames(set(every_ticker))
+        self.renamed = {old: new for old, (new, day) in self._renames.items() if day <= as_of}
         """Symbol on the reference day -> the symbol the company took since, by ``as_of``."""
         self._symbol_on_reference_day = {new: old for old, new in self.renamed.items()}
         self.company = lru_cache(maxsize=None)(self._company)
@@ -453,7 +453,7 @@ class SyntheticMarket:
         """Reference symbol -> (new symbol, day) of the companies active on the reference day
         that change their ticker after it (not one that changed it before, nor one delisted
         within a month of the day)."""
-        self._renames = {}
+        renames = {}
         rng = random.Random(_key(self.seed, "renames after the reference day", self.size, self.n_delisted))
         candidates = [t for t in self.reference_active if t not in KNOWN_COMPANIES]
         count = min(len(candidates), round(self.size * RENAMES_PER_YEAR * self.turnover * FUTURE_DAYS / 365))
@@ -463,8 +463,8 @@ class SyntheticMarket:
             taken.add(new)
             c = self._make_company(old)
             if c.former_ticker is None and (c.delisted_on is None or c.delisted_on > day + timedelta(days=30)):
-                self._renames[old] = (new, day)
-        return self._renames
+                renames[old] = (new, day)
+        return renames
 
     def _future_delisting(self, c):
         """The day a company active on the reference day is delisted after it, or None."""
