@@ -7,7 +7,8 @@ Prints, and writes as JSON (``--output``): wall time, API requests (total and pe
 requests/s achieved and as a fraction of the cap, 429s, retries, the crawler's peak RSS (summed
 over the crawl and anything it starts) and CPU seconds, rows per dataset, Parquet files and bytes
 on disk, the seconds of the ratio pass, whether ``scrapy status`` is clean, and how many requests
-a second run of the same command sends (it should be none).
+a second run of the same command sends (it should be none). Beside the JSON: the crawl's log
+(``.log``) and its summed RSS twice a second (``.rss.tsv``: seconds since the start, MB).
 Then the same figures for the baseline (the official client, 8 threads, pandas;
 ``--no-baseline`` skips it), run against a fresh sandbox
 with the same options, and the ratio of the two wall times. The baseline has no rate limiter
@@ -55,10 +56,12 @@ def units_failed(stats):
 class TreeMemory:
     """Samples, twice a second, the summed RSS of a process and its descendants (the crawl and
     anything it starts); ``stop()`` gives the peak in MB. ``ru_maxrss`` would give only the
-    largest single process."""
+    largest single process. ``samples``: (seconds since the start, MB) of every sample."""
 
     def __init__(self, pid):
         self._pid, self._peak, self._running = pid, 0, True
+        self._started = time.monotonic()
+        self.samples = []
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
@@ -77,7 +80,9 @@ class TreeMemory:
             while grew:
                 grown = tree | {pid for pid, parent in parents.items() if parent in tree}
                 grew, tree = grown != tree, grown
-            self._peak = max(self._peak, sum(rss.get(pid, 0) for pid in tree))
+            summed = sum(rss.get(pid, 0) for pid in tree)
+            self._peak = max(self._peak, summed)
+            self.samples.append((round(time.monotonic() - self._started, 1), round(summed / 2**20)))
             time.sleep(0.5)
 
     def stop(self):
@@ -109,7 +114,8 @@ def crawl(url, key, data_dir, settings, stop_after=None, arguments=()):
         wall = time.monotonic() - started
         if stopper:
             stopper.cancel()
-        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop()}
+        usage = {"cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": sampler.stop(),
+                 "rss_samples": sampler.samples}
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         text = log.read()
@@ -267,6 +273,8 @@ def crawl_figures(args, key, sandbox_options):
         second_stats = crawl(sandbox.url, key, data_dir, settings)[3] if not stopped else None
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".log").write_text(log)
+    args.output.with_suffix(".rss.tsv").write_text(
+        "".join(f"{seconds}\t{mb}\n" for seconds, mb in usage.pop("rss_samples")))
     started = time.monotonic()
     status = None if stopped else subprocess.run(
         [sys.executable, "-m", "scrapy", "status", "--data-dir", str(data_dir), "--json"],

@@ -13,7 +13,7 @@ _HELP = {
     "as_of": "last day of the synthetic market (YYYY-MM-DD)",
     "history_start": "no statement or dividend before this day (YYYY-MM-DD; empty = the whole history)",
     "turnover": "multiplies the listings, delistings and splits after the reference day (1 = about "
-                "5 %, 4 % and 1 % of the universe a year)",
+                "5 %%, 4 %% and 1 %% of the universe a year)",
     "latency_ms": "milliseconds added to every response",
     "rate_limit": "requests per second per key before 429 (0 = off)",
     "fault_5xx": "rate of 502/503/504 answers with an nginx HTML page",
