@@ -33,11 +33,12 @@ PRICES_END = ""
 # auto: whichever needs fewer requests; grouped: one request per trading day (weekdays less NYSE
 # holidays) for the whole market; per_ticker: one listing per ticker.
 PRICES_SOURCE = "auto"
-# Grouped daily bars are requested in this many lanes, one day at a time each; a lane holds its
-# current month in memory (every ticker's bars of the month) until the month's last day arrives.
-# Each lane has one request in flight among CONCURRENT_REQUESTS at the rate gate, so the lanes'
-# share of the requests, and how soon every ticker's prices are complete, grows with their number;
-# the ratio pass waits for the last of them (see bench/README.md: 12 lanes against 6).
+# Grouped daily bars are requested in this many lanes, one day at a time each, from one queue of
+# days in date order: the lanes list the same month or two at a time, held in memory (every
+# ticker's bars of the month) until the month's last day arrives. Each lane has one request in
+# flight among CONCURRENT_REQUESTS at the rate gate, so the lanes' share of the requests, and how
+# soon every ticker's prices are complete, grows with their number; the ratio pass waits for the
+# last of them (see bench/README.md: 12 lanes against 6).
 PRICES_GROUPED_LANES = 12
 # Without -a tickers=, the universe on disk is reused when younger than this many hours.
 SCREENER_UNIVERSE_MAX_AGE = 24

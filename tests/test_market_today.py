@@ -126,10 +126,11 @@ def test_an_unreadable_market_status_stops_the_crawl_instead_of_using_the_local_
 
 
 def grouped_days(request_log):
-    """The days of the grouped daily requests the sandbox answered."""
+    """The days of the grouped daily requests the sandbox answered, in date order (the lanes'
+    answers arrive in any order)."""
     paths = [line.split(" ", 2)[2] for line in Path(request_log).read_text().splitlines()]
     prefix = ENDPOINTS["grouped_daily"].path.split("{")[0]
-    return [date.fromisoformat(path[len(prefix):]) for path in paths if path.startswith(prefix)]
+    return sorted(date.fromisoformat(path[len(prefix):]) for path in paths if path.startswith(prefix))
 
 
 def test_a_crawl_without_prices_end_asks_no_day_after_the_sandboxs_as_of_day(tmp_path):

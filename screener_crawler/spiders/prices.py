@@ -1,5 +1,5 @@
+from collections import deque
 from datetime import date, timedelta
-from itertools import groupby
 
 from screener_crawler.items import PartitionComplete, PartitionFailed, UnitFailed, UpsertComplete
 from screener_crawler.polygon.endpoints import ENDPOINTS
@@ -19,13 +19,14 @@ class PricesFamily:
     Two ways, whichever needs fewer requests (``PRICES_SOURCE`` = auto), or as set:
     ``per_ticker``, one listing per ticker; ``grouped``, the grouped daily endpoint, one request
     per trading day for the whole market. Grouped days are listed in ``PRICES_GROUPED_LANES`` lanes,
-    each a run of whole months requested one day after the other; each month is written as it
-    completes (a partition file per ticker), and the tickers' units are done once every month
-    is written.
+    each requesting one day at a time from a queue of days in date order; each month is staged
+    as it completes, and the tickers' units are done once every month is written.
     """
 
     datasets = ("daily_prices",)
     updated_datasets = ("daily_prices",)
+    grouped_days: "GroupedDays | None" = None
+    """The days this crawl lists market-wide, when it does."""
 
     def needs_market_today(self) -> bool:
         """Whether the prices end at the market's today: ``PRICES_END`` is empty."""
@@ -79,42 +80,48 @@ class PricesFamily:
         yield self.grouped_update_request(days[1:]) if len(days) > 1 else UpsertComplete("daily_prices")
 
     def grouped_daily_requests(self, tickers, days):
-        """The first request of each lane: the months, in order, cut into
-        ``PRICES_GROUPED_LANES`` runs of about as many months."""
+        """The first request of each of ``PRICES_GROUPED_LANES`` lanes. The lanes share one
+        queue of days in date order (``GroupedDays``): all of them list the same month or two at
+        a time, and only those months' bars are held until they complete."""
         self.grouped_tickers = frozenset(tickers)
         self.unlisted_tickers = set()
-        months = [tuple(group) for _, group in groupby(days, key=month_of)]
-        lanes = min(self.settings.getint("PRICES_GROUPED_LANES"), len(months))
-        for lane in range(lanes):
-            lane_months = months[len(months) * lane // lanes:len(months) * (lane + 1) // lanes]
-            yield self.grouped_day_request(tuple(day for month in lane_months for day in month), len(months))
+        self.grouped_days = GroupedDays(days)
+        for _ in range(min(self.settings.getint("PRICES_GROUPED_LANES"), len(days))):
+            yield from self.next_grouped_day()
 
-    def grouped_day_request(self, lane_days, months_total):
-        """The first of ``lane_days``; the rest follow it one by one, so a lane holds one month
-        in memory at a time (all months started at once would hold as many months as there are
-        request slots). Its page, every ticker's bar of the day, is read by the page reader like
-        a listing's.
-        Lanes go before the per-ticker requests: every ticker's ratios wait for the last month."""
+    def next_grouped_day(self):
+        """A lane's next request: the queue's next day, if any is left."""
+        day = self.grouped_days.next_day() if self.grouped_days else None
+        if day is not None:
+            yield self.grouped_day_request(day)
+
+    def grouped_day_request(self, day):
+        """The grouped daily bars of ``day``. Its page, every ticker's bar of the day, is read
+        by the page reader like a listing's. Lanes go before the per-ticker requests: every
+        ticker's ratios wait for the last month."""
         return self.api_request(
-            ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": lane_days[0].isoformat()},
+            ENDPOINTS["grouped_daily"], {"adjusted": "false"}, path_args={"date": day.isoformat()},
             callback=self.parse_grouped_daily, errback=self.grouped_daily_failed, dont_filter=True, priority=1,
-            meta={"polygon_days": lane_days, "polygon_months_total": months_total,
-                  PAGE_READER: PageReader(grouped_daily_page_columns, (lane_days[0].isoformat(), self.grouped_tickers),
+            meta={"polygon_day": day, "polygon_months_total": self.grouped_days.months_total,
+                  PAGE_READER: PageReader(grouped_daily_page_columns, (day.isoformat(), self.grouped_tickers),
                                           grouped_daily_page)},
         )
 
     def parse_grouped_daily(self, response):
+        """The day's bars, held under its month; the month's ``PartitionComplete`` once its last
+        day is in. A day this crawl does not list (a request a paused crawl left in JOBDIR for a
+        month written since) passes nothing on."""
         page = self.read_page(response)
-        self.count_unlisted(page.unlisted_tickers)
-        days = response.meta["polygon_days"]
-        partition = month_of(days[0])
-        for batch in page.batches:
-            batch.partition = partition
-            yield batch
-        if len(days) == 1 or month_of(days[1]) != partition:
-            yield PartitionComplete("daily_prices", partition, response.meta["polygon_months_total"])
-        if len(days) > 1:
-            yield self.grouped_day_request(days[1:], response.meta["polygon_months_total"])
+        day = response.meta["polygon_day"]
+        if self.grouped_days and self.grouped_days.listing(day):
+            self.count_unlisted(page.unlisted_tickers)
+            partition = month_of(day)
+            for batch in page.batches:
+                batch.partition = partition
+                yield batch
+            if self.grouped_days.listed(day):
+                yield PartitionComplete("daily_prices", partition, response.meta["polygon_months_total"])
+        yield from self.next_grouped_day()
 
     def count_unlisted(self, tickers):
         """Tickers with grouped bars that are not in the universe (ETFs, warrants, other share
@@ -130,17 +137,54 @@ class PricesFamily:
 
     def grouped_daily_failed(self, failure):
         """A day that fails for good fails its month, and with it every ticker's unit (a
-        ticker's prices are done only when every month of the window is written); its lane
-        goes on with the next month."""
-        days = failure.request.meta["polygon_days"]
-        partition = month_of(days[0])
-        reason = failure_reason(failure)
-        yield PartitionFailed("daily_prices", partition, reason)
-        for ticker in sorted(self.grouped_tickers):
-            yield UnitFailed("daily_prices", ticker, f"grouped daily {days[0]}: {reason}")
-        later_months = tuple(day for day in days if month_of(day) != partition)
-        if later_months:
-            yield self.grouped_day_request(later_months, failure.request.meta["polygon_months_total"])
+        ticker's prices are done only when every month of the window is written); no more of
+        that month's days are requested, and the lane goes on with the next day in the queue."""
+        day = failure.request.meta["polygon_day"]
+        if self.grouped_days and self.grouped_days.fail(day):
+            reason = failure_reason(failure)
+            yield PartitionFailed("daily_prices", month_of(day), reason)
+            for ticker in sorted(self.grouped_tickers):
+                yield UnitFailed("daily_prices", ticker, f"grouped daily {day}: {reason}")
+        yield from self.next_grouped_day()
+
+
+class GroupedDays:
+    """The trading days of a grouped-daily listing, handed out in date order to whichever lane
+    asks next. A month is complete once each of its days is listed; after a day of it fails,
+    none of its days is handed out or completes it."""
+
+    def __init__(self, days: list[date]):
+        self._queue = deque(days)
+        self._unlisted = {}
+        for day in days:
+            self._unlisted.setdefault(month_of(day), set()).add(day)
+        self._failed = set()
+        self.months_total = len(self._unlisted)
+
+    def next_day(self) -> date | None:
+        while self._queue:
+            day = self._queue.popleft()
+            if self.listing(day) and day in self._unlisted[month_of(day)]:
+                return day
+        return None
+
+    def listing(self, day: date) -> bool:
+        """Whether ``day``'s month is being listed: planned, and not failed."""
+        return month_of(day) in self._unlisted and month_of(day) not in self._failed
+
+    def listed(self, day: date) -> bool:
+        """Count ``day`` listed; whether that completed its month (once per month)."""
+        unlisted = self._unlisted.get(month_of(day))
+        if not self.listing(day) or day not in unlisted:
+            return False
+        unlisted.discard(day)
+        return not unlisted
+
+    def fail(self, day: date) -> bool:
+        """Count ``day``'s month failed; whether it was listing until now."""
+        was_listing = self.listing(day)
+        self._failed.add(month_of(day))
+        return was_listing
 
 
 UNLISTED_SAMPLE = 20
