@@ -164,7 +164,7 @@ def test_bars_read_as_columns_equal_bars_read_record_by_record(changes):
 def test_a_grouped_daily_page_is_read_keeping_only_the_crawl_s_tickers():
     settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
     settings.update(POLYGON_BASE_URL=BASE, PRICES_SOURCE="grouped", PRICES_START="2005-04-04",
-                    PRICES_END="2005-04-05")
+                    PRICES_END="2005-04-05", PRICES_GROUPED_LANES=1)
     crawler = get_crawler(PricesSpider, settings)
     crawler.spider = spider = crawler._create_spider(tickers="AAPL,MSFT")
     crawler.stats.open_spider()
@@ -184,6 +184,6 @@ def test_a_grouped_daily_page_is_read_keeping_only_the_crawl_s_tickers():
         {"ticker": "MSFT", "date": date(2005, 4, 4), "close": 2.5},
     ]
     [next_day] = [item for item in items if isinstance(item, Request)]
-    assert next_day.meta["polygon_days"] == (date(2005, 4, 5),)
+    assert next_day.meta["polygon_day"] == date(2005, 4, 5)
     last_items = list(spider.parse_grouped_daily(respond(next_day, json.dumps({**recorded, "results": []}).encode())))
     assert last_items == [PartitionComplete("daily_prices", (2005, 4), 1)]

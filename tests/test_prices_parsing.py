@@ -80,10 +80,10 @@ def test_per_ticker_page_with_a_next_url_is_followed_on_the_configured_host(per_
     assert next_page.meta["polygon_units"] == (("daily_prices", "AAPL"),) and PAGE_READER in next_page.meta
 
 
-def test_grouped_lane_starts_with_its_first_trading_day_and_carries_the_rest(grouped):
+def test_grouped_lane_starts_with_the_first_trading_day(grouped):
     [lane] = grouped.requests({"daily_prices": list(UNIVERSE)})
     assert path_and_query(lane) == ("/v2/aggs/grouped/locale/us/market/stocks/2024-03-27", {"adjusted": "false"})
-    assert lane.meta["polygon_days"] == LANE_DAYS
+    assert lane.meta["polygon_day"] == LANE_DAYS[0]
     assert lane.meta["polygon_months_total"] == 2
     assert lane.callback == grouped.parse_grouped_daily and lane.errback == grouped.grouped_daily_failed
 
@@ -96,7 +96,7 @@ def test_grouped_day_becomes_the_universes_bars_of_its_month_then_the_next_days_
                                    if bar["ticker"] in UNIVERSE]
     assert isinstance(next_day, Request)
     assert path_and_query(next_day) == ("/v2/aggs/grouped/locale/us/market/stocks/2024-03-28", {"adjusted": "false"})
-    assert next_day.meta["polygon_days"] == LANE_DAYS[1:]
+    assert next_day.meta["polygon_day"] == LANE_DAYS[1]
     assert next_day.meta[PAGE_READER].args[0] == "2024-03-28"
 
 
@@ -108,7 +108,7 @@ def test_grouped_last_day_of_a_month_completes_the_month_before_asking_the_next_
     assert {row["date"] for row in records_of([batch])} == {"2024-03-28"}
     assert complete == PartitionComplete("daily_prices", (2024, 3), 2)
     assert path_and_query(next_month)[0] == "/v2/aggs/grouped/locale/us/market/stocks/2024-04-01"
-    assert next_month.meta["polygon_days"] == LANE_DAYS[2:]
+    assert next_month.meta["polygon_day"] == LANE_DAYS[2]
 
 
 def test_grouped_bars_of_tickers_outside_the_universe_are_left_out_and_counted_once(grouped):
