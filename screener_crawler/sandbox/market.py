@@ -166,8 +166,8 @@ def _k(x):
 PRICE_FLOOR = 0.25
 """Dollars added to every split-adjusted trend price (today's price is kept where it exceeds it twice)."""
 MONTHS_CACHED = 32
-"""Months of per-ticker bar constants kept for the grouped-daily endpoint: a crawler lists
-several runs of months at once (``PRICES_GROUPED_LANES``)."""
+"""Months of per-ticker bar constants kept for the grouped-daily endpoint: a crawl lists a
+month or two at a time, and several crawls (shards, benchmarks) may list different months."""
 _SHAPE_BITS = 16
 _SHAPE_MASK = (1 << _SHAPE_BITS) - 1
 _BAR_BODY = '"v":%d.0,"vw":%.4f,"o":%.4f,"c":%.4f,"h":%.4f,"l":%.4f,"t":%s,"n":%d}'
