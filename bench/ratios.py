@@ -1,6 +1,7 @@
 """The ratio pass on a crawl's data, chunk sizes side by side: wall and CPU seconds and peak RSS
 of computing and staging the ratios of ``--tickers`` tickers in chunks of each size, each size in
-a fresh process. What it stages is removed, unpublished: the data root is left as it was.
+a fresh process that allocates Arrow memory from the crawl's pool (``ARROW_MEMORY_POOL``). What it
+stages is removed, unpublished: the data root is left as it was.
 
     python bench/ratios.py DATA_DIR [--tickers 1000] [--chunks 100,150,300]
 """
@@ -14,8 +15,13 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ONE_SIZE = """
-import json, resource, sys, time
+import json, os, resource, sys, time
+import pyarrow as pa
 import pyarrow.parquet as pq
+from screener_crawler import settings
+from screener_crawler.extensions.arrow_memory_pool import POOLS
+if settings.ARROW_MEMORY_POOL and not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    pa.set_memory_pool(POOLS[settings.ARROW_MEMORY_POOL]())
 from screener_crawler.ratios.ratio_pass import RatioPass
 from screener_crawler.storage.staging import StagingArea
 root, limit, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

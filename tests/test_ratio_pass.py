@@ -104,3 +104,43 @@ def test_a_ticker_whose_computation_fails_fails_alone(published, monkeypatch):
     result = ratio_pass.stage_chunk(ratio_pass.tickers)
     assert set(result.failed) == {"MSFT"} and set(result.rows) == {"AAPL", "GE", "R"}
     StagingArea(published).remove(StagingArea(published).files())
+
+
+def test_the_statements_are_read_once_whatever_the_number_of_ticker_groups(published, monkeypatch):
+    """Each statement partition is decoded once for the whole pass and its rows regrouped by
+    ticker group; every group then gets exactly the rows a direct read of its tickers gives."""
+    from screener_crawler.polygon.fields import STATEMENTS
+    from screener_crawler.ratios import inputs
+    from screener_crawler.storage.layout import published_partitions
+
+    tickers = sorted(set(expected_ratios().column("ticker").to_pylist()))
+    reads = []
+    real_read = inputs.pq.read_table
+    monkeypatch.setattr(inputs.pq, "read_table", lambda path, **options: reads.append(path) or real_read(path, **options))
+    groups = [tickers[start:start + 2] for start in range(0, len(tickers), 2)]
+    assert len(groups) > 3
+    regrouped = inputs.RegroupedStatements(published, groups)
+    partitions = [path for dataset in STATEMENTS for path in published_partitions(published, DATASETS[dataset]).values()]
+    assert sorted(map(str, reads)) == sorted(map(str, partitions))
+    for group in groups:
+        rows = regrouped.rows_of(group)
+        for dataset in STATEMENTS:
+            direct = inputs.read_rows(published, dataset, group, inputs.statement_columns(dataset))
+            assert rows[dataset].sort_by(KEY).equals(direct.sort_by(KEY))
+    assert not list((published / "_staging").glob(".ratio-inputs.*"))
+
+
+def test_a_pass_closed_early_leaves_no_regrouped_files(published):
+    """A pass stopped early deletes what it regrouped; a killed one leaves temporaries, which
+    the next crawl's start removes with every other temporary file (``remove_temporaries``)."""
+    from screener_crawler.storage.atomic import is_temporary
+
+    tickers = sorted(set(expected_ratios().column("ticker").to_pylist()))
+    ratio_pass = RatioPass(published, tickers, 1)
+    first = next(iter(ratio_pass.chunks()))
+    ratio_pass.stage_chunk(first)
+    left = list((published / "_staging").glob(".ratio-inputs.*"))
+    assert left and all(is_temporary(path.name) for path in left)
+    ratio_pass.close()
+    assert not list((published / "_staging").glob(".ratio-inputs.*"))
+    StagingArea(published).remove(StagingArea(published).files())

@@ -157,20 +157,23 @@ class FinancialRatiosPipeline:
         logger.info("Computing the financial ratios of %d ticker(s), %d at a time", len(tickers), self._chunk_tickers)
         ratio_pass = RatioPass(self._root, tickers, self._chunk_tickers)
         started, done = time.monotonic(), 0
-        for chunk in ratio_pass.chunks():
-            if self._stopping:
-                logger.info("Stopping: the ratios of %d ticker(s) are left for the next run", len(tickers) - done)
-                return
-            result = await run_in_thread(ratio_pass.stage_chunk, chunk)
-            for ticker, error in result.failed.items():
-                logger.error("Could not compute the financial ratios of %s", ticker, exc_info=error)
-            await self._send([UnitsStaged([UnitStaged(RATIOS, ticker, rows) for ticker, rows in result.rows.items()])]
-                             + [UnitFailed(RATIOS, ticker, f"ratio computation: {type(error).__name__}")
-                                for ticker, error in result.failed.items()])
-            done += len(chunk)
-            self._stats.inc_value("financial_ratios/rows", sum(result.rows.values()))
-            self._stats.inc_value("financial_ratios/rows_with_share_counts_not_positive", result.shares_not_positive)
-            logger.info("Financial ratios: %d/%d tickers (%.0f s)", done, len(tickers), time.monotonic() - started)
+        try:
+            for chunk in ratio_pass.chunks():
+                if self._stopping:
+                    logger.info("Stopping: the ratios of %d ticker(s) are left for the next run", len(tickers) - done)
+                    return
+                result = await run_in_thread(ratio_pass.stage_chunk, chunk)
+                for ticker, error in result.failed.items():
+                    logger.error("Could not compute the financial ratios of %s", ticker, exc_info=error)
+                await self._send([UnitsStaged([UnitStaged(RATIOS, ticker, rows) for ticker, rows in result.rows.items()])]
+                                 + [UnitFailed(RATIOS, ticker, f"ratio computation: {type(error).__name__}")
+                                    for ticker, error in result.failed.items()])
+                done += len(chunk)
+                self._stats.inc_value("financial_ratios/rows", sum(result.rows.values()))
+                self._stats.inc_value("financial_ratios/rows_with_share_counts_not_positive", result.shares_not_positive)
+                logger.info("Financial ratios: %d/%d tickers (%.0f s)", done, len(tickers), time.monotonic() - started)
+        finally:
+            await run_in_thread(ratio_pass.close)
         self._stats.set_value("financial_ratios/seconds", round(time.monotonic() - started, 1))
 
     async def _send(self, items):

@@ -5,18 +5,23 @@ filing date (all ``compute_many`` reads of them: a row's ``available_date`` and 
 Blocking I/O: call from a thread.
 """
 
+import contextlib
+import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 
 from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
 from screener_crawler.ratios.catalogue import ALIASES
 from screener_crawler.ratios.periods import META
-from screener_crawler.storage.layout import LOCAL_PARQUET, published_partitions
+from screener_crawler.storage.atomic import TEMPORARY_SUFFIX
+from screener_crawler.storage.layout import LOCAL_PARQUET, STAGING_DIR, published_partitions
 
 RATIO_INPUTS = (*STATEMENTS, "daily_prices", "splits")
 """Datasets a ticker's ratios are computed from."""
@@ -60,9 +65,64 @@ def read_rows(root: Path | str, dataset: str, tickers: list[str], columns: list[
     return rows_of_tickers(files, columns, pa.array(sorted(set(tickers)), pa.string())).cast(schema)
 
 
-def read_statements(root: Path | str, tickers: list[str]) -> dict[str, pa.Table]:
-    """dataset -> the rows of ``tickers`` in that statement."""
-    return {dataset: read_rows(root, dataset, tickers, statement_columns(dataset)) for dataset in STATEMENTS}
+class RegroupedStatements:
+    """The statement rows of the pass's groups of tickers (consecutive in sorted order), moved
+    from month-major to ticker-major once: each statement partition is read once, its rows cut
+    by group and appended to one Arrow file per (statement, group) in the staging folder, under
+    a temporary name (a killed crawl's are removed at the next start). A group's rows are read
+    back from its files, memory-mapped, and the files deleted. Reading the partitions for every
+    group instead would decode every partition once per group: a partition's row groups each
+    span a large share of the universe's tickers."""
+
+    def __init__(self, root: Path | str, groups: list[list[str]]):
+        self._directory = Path(root) / STAGING_DIR
+        self._first = {group[0]: index for index, group in enumerate(groups)}
+        self._files = {}
+        self._directory.mkdir(parents=True, exist_ok=True)
+        for dataset in STATEMENTS:
+            self._files[dataset] = _regroup(root, dataset, statement_columns(dataset), groups, self._directory)
+
+    def rows_of(self, group: list[str]) -> dict[str, pa.Table]:
+        """dataset -> the rows of ``group`` (one of the groups given) in that statement."""
+        index = self._first[group[0]]
+        rows = {}
+        for dataset, files in self._files.items():
+            path = files.pop(index)
+            rows[dataset] = ipc.open_file(pa.memory_map(str(path))).read_all()
+            path.unlink()
+        return rows
+
+    def remove(self) -> None:
+        """Delete the files of the groups not read."""
+        for files in self._files.values():
+            for path in files.values():
+                path.unlink(missing_ok=True)
+            files.clear()
+
+
+def _regroup(root: Path | str, dataset: str, columns: list[str], groups: list[list[str]],
+             directory: Path) -> dict[int, Path]:
+    """Group index -> an Arrow file of the rows of that group's tickers in ``dataset``."""
+    schema = pa.schema([DATASETS[dataset].schema.field(column) for column in columns])
+    tickers = pa.array(sorted({ticker for group in groups for ticker in group}), pa.string())
+    bounds = np.array([group[-1] for group in groups], dtype=object)
+    paths = {index: directory / f".ratio-inputs.{dataset}.{index}.{os.getpid()}{TEMPORARY_SUFFIX}"
+             for index in range(len(groups))}
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(ipc.new_file(paths[index], schema)) for index in range(len(groups))]
+        for partition in published_partitions(root, DATASETS[dataset]).values():
+            rows = pq.read_table(partition, columns=columns, use_threads=False)
+            rows = rows.filter(pc.is_in(rows.column("ticker"), value_set=tickers)).cast(schema)
+            if not rows.num_rows:
+                continue
+            group_of = np.searchsorted(bounds, rows.column("ticker").to_numpy(zero_copy_only=False), side="left")
+            order = np.argsort(group_of, kind="stable")
+            rows, group_of = rows.take(pa.array(order)), group_of[order]
+            edges = np.searchsorted(group_of, np.arange(len(groups) + 1), side="left")
+            for index, (start, stop) in enumerate(zip(edges, edges[1:])):
+                if stop > start:
+                    writers[index].write_table(rows.slice(start, stop - start))
+    return paths
 
 
 def read_splits(root: Path | str, tickers: list[str]) -> pa.Table:

@@ -146,30 +146,65 @@ def split_factor(splits: pd.DataFrame | None, start: Dates, end: Dates,
     return factor
 
 
+def latest_filed(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: Dates) -> np.ndarray:
+    """For each of ``rows``, the position in ``source`` of the row of the same ticker whose
+    ``key`` equals ``wanted`` with the latest ``filing_date`` on or before the row's (of
+    several filed the same day, the last in ``source``); -1 where there is none.
+
+    Every (ticker, key) pair becomes one integer, and pair and filing day one sortable key, so
+    that a single ``searchsorted`` answers every row at once."""
+    source_keys = source[key].to_numpy(dtype="float64")
+    wanted = pd.Series(wanted).to_numpy(dtype="float64")
+    ticker_codes = pd.factorize(np.concatenate([source["ticker"].to_numpy(dtype=object),
+                                                rows["ticker"].to_numpy(dtype=object)]))[0]
+    key_codes = pd.factorize(np.concatenate([source_keys, wanted]))[0]
+    pairs = ticker_codes.astype("int64") * (int(key_codes.max(initial=0)) + 1) + key_codes
+    days = _filing_days(np.concatenate([source["filing_date"].to_numpy(dtype="datetime64[ns]"),
+                                        rows["filing_date"].to_numpy(dtype="datetime64[ns]")]))
+    unknown = (key_codes < 0) | (ticker_codes < 0) | (days < 0)
+    combined = np.where(unknown, -1, (pairs << _DAY_BITS) + days)
+    source_combined, row_combined = combined[:len(source)], combined[len(source):]
+    order = np.argsort(source_combined, kind="stable")
+    order = order[source_combined[order] >= 0]
+    ordered = source_combined[order]
+    position = np.searchsorted(ordered, row_combined, side="right") - 1
+    found = (position >= 0) & (row_combined >= 0)
+    found[found] = (ordered[position[found]] >> _DAY_BITS) == (row_combined[found] >> _DAY_BITS)
+    return np.where(found, order[np.maximum(position, 0)], -1)
+
+
+_DAY_BITS = 22
+"""Filing days (since 1970, shifted by 2**21) fill the low bits of a lookup key."""
+
+
+def _filing_days(dates: np.ndarray) -> np.ndarray:
+    """Days since 1970 shifted to be positive; -1 for NaT."""
+    days = dates.astype("datetime64[D]").astype("int64") + (1 << (_DAY_BITS - 1))
+    return np.where(np.isnat(dates), -1, days)
+
+
+LOOKUP_DATES = ["src_period_end", "src_period_start", "src_filing_date"]
+
+
 def lookup(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: pd.Series) -> pd.DataFrame:
     """For each of ``rows``, the ``source`` row of the same ticker whose ``key`` equals
-    ``wanted`` with the latest ``filing_date`` on or before the row's; NaN where there is none.
-    Adds ``src_period_end``, ``src_period_start`` and ``src_filing_date``."""
-    positions = np.arange(len(rows))
-    left = pd.DataFrame({"ticker": rows["ticker"].to_numpy(),
-                         "_key": pd.Series(wanted).to_numpy(dtype="float64"),
-                         "filing_date": rows["filing_date"].to_numpy(dtype="datetime64[ns]"),
-                         "_pos": positions})
-    left = left[left["_key"].notna()].sort_values("filing_date", kind="stable")
-    right = pd.DataFrame({"ticker": source["ticker"].to_numpy(),
-                          "_key": source[key].to_numpy(dtype="float64"),
-                          "src_filing_date": source["filing_date"].to_numpy(dtype="datetime64[ns]"),
-                          "src_period_end": source["period_end"].to_numpy(dtype="datetime64[ns]"),
-                          "src_period_start": source["period_start"].to_numpy(dtype="datetime64[ns]")})
-    right = pd.concat([right, source[VALUE_COLUMNS].reset_index(drop=True)], axis=1)
-    right = right[right["_key"].notna()].sort_values("src_filing_date", kind="stable")
-    merged = pd.merge_asof(left, right, left_on="filing_date", right_on="src_filing_date", by=["ticker", "_key"],
-                           direction="backward")
-    merged = merged.set_index("_pos").reindex(positions)
-    columns = ["src_period_end", "src_period_start", "src_filing_date", *VALUE_COLUMNS]
-    result = merged[columns]
-    result.index = rows.index
-    return result
+    ``wanted`` with the latest ``filing_date`` on or before the row's (``latest_filed``); NaN
+    where there is none. Adds ``src_period_end``, ``src_period_start`` and ``src_filing_date``."""
+    position = latest_filed(source, key, rows, wanted)
+    found = position >= 0
+    picked = np.where(found, position, 0)
+    result = {}
+    for column, name in zip(LOOKUP_DATES, ("period_end", "period_start", "filing_date")):
+        dates = source[name].to_numpy(dtype="datetime64[ns]")[picked] if len(source) else np.empty(len(rows), "M8[ns]")
+        dates[~found] = np.datetime64("NaT")
+        result[column] = dates
+    values = (source[VALUE_COLUMNS].to_numpy(dtype="float64")[picked] if len(source)
+              else np.empty((len(rows), len(VALUE_COLUMNS))))
+    values[~found] = np.nan
+    frame = pd.DataFrame(values, index=rows.index, columns=VALUE_COLUMNS)
+    for column in reversed(LOOKUP_DATES):
+        frame.insert(0, column, result[column])
+    return frame
 
 
 def days_between(later: Dates, earlier: Dates) -> np.ndarray:
@@ -305,36 +340,37 @@ def annual_share_counts(annual: pd.DataFrame, quarterly: pd.DataFrame, splits: p
     return annual
 
 
+_RESTATED_BY_FACTOR = [VALUE_COLUMNS.index(name) for name in (*SHARE_COUNTS,)]
+_RESTATED_BY_INVERSE = [VALUE_COLUMNS.index(alias.name) for alias in ALIASES if alias.kind == PER_SHARE]
+
+
 def comparison_view(rows: pd.DataFrame, sources: Mapping[str, ComparisonSource], gap: Bounds,
                     splits: pd.DataFrame | None) -> pd.DataFrame:
     """For each row, the values of the period ``sources[timeframe] = (table, key, offset)``
     points to, as known on the row's filing date, with share counts and per-share values
     restated to the row's split basis; NaN when absent or not ``gap`` days before the row.
     An offset of None means the row itself."""
-    view = pd.DataFrame(np.nan, index=rows.index, columns=VALUE_COLUMNS)
+    view = np.full((len(rows), len(VALUE_COLUMNS)), np.nan)
+    timeframes = rows["timeframe"].to_numpy()
     for timeframe, (table, key, offset) in sources.items():
-        mask = (rows["timeframe"] == timeframe).to_numpy()
+        mask = timeframes == timeframe
         if not mask.any():
             continue
         subset = rows[mask]
         if offset is None:
-            view.loc[mask, VALUE_COLUMNS] = subset[VALUE_COLUMNS].to_numpy()
+            view[mask] = subset[VALUE_COLUMNS].to_numpy(dtype="float64")
             continue
         if table.empty:
             continue
         found = lookup(table, key, subset, subset[key] - offset)
         placed = within(days_between(subset["period_end"], found["src_period_end"]), gap)
-        factor = split_factor(splits, found["src_filing_date"], subset["filing_date"], subset["ticker"])
-        values = found[VALUE_COLUMNS].copy()
-        for alias in ALIASES:
-            if alias.kind == SHARES:
-                values[alias.name] = values[alias.name] * factor
-            elif alias.kind == PER_SHARE:
-                values[alias.name] = values[alias.name] / factor
-        values["SO"] = values["SO"] * factor
+        factor = split_factor(splits, found["src_filing_date"], subset["filing_date"], subset["ticker"])[:, None]
+        values = found[VALUE_COLUMNS].to_numpy(dtype="float64", copy=True)
+        values[:, _RESTATED_BY_FACTOR] *= factor
+        values[:, _RESTATED_BY_INVERSE] /= factor
         values[~placed] = np.nan
-        view.loc[mask, VALUE_COLUMNS] = values.to_numpy()
-    return view
+        view[mask] = values
+    return pd.DataFrame(view, index=rows.index, columns=VALUE_COLUMNS)
 
 
 def period_views(statements: Statements,

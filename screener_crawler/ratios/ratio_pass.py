@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from screener_crawler.datasets import DATASETS
 from screener_crawler.ratios.compute import RATIOS_SCHEMA, compute_many, to_table
-from screener_crawler.ratios.inputs import first_bars_after_filings, read_splits, read_statements
+from screener_crawler.ratios.inputs import RegroupedStatements, first_bars_after_filings, read_splits
 from screener_crawler.ratios.latest import LATEST, latest_rows
 from screener_crawler.ratios.periods import SHARES_NOT_POSITIVE
 from screener_crawler.storage.staging import StagingArea
@@ -28,9 +28,8 @@ RATIO_OUTPUTS = (RATIOS.name, LATEST.name)
 
 
 READ_CHUNKS = 4
-"""Chunks whose inputs are read from disk at once: a read scans every partition of the
-statements whatever the tickers (a month of statements is one row group), so reading for
-four chunks at a time costs a quarter; the inputs stay in Arrow until their chunk's turn."""
+"""Chunks whose statements are regrouped into one group (``RegroupedStatements``) and read
+at once; the inputs stay in Arrow until their chunk's turn."""
 
 
 def rows_of(table: pa.Table, tickers: list[str]) -> pa.Table:
@@ -76,21 +75,33 @@ class RatioPass:
         self._first_bars = None
         self._inputs = None
         self._inputs_for = set()
+        self._statements = None
         self._area = StagingArea(root)
 
     def chunks(self) -> Iterator[list[str]]:
         for start in range(0, len(self.tickers), self.chunk_tickers):
             yield self.tickers[start:start + self.chunk_tickers]
 
+    def _read_groups(self) -> list[list[str]]:
+        size = self.chunk_tickers * READ_CHUNKS
+        return [self.tickers[start:start + size] for start in range(0, len(self.tickers), size)]
+
+    def close(self) -> None:
+        """Delete what the pass regrouped for the groups it did not reach."""
+        if self._statements is not None:
+            self._statements.remove()
+
     def _inputs_of(self, tickers: list[str]) -> RatioInputs:
         """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``)."""
         if self._first_bars is None:
             self._first_bars = first_bars_after_filings(self.root, self.tickers)
         if not set(tickers) <= self._inputs_for:
-            start = self.tickers.index(tickers[0])
-            group = self.tickers[start:start + self.chunk_tickers * READ_CHUNKS]
+            groups = self._read_groups()
+            group = groups[self.tickers.index(tickers[0]) // (self.chunk_tickers * READ_CHUNKS)]
             self._inputs = None
-            self._inputs = RatioInputs(read_statements(self.root, group), read_splits(self.root, group),
+            if self._statements is None:
+                self._statements = RegroupedStatements(self.root, groups)
+            self._inputs = RatioInputs(self._statements.rows_of(group), read_splits(self.root, group),
                                        rows_of(self._first_bars, group))
             self._inputs_for = set(group)
         return self._inputs
