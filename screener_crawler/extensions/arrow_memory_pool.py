@@ -5,12 +5,18 @@ to reuse. The crawl allocates Arrow memory from many threads (page readers, stag
 publishing threads, the ratio pass, Arrow's own I/O and CPU pools), so pools per thread keep
 memory that no live table holds; the C library's malloc reuses it across threads as one heap. ``bench/README.md`` has the figures. An ``ARROW_DEFAULT_MEMORY_POOL`` in the
 environment (Arrow's own variable) wins over the setting.
+
+The setting reaches what pyarrow allocates with its default pool. Arrow's C++ library allocates
+some memory (the Parquet writer's buffers, the dataset scanner) from its own default, which it
+takes from ``ARROW_DEFAULT_MEMORY_POOL`` once, when pyarrow loads: the package sets that
+variable to ``system`` unless it is set (``screener_crawler/__init__.py``).
 """
 
 import logging
-import os
 
 import pyarrow as pa
+
+from screener_crawler import ARROW_POOL_FROM_ENVIRONMENT
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +28,7 @@ class ArrowMemoryPool:
     @classmethod
     def from_crawler(cls, crawler):
         name = crawler.settings.get("ARROW_MEMORY_POOL") or ""
-        if name and not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        if name and not ARROW_POOL_FROM_ENVIRONMENT:
             pa.set_memory_pool(POOLS[name]())
         logger.debug("Arrow allocates from its %s memory pool", pa.default_memory_pool().backend_name)
         return cls()
