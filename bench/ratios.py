@@ -17,13 +17,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ONE_SIZE = """
 import json, resource, sys, time
 import screener_crawler  # before pyarrow, as in the crawl: Arrow's C++ default pool
-from screener_crawler import ARROW_POOL_FROM_ENVIRONMENT
-import pyarrow as pa
 import pyarrow.parquet as pq
 from screener_crawler import settings
-from screener_crawler.extensions.arrow_memory_pool import POOLS
-if settings.ARROW_MEMORY_POOL and not ARROW_POOL_FROM_ENVIRONMENT:
-    pa.set_memory_pool(POOLS[settings.ARROW_MEMORY_POOL]())
+from screener_crawler.extensions.arrow_memory_pool import use_pool
+use_pool(settings.ARROW_MEMORY_POOL)
 from screener_crawler.ratios.ratio_pass import RatioPass
 from screener_crawler.storage.staging import StagingArea
 root, limit, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -24,11 +24,16 @@ POOLS = {"system": pa.system_memory_pool, "mimalloc": pa.mimalloc_memory_pool, "
 """``ARROW_MEMORY_POOL`` values; empty keeps Arrow's default."""
 
 
+def use_pool(name: str) -> None:
+    """Make ``name`` (an ``ARROW_MEMORY_POOL`` value) the pool pyarrow allocates from, unless it
+    is empty or the environment chose one."""
+    if name and not ARROW_POOL_FROM_ENVIRONMENT:
+        pa.set_memory_pool(POOLS[name]())
+
+
 class ArrowMemoryPool:
     @classmethod
     def from_crawler(cls, crawler):
-        name = crawler.settings.get("ARROW_MEMORY_POOL") or ""
-        if name and not ARROW_POOL_FROM_ENVIRONMENT:
-            pa.set_memory_pool(POOLS[name]())
+        use_pool(crawler.settings.get("ARROW_MEMORY_POOL") or "")
         logger.debug("Arrow allocates from its %s memory pool", pa.default_memory_pool().backend_name)
         return cls()

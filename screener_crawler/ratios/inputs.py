@@ -75,12 +75,11 @@ class RegroupedStatements:
     span a large share of the universe's tickers."""
 
     def __init__(self, root: Path | str, groups: list[list[str]]):
-        self._directory = Path(root) / STAGING_DIR
+        directory = Path(root) / STAGING_DIR
+        directory.mkdir(parents=True, exist_ok=True)
         self._first = {group[0]: index for index, group in enumerate(groups)}
-        self._files = {}
-        self._directory.mkdir(parents=True, exist_ok=True)
-        for dataset in STATEMENTS:
-            self._files[dataset] = _regroup(root, dataset, statement_columns(dataset), groups, self._directory)
+        self._files = {dataset: _regroup(root, dataset, statement_columns(dataset), groups, directory)
+                       for dataset in STATEMENTS}
 
     def rows_of(self, group: list[str]) -> dict[str, pa.Table]:
         """dataset -> the rows of ``group`` (one of the groups given) in that statement."""

@@ -340,7 +340,7 @@ def annual_share_counts(annual: pd.DataFrame, quarterly: pd.DataFrame, splits: p
     return annual
 
 
-_RESTATED_BY_FACTOR = [VALUE_COLUMNS.index(name) for name in (*SHARE_COUNTS,)]
+_RESTATED_BY_FACTOR = [VALUE_COLUMNS.index(name) for name in SHARE_COUNTS]
 _RESTATED_BY_INVERSE = [VALUE_COLUMNS.index(alias.name) for alias in ALIASES if alias.kind == PER_SHARE]
 
 
