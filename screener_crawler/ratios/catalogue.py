@@ -218,30 +218,33 @@ PRICE_SYMBOLS = {
 
 # --- safe arithmetic ---------------------------------------------------------------------------
 
-def _finite(values):
-    values = pd.Series(values, dtype="float64") if not isinstance(values, pd.Series) else values.astype("float64")
-    return values.where(np.isfinite(values))
+def finite(values: np.ndarray | pd.Series) -> np.ndarray:
+    """``values`` as float64, NaN where not finite."""
+    values = np.asarray(values, dtype="float64")
+    return np.where(np.isfinite(values), values, np.nan)
 
 
-def div(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+def div(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator; null where the denominator is missing or zero."""
-    denominator = denominator.where(denominator != 0)
-    return _finite(numerator / denominator)
+    return finite(numerator / np.where(denominator != 0, denominator, np.nan))
 
 
-def pdiv(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+def pdiv(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator; null unless the denominator is positive."""
-    denominator = denominator.where(denominator > 0)
-    return _finite(numerator / denominator)
+    return finite(numerator / np.where(denominator > 0, denominator, np.nan))
 
 
-def growth(current: pd.Series, base: pd.Series) -> pd.Series:
+def growth(current: np.ndarray, base: np.ndarray) -> np.ndarray:
     """current / base - 1; null when the base is missing, zero or negative."""
     return pdiv(current, base) - 1
 
 
-def positive(values: pd.Series) -> pd.Series:
-    return values.where(values > 0)
+def positive(values: np.ndarray) -> np.ndarray:
+    return np.where(values > 0, values, np.nan)
+
+
+def fill_null(values: np.ndarray, fill: float) -> np.ndarray:
+    return np.where(np.isnan(values), fill, values)
 
 
 @dataclass(frozen=True)
@@ -322,7 +325,7 @@ def _dpo(x):
 
 
 def _price_to_earnings(x):
-    return pdiv(x.P * x.F, x.ttm.EPSD).where(x.ttm.EPSD > 0)
+    return pdiv(x.P * x.F, x.ttm.EPSD)
 
 
 def _graham_number(x):
@@ -366,7 +369,7 @@ RATIOS = (
       lambda x: pdiv(x.EBIT, x.avg(lambda v: v.TA - v.CL))),
     R("return_on_invested_capital", PROFITABILITY,
       "EBIT x (1 - effective_tax_rate) /+ avg(EQ + DEBT - CASH); a null tax rate counts as 0",
-      lambda x: pdiv(x.EBIT * (1 - _effective_tax_rate(x).fillna(0)), x.avg(lambda v: v.EQ + v.DEBT - v.CASH)),
+      lambda x: pdiv(x.EBIT * (1 - fill_null(_effective_tax_rate(x), 0)), x.avg(lambda v: v.EQ + v.DEBT - v.CASH)),
       departure=('NOPAT = EBIT x (1 - effective tax rate), with a missing tax rate counted as 0; invested capital '
                  "is equity + debt - cash (the 'operating' variant; many texts leave cash in).")),
     R("return_on_tangible_assets", PROFITABILITY, "NI /+ avg(TA - GW - INTANG)",
@@ -464,10 +467,10 @@ RATIOS = (
     R("cash_flow_to_liabilities", CASH_FLOW, "OCF /+ TL", lambda x: pdiv(x.OCF, x.TL)),
     R("net_cash_flow_to_revenue", CASH_FLOW, "NCF /+ REV", _margin("NCF")),
     # --- per share -------------------------------------------------------------------------------
-    R("eps_basic", PER_SHARE_CATEGORY, "EPSB", lambda x: _finite(x.EPSB), USD_PER_SHARE),
-    R("eps_diluted", PER_SHARE_CATEGORY, "EPSD", lambda x: _finite(x.EPSD), USD_PER_SHARE),
+    R("eps_basic", PER_SHARE_CATEGORY, "EPSB", lambda x: finite(x.EPSB), USD_PER_SHARE),
+    R("eps_diluted", PER_SHARE_CATEGORY, "EPSD", lambda x: finite(x.EPSD), USD_PER_SHARE),
     R("eps_diluted_ttm", PER_SHARE_CATEGORY, "ttm(EPSD) = ttm(NIC) / mean of the four quarters' SHD",
-      lambda x: _finite(x.ttm.EPSD), USD_PER_SHARE,
+      lambda x: finite(x.ttm.EPSD), USD_PER_SHARE,
       departure=("Textbook: the sum of the four quarters' diluted EPS. Here TTM net income to common / the mean of"
                  " the four quarters' diluted shares (restated to one split basis), the rule the vendor's own TTM "
                  'rows use; the two differ when the share count moves during the year.')),

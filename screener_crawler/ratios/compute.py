@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, TICKER_FIELD
-from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, USD_PER_SHARE, VALUATION_RATIOS
+from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, USD_PER_SHARE, VALUATION_RATIOS, finite
 from screener_crawler.ratios.periods import (
     SHARES_NOT_POSITIVE,
     VALUE_COLUMNS,
@@ -47,46 +47,55 @@ IDENTITY_FIELDS = (
 of the statement's, which its ratios in USD per share are divided by."""
 
 
-class _NoView:
-    """A view a context does not have (e.g. the opening balance of a year-ago period)."""
-
-    def __init__(self, index):
-        self._index = index
-
-    def __getitem__(self, name):
-        return pd.Series(np.nan, index=self._index, dtype="float64")
+def _nulls(length: int) -> np.ndarray:
+    return np.full(length, np.nan)
 
 
 class _RecordingView:
-    def __init__(self, name, reads, index):
-        self._name, self._reads, self._index = name, reads, index
+    def __init__(self, name, reads, length):
+        self._name, self._reads, self._length = name, reads, length
 
     def __getitem__(self, name):
         self._reads.add((self._name, name))
-        return pd.Series(np.nan, index=self._index, dtype="float64")
+        return _nulls(self._length)
+
+
+def _columns(view: pd.DataFrame | Mapping) -> Mapping:
+    """A view's columns as float64 arrays by name (a frame's values copied once, column by
+    column contiguous); a mapping of arrays as it is."""
+    if not isinstance(view, pd.DataFrame):
+        return view
+    values = np.asfortranarray(view.to_numpy(dtype="float64"))
+    return {name: values[:, position] for position, name in enumerate(view.columns)}
+
+
+def _array(values: pd.Series | np.ndarray | None) -> np.ndarray | None:
+    return None if values is None else np.asarray(values, dtype="float64")
 
 
 class Context:
     """What a ratio's ``compute`` reads: ``x.REV`` (the row's value), ``x.avg("TA")``,
     ``x.yoy.REV``, ``x.qoq``, ``x.y3``, ``x.ttm``, ``x.D``, and the price symbols ``x.P``,
-    ``x.F``, ``x.SO``, ``x.MCAP``, ``x.EV``."""
+    ``x.F``, ``x.SO``, ``x.MCAP``, ``x.EV``; each a float64 array over the rows, NaN for null.
+
+    ``views`` are frames (or mappings of arrays) of the same rows in the same order as ``index``,
+    as are ``days``, ``close`` and ``factor``: values are matched by position."""
 
     _NAVIGATION = {("cur", "yoy"): "yoy", ("cur", "qoq"): "qoq", ("cur", "y3"): "y3", ("cur", "ttm"): "ttm",
                    ("yoy", "ttm"): "ttm_yoy"}
 
-    def __init__(self, views: Mapping[str, pd.DataFrame], index: pd.Index, days: pd.Series | None = None,
-                 close: pd.Series | None = None, factor: pd.Series | None = None, view: str = "cur"):
-        self._views, self._index, self._view = views, index, view
-        self._days, self._close, self._factor = days, close, factor
-
-    def _frame(self, name):
-        return self._views.get(name) if name in self._views else _NoView(self._index)
+    def __init__(self, views: Mapping[str, pd.DataFrame | Mapping], index: pd.Index,
+                 days: pd.Series | np.ndarray | None = None, close: pd.Series | np.ndarray | None = None,
+                 factor: pd.Series | np.ndarray | None = None, view: str = "cur"):
+        self._views = {name: _columns(frame) for name, frame in views.items()}
+        self._length, self._view = len(index), view
+        self._days, self._close, self._factor = _array(days), _array(close), _array(factor)
 
     def _at(self, step):
         target = self._NAVIGATION.get((self._view, step))
         if target is None:
-            return Context({}, self._index, view=step)
-        return Context(self._views, self._index, self._days, self._close, self._factor, view=target)
+            return Context({}, range(self._length), view=step)
+        return Context(self._views, range(self._length), self._days, self._close, self._factor, view=target)
 
     yoy = property(lambda self: self._at("yoy"))
     qoq = property(lambda self: self._at("qoq"))
@@ -95,49 +104,55 @@ class Context:
 
     def __getattr__(self, name):
         if name in ALIAS_BY_NAME or name == "SO":
-            return self._frame(self._view)[name]
+            view = self._views.get(self._view)
+            return _nulls(self._length) if view is None else view[name]
         raise AttributeError(name)
 
-    def avg(self, item: str | Callable[["Context"], pd.Series]) -> pd.Series:
+    def avg(self, item: str | Callable[["Context"], np.ndarray]) -> np.ndarray:
         """2-point average of a balance (alias name, or a function of a context) at the row's
         opening and closing dates; null when either is missing."""
         if self._view != "cur":
-            return _NoView(self._index)["avg"]
+            return _nulls(self._length)
         value = (lambda x: getattr(x, item)) if isinstance(item, str) else item
-        opening = Context(self._views, self._index, view="open")
+        opening = Context(self._views, range(self._length), view="open")
         return (value(self) + value(opening)) / 2
 
     @property
-    def D(self) -> pd.Series:
-        return self._days if self._days is not None else _NoView(self._index)["D"]
+    def D(self) -> np.ndarray:
+        return self._days if self._days is not None else _nulls(self._length)
 
     @property
-    def P(self) -> pd.Series:
-        return self._close if self._close is not None else _NoView(self._index)["P"]
+    def P(self) -> np.ndarray:
+        return self._close if self._close is not None else _nulls(self._length)
 
     @property
-    def F(self) -> pd.Series:
-        return self._factor if self._factor is not None else _NoView(self._index)["F"]
+    def F(self) -> np.ndarray:
+        return self._factor if self._factor is not None else _nulls(self._length)
 
     @property
-    def MCAP(self) -> pd.Series:
+    def MCAP(self) -> np.ndarray:
         return self.P * self.F * self.SO
 
     @property
-    def EV(self) -> pd.Series:
+    def EV(self) -> np.ndarray:
         return self.MCAP + self.DEBT + self.NCI + self.PREF - self.CASH
+
+
+def evaluate(ratio, context: Context) -> np.ndarray:
+    """``ratio``'s values in ``context``, NaN where not finite (arithmetic on nulls and zero
+    denominators gives NaN or inf quietly, as pandas does)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return finite(ratio.compute(context))
 
 
 def _valuation_reads():
     """(view, alias) pairs the valuation ratios read: stored with each row, so that
     ``ratios_asof`` can re-price them without the statements."""
     reads = set()
-    index = pd.RangeIndex(1)
-    views = {name: _RecordingView(name, reads, index) for name in ("cur", "open", "ttm", "ttm_yoy", "yoy")}
-    context = Context(views, index, days=pd.Series([np.nan]), close=pd.Series([np.nan]),
-                      factor=pd.Series([np.nan]))
+    views = {name: _RecordingView(name, reads, 1) for name in ("cur", "open", "ttm", "ttm_yoy", "yoy")}
+    context = Context(views, range(1), days=_nulls(1), close=_nulls(1), factor=_nulls(1))
     for ratio in VALUATION_RATIOS:
-        ratio.compute(context)
+        evaluate(ratio, context)
     return tuple(sorted(reads))
 
 
@@ -152,11 +167,6 @@ BASIS_FIELDS = tuple(pa.field(basis_column(view, alias), pa.float64()) for view,
 """The statement values valuation ratios need, per row (``basis_ttm_rev`` = ttm(REV)...)."""
 RATIO_FIELDS = tuple(pa.field(ratio.name, pa.float64()) for ratio in RATIOS)
 RATIOS_NATURAL_KEY = ("ticker", "timeframe", "period_end", "filing_date")
-
-
-def _clean(values, index):
-    values = pd.Series(values, index=index).astype("float64")
-    return values.where(np.isfinite(values))
 
 
 def available_dates(tickers: pd.Series, filing_dates: Dates,
@@ -239,8 +249,7 @@ def compute_many(statements: Statements, prices: pd.DataFrame | None = None,
     factor = split_factor(splits, rows["filing_date"], available, rows["ticker"])
     to_latest_basis = split_factor(splits, rows["filing_date"], np.full(len(rows), LATEST), rows["ticker"])
     index = rows.index
-    context = Context(views, index, days=days, close=pd.Series(close, index=index),
-                      factor=pd.Series(factor, index=index))
+    context = Context(views, index, days=days, close=close, factor=factor)
     out = pd.DataFrame({
         "ticker": rows["ticker"],
         "timeframe": rows["timeframe"],
@@ -256,10 +265,10 @@ def compute_many(statements: Statements, prices: pd.DataFrame | None = None,
         "split_factor": factor,
         "latest_split_factor": to_latest_basis,
     }, index=index)
-    ratios = {ratio.name: _clean(ratio.compute(context), index) for ratio in RATIOS}
+    ratios = {ratio.name: evaluate(ratio, context) for ratio in RATIOS}
     for name in PER_SHARE_RATIOS:
         ratios[name] = ratios[name] / to_latest_basis
-    basis = {basis_column(view, alias): _clean(views[view][alias], index) for view, alias in VALUATION_READS}
+    basis = {basis_column(view, alias): finite(views[view][alias]) for view, alias in VALUATION_READS}
     frame = pd.concat([out, pd.DataFrame(ratios, index=index), pd.DataFrame(basis, index=index)], axis=1)[columns]
     frame.attrs[SHARES_NOT_POSITIVE] = int(rows[SHARES_NOT_POSITIVE].sum())
     return frame
@@ -281,7 +290,7 @@ def reprice(rows: pd.DataFrame, close: pd.Series, price_date: pd.Series,
     context = Context(views, index, close=pd.Series(close, index=index).astype("float64"),
                       factor=pd.Series(factor, index=index))
     for ratio in VALUATION_RATIOS:
-        rows[ratio.name] = _clean(ratio.compute(context), index)
+        rows[ratio.name] = evaluate(ratio, context)
     rows["close"] = pd.Series(close, index=index).astype("float64")
     rows["price_date"] = pd.Series(price_date, index=index)
     rows["split_factor"] = factor
