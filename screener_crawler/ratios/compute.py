@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from screener_crawler.polygon.fields import STATEMENT_PERIOD_FIELDS, TICKER_FIELD
-from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, USD_PER_SHARE, VALUATION_RATIOS, finite
+from screener_crawler.ratios.catalogue import ALIAS_BY_NAME, RATIOS, USD_PER_SHARE, VALUATION_RATIOS, Ratio, finite
 from screener_crawler.ratios.periods import (
     SHARES_NOT_POSITIVE,
     VALUE_COLUMNS,
@@ -61,11 +61,11 @@ class _RecordingView:
 
 
 def _columns(view: pd.DataFrame | Mapping) -> Mapping:
-    """A view's columns as float64 arrays by name (a frame's values copied once, column by
-    column contiguous); a mapping of arrays as it is."""
+    """A view's columns as float64 arrays by name (views into a frame of one float64 block, as
+    ``period_views`` makes them); a mapping of arrays as it is."""
     if not isinstance(view, pd.DataFrame):
         return view
-    values = np.asfortranarray(view.to_numpy(dtype="float64"))
+    values = view.to_numpy(dtype="float64")
     return {name: values[:, position] for position, name in enumerate(view.columns)}
 
 
@@ -138,7 +138,7 @@ class Context:
         return self.MCAP + self.DEBT + self.NCI + self.PREF - self.CASH
 
 
-def evaluate(ratio, context: Context) -> np.ndarray:
+def evaluate(ratio: Ratio, context: Context) -> np.ndarray:
     """``ratio``'s values in ``context``, NaN where not finite (arithmetic on nulls and zero
     denominators gives NaN or inf quietly, as pandas does)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

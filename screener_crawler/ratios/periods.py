@@ -201,7 +201,7 @@ def lookup(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: pd.Series
     values = (source[VALUE_COLUMNS].to_numpy(dtype="float64")[picked] if len(source)
               else np.empty((len(rows), len(VALUE_COLUMNS))))
     values[~found] = np.nan
-    frame = pd.DataFrame(values, index=rows.index, columns=VALUE_COLUMNS)
+    frame = pd.DataFrame(values, index=rows.index, columns=VALUE_COLUMNS, copy=False)
     for column in reversed(LOOKUP_DATES):
         frame.insert(0, column, result[column])
     return frame
@@ -356,12 +356,12 @@ def comparison_view(rows: pd.DataFrame, sources: Mapping[str, ComparisonSource],
         mask = timeframes == timeframe
         if not mask.any():
             continue
-        subset = rows[mask]
         if offset is None:
-            view[mask] = subset[VALUE_COLUMNS].to_numpy(dtype="float64")
+            view[mask] = rows.loc[mask, VALUE_COLUMNS].to_numpy(dtype="float64")
             continue
         if table.empty:
             continue
+        subset = rows.loc[mask, ["ticker", "period_end", "filing_date", key]]
         found = lookup(table, key, subset, subset[key] - offset)
         placed = within(days_between(subset["period_end"], found["src_period_end"]), gap)
         factor = split_factor(splits, found["src_filing_date"], subset["filing_date"], subset["ticker"])[:, None]
@@ -370,7 +370,7 @@ def comparison_view(rows: pd.DataFrame, sources: Mapping[str, ComparisonSource],
         values[:, _RESTATED_BY_INVERSE] /= factor
         values[~placed] = np.nan
         view[mask] = values
-    return pd.DataFrame(view, index=rows.index, columns=VALUE_COLUMNS)
+    return pd.DataFrame(view, index=rows.index, columns=VALUE_COLUMNS, copy=False)
 
 
 def period_views(statements: Statements,
@@ -403,7 +403,7 @@ def period_views(statements: Statements,
     }
     is_quarter = (rows["timeframe"] == QUARTERLY).to_numpy()
     views["open"] = pd.DataFrame(np.where(is_quarter[:, None], views["qoq"].to_numpy(), views["yoy"].to_numpy()),
-                                 index=rows.index, columns=VALUE_COLUMNS)
+                                 index=rows.index, columns=VALUE_COLUMNS, copy=False)
     quarter_days = days_between(rows["period_end"], rows["period_start"]) + 1
     previous_end_days = days_between(rows["period_end"], views_period_end(rows, quarterly))
     quarter_days = np.where(np.isnan(quarter_days), previous_end_days, quarter_days)
