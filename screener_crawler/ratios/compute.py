@@ -78,24 +78,24 @@ class Context:
     ``x.yoy.REV``, ``x.qoq``, ``x.y3``, ``x.ttm``, ``x.D``, and the price symbols ``x.P``,
     ``x.F``, ``x.SO``, ``x.MCAP``, ``x.EV``; each a float64 array over the rows, NaN for null.
 
-    ``views`` are frames (or mappings of arrays) of the same rows in the same order as ``index``,
+    ``views`` are frames (or mappings of arrays) of the same ``length`` rows in the same order,
     as are ``days``, ``close`` and ``factor``: values are matched by position."""
 
     _NAVIGATION = {("cur", "yoy"): "yoy", ("cur", "qoq"): "qoq", ("cur", "y3"): "y3", ("cur", "ttm"): "ttm",
                    ("yoy", "ttm"): "ttm_yoy"}
 
-    def __init__(self, views: Mapping[str, pd.DataFrame | Mapping], index: pd.Index,
+    def __init__(self, views: Mapping[str, pd.DataFrame | Mapping], length: int,
                  days: pd.Series | np.ndarray | None = None, close: pd.Series | np.ndarray | None = None,
                  factor: pd.Series | np.ndarray | None = None, view: str = "cur"):
         self._views = {name: _columns(frame) for name, frame in views.items()}
-        self._length, self._view = len(index), view
+        self._length, self._view = length, view
         self._days, self._close, self._factor = _array(days), _array(close), _array(factor)
 
     def _at(self, step):
         target = self._NAVIGATION.get((self._view, step))
         if target is None:
-            return Context({}, range(self._length), view=step)
-        return Context(self._views, range(self._length), self._days, self._close, self._factor, view=target)
+            return Context({}, self._length, view=step)
+        return Context(self._views, self._length, self._days, self._close, self._factor, view=target)
 
     yoy = property(lambda self: self._at("yoy"))
     qoq = property(lambda self: self._at("qoq"))
@@ -114,7 +114,7 @@ class Context:
         if self._view != "cur":
             return _nulls(self._length)
         value = (lambda x: getattr(x, item)) if isinstance(item, str) else item
-        opening = Context(self._views, range(self._length), view="open")
+        opening = Context(self._views, self._length, view="open")
         return (value(self) + value(opening)) / 2
 
     @property
@@ -150,7 +150,7 @@ def _valuation_reads():
     ``ratios_asof`` can re-price them without the statements."""
     reads = set()
     views = {name: _RecordingView(name, reads, 1) for name in ("cur", "open", "ttm", "ttm_yoy", "yoy")}
-    context = Context(views, range(1), days=_nulls(1), close=_nulls(1), factor=_nulls(1))
+    context = Context(views, 1, days=_nulls(1), close=_nulls(1), factor=_nulls(1))
     for ratio in VALUATION_RATIOS:
         evaluate(ratio, context)
     return tuple(sorted(reads))
@@ -249,7 +249,7 @@ def compute_many(statements: Statements, prices: pd.DataFrame | None = None,
     factor = split_factor(splits, rows["filing_date"], available, rows["ticker"])
     to_latest_basis = split_factor(splits, rows["filing_date"], np.full(len(rows), LATEST), rows["ticker"])
     index = rows.index
-    context = Context(views, index, days=days, close=close, factor=factor)
+    context = Context(views, len(index), days=days, close=close, factor=factor)
     out = pd.DataFrame({
         "ticker": rows["ticker"],
         "timeframe": rows["timeframe"],
@@ -287,7 +287,7 @@ def reprice(rows: pd.DataFrame, close: pd.Series, price_date: pd.Series,
     for view, alias in VALUATION_READS:
         views.setdefault(view, pd.DataFrame(np.nan, index=index, columns=VALUE_COLUMNS))
         views[view][alias] = rows[basis_column(view, alias)].astype("float64")
-    context = Context(views, index, close=pd.Series(close, index=index).astype("float64"),
+    context = Context(views, len(index), close=pd.Series(close, index=index).astype("float64"),
                       factor=pd.Series(factor, index=index))
     for ratio in VALUATION_RATIOS:
         rows[ratio.name] = evaluate(ratio, context)

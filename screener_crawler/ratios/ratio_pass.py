@@ -101,7 +101,8 @@ class RatioPass:
             self._inputs = None
             if self._statements is None:
                 self._statements = RegroupedStatements(self.root, groups)
-            self._inputs = RatioInputs(self._statements.rows_of(group), read_splits(self.root, group),
+            statements = {dataset: rows.combine_chunks() for dataset, rows in self._statements.rows_of(group).items()}
+            self._inputs = RatioInputs(statements, read_splits(self.root, group),
                                        rows_of(self._first_bars, group))
             self._inputs_for = set(group)
         return self._inputs
