@@ -17,6 +17,7 @@ restated to the later one's basis with ``split_factor``.
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -183,28 +184,41 @@ def _filing_days(dates: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(dates), -1, days)
 
 
-LOOKUP_DATES = ["src_period_end", "src_period_start", "src_filing_date"]
+LOOKUP_DATES = {"src_period_end": "period_end", "src_period_start": "period_start", "src_filing_date": "filing_date"}
+_VALUE_POSITION = {name: position for position, name in enumerate(VALUE_COLUMNS)}
 
 
-def lookup(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: pd.Series) -> pd.DataFrame:
+@dataclass
+class Found:
+    """What ``lookup`` found for each of the rows asked for, in their order: the source row's
+    ``VALUE_COLUMNS`` (``values``, NaN where none was found) and its dates (NaT where none)."""
+
+    values: np.ndarray
+    dates: dict[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """A value column by its alias, or a date by its ``LOOKUP_DATES`` name."""
+        return self.dates[name] if name in self.dates else self.values[:, _VALUE_POSITION[name]]
+
+
+def lookup(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: pd.Series) -> Found:
     """For each of ``rows``, the ``source`` row of the same ticker whose ``key`` equals
     ``wanted`` with the latest ``filing_date`` on or before the row's (``latest_filed``); NaN
-    where there is none. Adds ``src_period_end``, ``src_period_start`` and ``src_filing_date``."""
+    where there is none. Its dates are ``src_period_end``, ``src_period_start`` and
+    ``src_filing_date``."""
     position = latest_filed(source, key, rows, wanted)
     found = position >= 0
     picked = np.where(found, position, 0)
-    result = {}
-    for column, name in zip(LOOKUP_DATES, ("period_end", "period_start", "filing_date")):
-        dates = source[name].to_numpy(dtype="datetime64[ns]")[picked] if len(source) else np.empty(len(rows), "M8[ns]")
-        dates[~found] = np.datetime64("NaT")
-        result[column] = dates
+    dates = {}
+    for column, name in LOOKUP_DATES.items():
+        picked_dates = (source[name].to_numpy(dtype="datetime64[ns]")[picked] if len(source)
+                        else np.empty(len(rows), "M8[ns]"))
+        picked_dates[~found] = np.datetime64("NaT")
+        dates[column] = picked_dates
     values = (source[VALUE_COLUMNS].to_numpy(dtype="float64")[picked] if len(source)
               else np.empty((len(rows), len(VALUE_COLUMNS))))
     values[~found] = np.nan
-    frame = pd.DataFrame(values, index=rows.index, columns=VALUE_COLUMNS, copy=False)
-    for column in reversed(LOOKUP_DATES):
-        frame.insert(0, column, result[column])
-    return frame
+    return Found(values, dates)
 
 
 def days_between(later: Dates, earlier: Dates) -> np.ndarray:
@@ -276,12 +290,13 @@ def derive_fourth_quarters(quarterly: pd.DataFrame, annual: pd.DataFrame,
     tiles = np.ones(len(years), dtype=bool)
     for before, after in zip(ends, ends[1:]):
         tiles &= within(days_between(after, before), QUARTER_GAP)
-    starts_known = years["period_start"].notna() & earlier[0]["src_period_start"].notna()
-    tiles &= ~starts_known.to_numpy() | (years["period_start"] == earlier[0]["src_period_start"]).to_numpy()
+    year_starts = years["period_start"].to_numpy(dtype="datetime64[ns]")
+    starts_known = ~np.isnat(year_starts) & ~np.isnat(earlier[0]["src_period_start"])
+    tiles &= ~starts_known | (year_starts == earlier[0]["src_period_start"])
     derived = years[["ticker", "timeframe", "fiscal_year", "period_end", "filing_date", "qi"]].copy()
     derived["timeframe"] = QUARTERLY
     derived["fiscal_quarter"] = 4.0
-    derived["period_start"] = earlier[2]["src_period_end"] + pd.Timedelta(days=1)
+    derived["period_start"] = earlier[2]["src_period_end"] + np.timedelta64(1, "D")
     derived["q4_derived"] = True
     for alias in ALIASES:
         year_value = years[alias.name]
@@ -333,10 +348,11 @@ def annual_share_counts(annual: pd.DataFrame, quarterly: pd.DataFrame, splits: p
     if annual.empty:
         return annual
     fourth = lookup(quarterly, "qi", annual, annual["qi"])
-    same_end = fourth["src_period_end"].to_numpy() == annual["period_end"].to_numpy()
+    same_end = fourth["src_period_end"] == annual["period_end"].to_numpy(dtype="datetime64[ns]")
     restated = fourth["SO"] * split_factor(splits, fourth["src_filing_date"], annual["filing_date"], annual["ticker"])
+    restated = np.where(same_end, restated, np.nan)
     annual = annual.copy()
-    annual["SO"] = restated.where(same_end).fillna(annual["SHD"]).to_numpy()
+    annual["SO"] = np.where(np.isnan(restated), annual["SHD"].to_numpy(dtype="float64"), restated)
     return annual
 
 
@@ -365,7 +381,7 @@ def comparison_view(rows: pd.DataFrame, sources: Mapping[str, ComparisonSource],
         found = lookup(table, key, subset, subset[key] - offset)
         placed = within(days_between(subset["period_end"], found["src_period_end"]), gap)
         factor = split_factor(splits, found["src_filing_date"], subset["filing_date"], subset["ticker"])[:, None]
-        values = found[VALUE_COLUMNS].to_numpy(dtype="float64", copy=True)
+        values = found.values
         values[:, _RESTATED_BY_FACTOR] *= factor
         values[:, _RESTATED_BY_INVERSE] /= factor
         values[~placed] = np.nan
@@ -411,15 +427,14 @@ def period_views(statements: Statements,
     return rows, views, days
 
 
-def views_period_end(rows: pd.DataFrame, quarterly: pd.DataFrame) -> pd.Series:
+def views_period_end(rows: pd.DataFrame, quarterly: pd.DataFrame) -> np.ndarray:
     """The period end of each row's previous fiscal quarter, for the length of a quarter whose
     start the API did not give."""
     if quarterly.empty:
-        return pd.Series(pd.NaT, index=rows.index)
-    found = lookup(quarterly, "qi", rows, rows["qi"] - 1)
-    ends = found["src_period_end"]
+        return np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[ns]")
+    ends = lookup(quarterly, "qi", rows, rows["qi"] - 1)["src_period_end"]
     placed = within(days_between(rows["period_end"], ends), QUARTER_GAP)
-    return ends.where(placed)
+    return np.where(placed, ends, np.datetime64("NaT"))
 
 
 __all__ = ["ANNUAL", "QUARTERLY", "STOCK", "TTM", "period_views", "split_factor", "statement_versions"]
