@@ -133,7 +133,8 @@ def split_factor(splits: pd.DataFrame | None, start: Dates, end: Dates,
     factor = np.ones(len(start))
     if splits is not None:
         owners = splits["ticker"] if tickers is not None else pd.Series(None, index=splits.index)
-        tickers = None if tickers is None else pd.Series(tickers).to_numpy()
+        tickers = None if tickers is None else pd.Series(tickers)
+        owned = {}
         for owner, executed, split_from, split_to in zip(
                 owners, splits["execution_date"], splits["split_from"], splits["split_to"]):
             if not (split_from and split_to and split_from > 0 and split_to > 0) or pd.isna(executed):
@@ -141,7 +142,9 @@ def split_factor(splits: pd.DataFrame | None, start: Dates, end: Dates,
             executed = np.datetime64(pd.Timestamp(executed), "ns")
             applies = (executed > start) & (executed <= end)
             if tickers is not None:
-                applies &= tickers == owner
+                if owner not in owned:
+                    owned[owner] = (tickers == owner).to_numpy(dtype=bool, na_value=False)
+                applies &= owned[owner]
             factor *= np.where(applies, split_to / split_from, 1.0)
     factor[np.isnat(start) | np.isnat(end)] = np.nan
     return factor
@@ -156,8 +159,7 @@ def latest_filed(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: Dat
     that a single ``searchsorted`` answers every row at once."""
     source_keys = source[key].to_numpy(dtype="float64")
     wanted = pd.Series(wanted).to_numpy(dtype="float64")
-    ticker_codes = pd.factorize(np.concatenate([source["ticker"].to_numpy(dtype=object),
-                                                rows["ticker"].to_numpy(dtype=object)]))[0]
+    ticker_codes = pd.factorize(pd.concat([source["ticker"], rows["ticker"]], ignore_index=True))[0]
     key_codes = pd.factorize(np.concatenate([source_keys, wanted]))[0]
     pairs = ticker_codes.astype("int64") * (int(key_codes.max(initial=0)) + 1) + key_codes
     days = _filing_days(np.concatenate([source["filing_date"].to_numpy(dtype="datetime64[ns]"),
