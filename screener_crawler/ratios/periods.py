@@ -82,11 +82,33 @@ def statement_versions(statements: Statements) -> pd.DataFrame:
     versions = (pd.concat(keys).sort_values("filing_date")
                 .groupby(STATEMENT_KEY, as_index=False, dropna=False).first()
                 .sort_values("filing_date", kind="stable"))
-    for frame in values.values():
-        versions = pd.merge_asof(versions, frame, on="filing_date", by=["ticker", "timeframe", "period_end"],
-                                 direction="backward")
     versions = versions.reset_index(drop=True)
+    for frame in values.values():
+        versions = _with_latest_filed(versions, frame)
     return pd.concat([versions[META], alias_values(versions)], axis=1)
+
+
+def _with_latest_filed(versions: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """``versions`` (a RangeIndex) with the columns of ``frame`` after its ``STATEMENT_KEY``,
+    from the row of the same ticker, timeframe and period end filed last on or before each
+    version's filing date (of rows filed the same day, the last in ``frame``), NaN where there
+    is none: ``pd.merge_asof`` backward on ``filing_date`` by those keys, in one
+    ``searchsorted`` over (key, filing day) integers as in ``latest_filed``."""
+    by = ["ticker", "timeframe", "period_end"]
+    codes = (pd.concat([versions[by], frame[by]], ignore_index=True)
+             .groupby(by, sort=False, dropna=False).ngroup().to_numpy(dtype="int64"))
+    days = _filing_days(np.concatenate([versions["filing_date"].to_numpy(dtype="datetime64[ns]"),
+                                        frame["filing_date"].to_numpy(dtype="datetime64[ns]")]))
+    keys = np.where(days < 0, -1, (codes << _DAY_BITS) + days)
+    wanted, filed = keys[:len(versions)], keys[len(versions):]
+    order = np.argsort(filed, kind="stable")
+    ordered = filed[order]
+    position = np.searchsorted(ordered, wanted, side="right") - 1
+    found = (position >= 0) & (wanted >= 0)
+    found[found] = (ordered[position[found]] >> _DAY_BITS) == (wanted[found] >> _DAY_BITS)
+    latest = frame.drop(columns=STATEMENT_KEY).iloc[order[np.maximum(position, 0)]].reset_index(drop=True)
+    latest[~found] = np.nan
+    return pd.concat([versions, latest], axis=1)
 
 
 def reports(sources: pd.Series, dataset: str, column: str) -> pd.Series:
@@ -300,14 +322,13 @@ def derive_fourth_quarters(quarterly: pd.DataFrame, annual: pd.DataFrame,
     derived["fiscal_quarter"] = 4.0
     derived["period_start"] = earlier[2]["src_period_end"] + np.timedelta64(1, "D")
     derived["q4_derived"] = True
+    factors = [split_factor(splits, part["src_filing_date"], years["filing_date"], years["ticker"]) for part in earlier]
     for alias in ALIASES:
         year_value = years[alias.name]
         if alias.kind == FLOW:
             derived[alias.name] = year_value - sum(part[alias.name] for part in earlier)
         elif alias.kind == SHARES:
-            restated = [part[alias.name]
-                        * split_factor(splits, part["src_filing_date"], years["filing_date"], years["ticker"])
-                        for part in earlier]
+            restated = [part[alias.name] * factor for part, factor in zip(earlier, factors)]
             derived[alias.name] = 4 * year_value - sum(restated)
         else:
             derived[alias.name] = year_value
@@ -331,14 +352,14 @@ def trailing_twelve_months(quarterly: pd.DataFrame, splits: pd.DataFrame | None)
     ttm = quarterly.copy()
     ttm["timeframe"] = TTM
     ttm["period_start"] = earlier[2]["src_period_start"]
+    factors = [split_factor(splits, part["src_filing_date"], quarterly["filing_date"], quarterly["ticker"])
+               for part in earlier]
     for alias in ALIASES:
         own = quarterly[alias.name]
         if alias.kind == FLOW:
             ttm[alias.name] = own + sum(part[alias.name] for part in earlier)
         elif alias.kind == SHARES:
-            restated = [part[alias.name] * split_factor(splits, part["src_filing_date"], quarterly["filing_date"],
-                                                      quarterly["ticker"])
-                        for part in earlier]
+            restated = [part[alias.name] * factor for part, factor in zip(earlier, factors)]
             ttm[alias.name] = (own + sum(restated)) / 4
     _recompute_per_share(ttm)
     return ttm[contiguous].reset_index(drop=True)
