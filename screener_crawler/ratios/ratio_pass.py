@@ -92,7 +92,9 @@ class RatioPass:
             self._statements.remove()
 
     def _inputs_of(self, tickers: list[str]) -> RatioInputs:
-        """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``)."""
+        """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``); each
+        statement's rows in one piece per column, so that a chunk's rows are cut by one filter,
+        not by one for each partition the regrouping appended."""
         if self._first_bars is None:
             self._first_bars = first_bars_after_filings(self.root, self.tickers)
         if not set(tickers) <= self._inputs_for:
