@@ -104,11 +104,6 @@ def _first_of(*series):
     return result
 
 
-def _sum_any(*series):
-    """Sum that is null only when every term is null."""
-    return pd.concat(series, axis=1).sum(axis=1, min_count=1)
-
-
 IS, BS, CF = "income_statements", "balance_sheets", "cash_flow"
 
 ALIASES = (
@@ -244,6 +239,7 @@ def positive(values: np.ndarray) -> np.ndarray:
 
 
 def fill_null(values: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` with ``fill`` where null (NaN)."""
     return np.where(np.isnan(values), fill, values)
 
 
@@ -290,10 +286,6 @@ def _margin(alias):
 
 def _avg_turnover(flow, stock):
     return lambda x: pdiv(getattr(x, flow), x.avg(stock))
-
-
-def _days(stock, flow):
-    return lambda x: pdiv(x.avg(stock), getattr(x, flow)) * x.D
 
 
 def _gross_margin(x):

@@ -61,8 +61,9 @@ class _RecordingView:
 
 
 def _columns(view: pd.DataFrame | Mapping) -> Mapping:
-    """A view's columns as float64 arrays by name (views into a frame of one float64 block, as
-    ``period_views`` makes them); a mapping of arrays as it is."""
+    """A view's columns as float64 arrays by name: views into the frame's values when they are
+    one float64 block (as ``period_views`` makes its comparison views), else into one copy; a
+    mapping of arrays as it is."""
     if not isinstance(view, pd.DataFrame):
         return view
     values = view.to_numpy(dtype="float64")
@@ -139,8 +140,8 @@ class Context:
 
 
 def evaluate(ratio: Ratio, context: Context) -> np.ndarray:
-    """``ratio``'s values in ``context``, NaN where not finite (arithmetic on nulls and zero
-    denominators gives NaN or inf quietly, as pandas does)."""
+    """``ratio``'s values in ``context``, NaN where not finite; the warnings of arithmetic on
+    NaN and of division by zero are silenced."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return finite(ratio.compute(context))
 

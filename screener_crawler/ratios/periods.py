@@ -6,7 +6,8 @@ alone (one pass of pandas over many tickers costs little more than over one).
 
 Every step keys periods by fiscal quarter (``qi = 4 x fiscal_year + fiscal_quarter - 1``) or
 fiscal year, and looks other periods up *as known on the row's filing date*: the latest version
-of that period filed on or before it (``pd.merge_asof``), so no row depends on a later filing.
+of that period filed on or before it (what ``pd.merge_asof`` backward gives, found here by one
+``searchsorted`` over integer keys), so no row depends on a later filing.
 Periods must also sit where they should: consecutive quarter ends 80-100 days apart, a year
 350-380 days; anything else (a gap, a changed fiscal year) gives nulls, never a wrong match.
 
@@ -89,11 +90,11 @@ def statement_versions(statements: Statements) -> pd.DataFrame:
 
 
 def _with_latest_filed(versions: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """``versions`` (a RangeIndex) with the columns of ``frame`` after its ``STATEMENT_KEY``,
-    from the row of the same ticker, timeframe and period end filed last on or before each
-    version's filing date (of rows filed the same day, the last in ``frame``), NaN where there
-    is none: ``pd.merge_asof`` backward on ``filing_date`` by those keys, in one
-    ``searchsorted`` over (key, filing day) integers as in ``latest_filed``."""
+    """``versions`` with the columns of ``frame`` after its ``STATEMENT_KEY``, from the row of
+    the same ticker, timeframe and period end filed last on or before each version's filing date
+    (of rows filed the same day, the last in ``frame``), NaN where there is none: what
+    ``pd.merge_asof`` backward on ``filing_date`` by those keys gives, in one ``searchsorted``
+    over (key, filing day) integers as in ``latest_filed``."""
     by = ["ticker", "timeframe", "period_end"]
     codes = (pd.concat([versions[by], frame[by]], ignore_index=True)
              .groupby(by, sort=False, dropna=False).ngroup().to_numpy(dtype="int64"))
@@ -106,8 +107,9 @@ def _with_latest_filed(versions: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFr
     position = np.searchsorted(ordered, wanted, side="right") - 1
     found = (position >= 0) & (wanted >= 0)
     found[found] = (ordered[position[found]] >> _DAY_BITS) == (wanted[found] >> _DAY_BITS)
-    latest = frame.drop(columns=STATEMENT_KEY).iloc[order[np.maximum(position, 0)]].reset_index(drop=True)
-    latest[~found] = np.nan
+    latest = frame.drop(columns=STATEMENT_KEY).iloc[order[np.maximum(position, 0)]]
+    latest.index = versions.index
+    latest.loc[~found] = np.nan
     return pd.concat([versions, latest], axis=1)
 
 
