@@ -70,7 +70,8 @@ class RegroupedStatements:
     from month-major to ticker-major once: each statement partition is read once, its rows cut
     by group and appended to one Arrow file per (statement, group) in the staging folder, under
     a temporary name (a killed crawl's are removed at the next start). A group's rows are read
-    back from its files, memory-mapped, and the files deleted. Reading the partitions for every
+    back from its files, memory-mapped and copied into one piece per column (cutting a chunk's
+    rows then takes one filter, not one per partition appended), and the files deleted. Reading the partitions for every
     group instead would decode every partition once per group: a partition's row groups each
     span a large share of the universe's tickers."""
 
@@ -87,7 +88,7 @@ class RegroupedStatements:
         rows = {}
         for dataset, files in self._files.items():
             path = files.pop(index)
-            rows[dataset] = ipc.open_file(pa.memory_map(str(path))).read_all()
+            rows[dataset] = ipc.open_file(pa.memory_map(str(path))).read_all().combine_chunks()
             path.unlink()
         return rows
 

@@ -101,15 +101,10 @@ def _with_latest_filed(versions: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFr
     days = _filing_days(np.concatenate([versions["filing_date"].to_numpy(dtype="datetime64[ns]"),
                                         frame["filing_date"].to_numpy(dtype="datetime64[ns]")]))
     keys = np.where(days < 0, -1, (codes << _DAY_BITS) + days)
-    wanted, filed = keys[:len(versions)], keys[len(versions):]
-    order = np.argsort(filed, kind="stable")
-    ordered = filed[order]
-    position = np.searchsorted(ordered, wanted, side="right") - 1
-    found = (position >= 0) & (wanted >= 0)
-    found[found] = (ordered[position[found]] >> _DAY_BITS) == (wanted[found] >> _DAY_BITS)
-    latest = frame.drop(columns=STATEMENT_KEY).iloc[order[np.maximum(position, 0)]]
+    position = _last_filed_by(keys[len(versions):], keys[:len(versions)])
+    latest = frame.drop(columns=STATEMENT_KEY).iloc[np.maximum(position, 0)]
     latest.index = versions.index
-    latest.loc[~found] = np.nan
+    latest.loc[position < 0] = np.nan
     return pd.concat([versions, latest], axis=1)
 
 
@@ -190,13 +185,19 @@ def latest_filed(source: pd.DataFrame, key: str, rows: pd.DataFrame, wanted: Dat
                                         rows["filing_date"].to_numpy(dtype="datetime64[ns]")]))
     unknown = (key_codes < 0) | (ticker_codes < 0) | (days < 0)
     combined = np.where(unknown, -1, (pairs << _DAY_BITS) + days)
-    source_combined, row_combined = combined[:len(source)], combined[len(source):]
-    order = np.argsort(source_combined, kind="stable")
-    order = order[source_combined[order] >= 0]
-    ordered = source_combined[order]
-    position = np.searchsorted(ordered, row_combined, side="right") - 1
-    found = (position >= 0) & (row_combined >= 0)
-    found[found] = (ordered[position[found]] >> _DAY_BITS) == (row_combined[found] >> _DAY_BITS)
+    return _last_filed_by(combined[:len(source)], combined[len(source):])
+
+
+def _last_filed_by(filed: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each of ``wanted``, the position in ``filed`` of the last entry of the same key filed
+    on or before its day (of entries equal in both, the last in ``filed``); -1 where there is
+    none. Both hold ``key << _DAY_BITS`` plus a filing day, -1 where either is unknown."""
+    order = np.argsort(filed, kind="stable")
+    order = order[filed[order] >= 0]
+    ordered = filed[order]
+    position = np.searchsorted(ordered, wanted, side="right") - 1
+    found = (position >= 0) & (wanted >= 0)
+    found[found] = (ordered[position[found]] >> _DAY_BITS) == (wanted[found] >> _DAY_BITS)
     return np.where(found, order[np.maximum(position, 0)], -1)
 
 

@@ -92,9 +92,7 @@ class RatioPass:
             self._statements.remove()
 
     def _inputs_of(self, tickers: list[str]) -> RatioInputs:
-        """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``); each
-        statement's rows in one piece per column, so that a chunk's rows are cut by one filter,
-        not by one for each partition the regrouping appended."""
+        """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``)."""
         if self._first_bars is None:
             self._first_bars = first_bars_after_filings(self.root, self.tickers)
         if not set(tickers) <= self._inputs_for:
@@ -103,8 +101,7 @@ class RatioPass:
             self._inputs = None
             if self._statements is None:
                 self._statements = RegroupedStatements(self.root, groups)
-            statements = {dataset: rows.combine_chunks() for dataset, rows in self._statements.rows_of(group).items()}
-            self._inputs = RatioInputs(statements, read_splits(self.root, group),
+            self._inputs = RatioInputs(self._statements.rows_of(group), read_splits(self.root, group),
                                        rows_of(self._first_bars, group))
             self._inputs_for = set(group)
         return self._inputs
