@@ -8,6 +8,7 @@ import threading
 from datetime import date
 
 import pytest
+from scrapy.core.scraper import Slot
 from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
@@ -75,8 +76,8 @@ def test_a_page_is_read_in_a_thread(crawler):
 def test_the_spider_takes_the_read_tables_without_reading_the_body_again(crawler, monkeypatch):
     request = statements_request(crawler)
     response = respond(request, (FIXTURES / BALANCE_SHEETS).read_bytes())
-    through_middleware(crawler, request, response)
     in_process = read_page(request.meta[PAGE_READER], response.body)
+    response = through_middleware(crawler, request, response)
 
     def read_again(*_):
         raise AssertionError("the page was read twice")
@@ -91,10 +92,24 @@ def test_the_spider_takes_the_read_tables_without_reading_the_body_again(crawler
     assert PAGE_READ not in response.meta
 
 
+def test_a_page_read_is_passed_on_without_its_body(crawler):
+    """Scrapy sends no request while the bodies of the responses in its pipelines exceed
+    SCRAPER_SLOT_MAX_ACTIVE_SIZE: a read page's body must not count there."""
+    request = statements_request(crawler)
+    response = respond(request, (FIXTURES / BALANCE_SHEETS).read_bytes())
+    passed_on = through_middleware(crawler, request, response)
+    assert passed_on.body == b"" and len(response.body) > 1000
+    assert (type(passed_on), passed_on.status, passed_on.url) == (type(response), response.status, response.url)
+    assert passed_on.meta[PAGE_READ] is not None
+    slot = Slot(max_active_size=len(response.body))
+    slot.add_response_request(passed_on, request)
+    assert slot.active_size == Slot.MIN_RESPONSE_SIZE and not slot.needs_backout()
+
+
 def test_a_page_that_is_not_json_is_retried_and_the_retry_carries_no_stale_read(crawler):
     request = statements_request(crawler)
     response = respond(request, (FIXTURES / BALANCE_SHEETS).read_bytes()[:500])
-    through_middleware(crawler, request, response)
+    assert through_middleware(crawler, request, response).body == response.body
     assert request.meta[PAGE_READ] is None
     retry = PolygonRetryMiddleware.from_crawler(crawler).process_response(request, response)
     assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
