@@ -1,6 +1,8 @@
 """The request plans of ``-a tickers=``: the screener's (every family's requests, in the order
-they go to Scrapy, the ratio inputs first; units the ledger lists as done are not requested) and
+they go to Scrapy, the ratio inputs first with other requests between them; units the ledger lists as done are not requested) and
 the financial ratios spider's (no request: the ratios are computed from the data on disk)."""
+
+from itertools import zip_longest
 
 from screener_crawler.ledger import Ledger
 from screener_crawler.spiders.financial_ratios import FinancialRatiosSpider
@@ -24,26 +26,36 @@ def batch(endpoint, dataset, tickers=TICKERS):
     return [(endpoint, tuple((dataset, ticker) for ticker in tickers))]
 
 
-def screener(tmp_path):
-    return open_spider(ScreenerSpider, tmp_path, {"PRICES_START": "2024-01-02", "PRICES_END": "2024-03-28"},
+def screener(tmp_path, **settings):
+    return open_spider(ScreenerSpider, tmp_path, {"PRICES_START": "2024-01-02", "PRICES_END": "2024-03-28", **settings},
                        tickers=",".join(TICKERS))
 
 
-def test_the_plan_asks_prices_then_statements_then_corporate_actions_then_related_companies(tmp_path):
-    spider = screener(tmp_path)
-    assert planned(spider) == [
-        *per_ticker("daily_bars", "daily_prices"),
-        *batch("balance_sheets_v1", "balance_sheets"),
-        *batch("income_statements_v1", "income_statements"),
-        *batch("cash_flow_v1", "cash_flow"),
-        *batch("dividends_v1", "dividends"),
-        *batch("splits_v1", "splits"),
-        *per_ticker("ticker_events", "ticker_events"),
-        *per_ticker("related_companies", "related_tickers"),
-    ]
+RATIO_INPUT_REQUESTS = [
+    *per_ticker("daily_bars", "daily_prices"),
+    *batch("balance_sheets_v1", "balance_sheets"),
+    *batch("income_statements_v1", "income_statements"),
+    *batch("cash_flow_v1", "cash_flow"),
+    *batch("splits_v1", "splits"),
+]
+OTHER_REQUESTS = [
+    *batch("dividends_v1", "dividends"),
+    *per_ticker("ticker_events", "ticker_events"),
+    *per_ticker("related_companies", "related_tickers"),
+]
+
+
+def test_the_plan_asks_the_ratio_inputs_first_with_the_other_datasets_beside_them(tmp_path):
+    spider = screener(tmp_path, SCREENER_REQUESTS_BESIDE_LEADING=1)
+    assert planned(spider) == [request for pair in zip_longest(RATIO_INPUT_REQUESTS, OTHER_REQUESTS)
+                               for request in pair if request is not None]
     stats = spider.crawler.stats.get_stats()
     assert stats["units/planned"] == len(TICKERS) * len(spider.datasets)
     assert "ticker_details" not in spider.datasets and "financial_ratios" in spider.datasets
+
+
+def test_with_none_beside_them_the_ratio_inputs_are_all_asked_first(tmp_path):
+    assert planned(screener(tmp_path, SCREENER_REQUESTS_BESIDE_LEADING=0)) == RATIO_INPUT_REQUESTS + OTHER_REQUESTS
 
 
 def test_units_the_ledger_lists_as_done_are_not_asked_again(tmp_path):

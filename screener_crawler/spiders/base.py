@@ -11,6 +11,7 @@ universe and the ledger on disk, is ``planning``'s.
 
 import logging
 from datetime import date
+from itertools import chain, islice
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import scrapy
@@ -52,6 +53,15 @@ def page_json(response):
     return decode_json(response.body)
 
 
+def interleaved(first, second, second_per_first: int):
+    """Each item of ``first`` followed by up to ``second_per_first`` of ``second``; then what is
+    left of ``second``."""
+    for item in first:
+        yield item
+        yield from islice(second, second_per_first)
+    yield from second
+
+
 def batched(items, size):
     """``items`` in consecutive tuples of at most ``size`` (itertools.batched is Python 3.12+)."""
     items = list(items)
@@ -65,6 +75,9 @@ class RepeatedCursorError(Exception):
 
 class PolygonSpider(UpdateListings, scrapy.Spider):
     families = ()
+    leading_datasets = ()
+    """Datasets whose requests go first, each followed by ``SCREENER_REQUESTS_BESIDE_LEADING``
+    requests of the other datasets."""
     """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``, and may
     have ``needs_market_today(spider)``, and, for ``-a update=1``, ``updated_datasets`` with
     ``update_requests(spider, since)`` (the market's rows of those datasets since a day)."""
@@ -177,10 +190,15 @@ class PolygonSpider(UpdateListings, scrapy.Spider):
                      if d in self.planned_upserts}
             if since:
                 yield from family.update_requests(self, since)
+        leading, rest = [], []
         for family in self.families:
-            pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)}
-            if pending:
-                yield from family.requests(self, pending)
+            for requests, datasets in ((leading, self.leading_datasets), (rest, None)):
+                pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)
+                           and (d in self.leading_datasets) == (datasets is not None)}
+                if pending:
+                    requests.append(family.requests(self, pending))
+        yield from interleaved(chain.from_iterable(leading), chain.from_iterable(rest),
+                               self.settings.getint("SCREENER_REQUESTS_BESIDE_LEADING"))
 
     def shard_tickers(self, tickers):
         """``tickers`` (the universe's or ``-a tickers=``), or only those of ``-a shard=K/N``."""

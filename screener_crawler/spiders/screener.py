@@ -1,4 +1,5 @@
 from screener_crawler.datasets import OPT_IN_DATASETS
+from screener_crawler.ratios.inputs import RATIO_INPUTS
 from screener_crawler.spiders.base import PolygonSpider
 from screener_crawler.spiders.corporate_actions import CorporateActionsFamily
 from screener_crawler.spiders.financial_ratios import FinancialRatiosFamily
@@ -15,8 +16,11 @@ class ScreenerSpider(FundamentalsFamily, CorporateActionsFamily, RelatedTickersF
     name = "screener"
     families = (PricesFamily, FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily,
                 TickerDetailsFamily, FinancialRatiosFamily)
-    """In the order their requests go to Scrapy: the ratio inputs first (daily prices, whose
-    grouped-daily lanes are the crawl's longest chain; statements; then dividends and splits,
-    before the corporate actions' per-ticker ticker events), so that the ratio pass runs while
-    the per-ticker requests of ticker events and related companies are still being made."""
+    """In the order their requests go to Scrapy, the ratio inputs first (daily prices, whose
+    grouped-daily lanes are the crawl's longest chain; statements; splits), each followed by
+    ``SCREENER_REQUESTS_BESIDE_LEADING`` requests of the other datasets (dividends, ticker events,
+    related companies). The inputs' large pages take most of the CPU while they are read, staged
+    and published, and the requests beside them keep the rate cap busy meanwhile; the inputs
+    are in long before the other requests end, so the ratio pass runs while those are made."""
+    leading_datasets = RATIO_INPUTS
     opt_in_datasets = OPT_IN_DATASETS
