@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,8 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None,
 
 
 def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile], report: PublishReport) -> None:
+    """Merge and write each partition ``staged`` touches. A partition is written (encoded and
+    compressed, with the GIL released) by a second thread while the next one is merged."""
     readers = {one.sequence: StagedReader(one) for one in staged}
     headers = {sequence: reader.header for sequence, reader in readers.items()}
     everywhere, by_month, whole_table = _replacements(headers)
@@ -98,36 +101,42 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
                     if month not in touched and _holds_any(path, wanted)}
     upserts = {sequence for sequence, header in headers.items() if header.upsert}
     replaced_everywhere = pa.array(sorted(everywhere), pa.string())
-    for month in sorted(touched):
-        pieces = {}  # sequence (PUBLISHED: the file on disk) -> its rows no newer file replaces by ticker
-        current = None
-        if month in existing and (whole_table is None):
-            replaced = replaced_everywhere
-            if month in by_month:
-                replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
-            current = read_published(existing[month], dataset)
-            pieces[PUBLISHED] = _without(current, replaced)
-        for sequence, reader in readers.items():
-            if whole_table is not None and sequence < whole_table:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition-writer") as writer:
+        writing = None
+        for month in sorted(touched):
+            pieces = {}  # sequence (PUBLISHED: the file on disk) -> its rows no newer file replaces by ticker
+            current = None
+            if month in existing and (whole_table is None):
+                replaced = replaced_everywhere
+                if month in by_month:
+                    replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
+                current = read_published(existing[month], dataset)
+                pieces[PUBLISHED] = _without(current, replaced)
+            for sequence, reader in readers.items():
+                if whole_table is not None and sequence < whole_table:
+                    continue
+                rows = reader.month(month)
+                if rows is not None:
+                    pieces[sequence] = _without(rows, superseded[sequence].get(month) or superseded[sequence].get(None))
+            if upserts & pieces.keys():
+                merged = _without_upserted(pieces, upserts, dataset.natural_key)
+            else:
+                merged = pa.concat_tables([rows for rows in pieces.values() if rows.num_rows]
+                                          or [dataset.schema.empty_table()])
+            path = partition_path(root, dataset, month)
+            merged = merged.sort_by(sort_keys(dataset))
+            if current is not None and _same_rows(current, merged):
+                report.partitions_unchanged[dataset.name] += 1
                 continue
-            rows = reader.month(month)
-            if rows is not None:
-                pieces[sequence] = _without(rows, superseded[sequence].get(month) or superseded[sequence].get(None))
-        if upserts & pieces.keys():
-            merged = _without_upserted(pieces, upserts, dataset.natural_key)
-        else:
-            merged = pa.concat_tables([rows for rows in pieces.values() if rows.num_rows]
-                                      or [dataset.schema.empty_table()])
-        path = partition_path(root, dataset, month)
-        merged = merged.sort_by(sort_keys(dataset))
-        if current is not None and _same_rows(current, merged):
-            report.partitions_unchanged[dataset.name] += 1
-            continue
-        if merged.num_rows:
-            write_partition_file(path, merged, dataset.row_group_rows)
-        else:
-            remove_partition_file(path)
-        report.partitions_written[dataset.name] += 1
+            if merged.num_rows:
+                if writing is not None:
+                    writing.result()
+                writing = writer.submit(write_partition_file, path, merged, dataset.row_group_rows)
+            else:
+                remove_partition_file(path)
+            report.partitions_written[dataset.name] += 1
+        if writing is not None:
+            writing.result()
     for reader in readers.values():
         report.rows_published[dataset.name] += reader.rows
         report.tickers_replaced[dataset.name].update(reader.header.tickers or ())
