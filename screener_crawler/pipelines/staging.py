@@ -162,7 +162,7 @@ class StagingPipeline:
         for name, units in waiting.items():
             dataset = DATASETS[name]
             table = pa.concat_tables([rows for _, rows, _ in units])
-            unique, _ = deduplicate(dataset, table)
+            unique, dropped = deduplicate(dataset, table)
             tickers = WHOLE_TABLE if not dataset.per_ticker else [ticker for ticker, _, _ in units]
             try:
                 self._area.stage(dataset, stamped(dataset, unique, downloaded_at), tickers)
@@ -170,7 +170,8 @@ class StagingPipeline:
                 outcomes[name] = error
                 continue
             self._stats.inc_value("staging/files")
-            before, after = _rows_by_ticker(table), _rows_by_ticker(unique)
+            before = _rows_by_ticker(table)
+            after = _rows_by_ticker(unique) if dropped else before
             outcomes[name] = {ticker: (after.get(ticker, 0), count - after.get(ticker, 0))
                               for ticker, count in before.items()}
             if not dataset.per_ticker:
@@ -261,7 +262,8 @@ class StagingPipeline:
 
 
 def _rows_by_ticker(table: pa.Table) -> dict:
-    return {entry["values"]: entry["counts"] for entry in pc.value_counts(table.column("ticker")).to_pylist()}
+    counts = pc.value_counts(table.column("ticker"))
+    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
 
 
 async def publish_counted(root, stats, datasets=None):
