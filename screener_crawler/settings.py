@@ -62,8 +62,12 @@ SCREENER_REACTOR_LAG_INTERVAL = 0.05
 SCREENER_STAGING_BYTES = 32_000_000
 SCREENER_STAGING_DELAY = 0.5
 # Seconds between publishes of the staged units while a crawl runs (they are also published
-# when it starts and when it stops); 0 = only then.
-SCREENER_PUBLISH_INTERVAL = 120
+# when it starts and when it stops, and a ratio input once all of it is staged); 0 = only then.
+# A publish rewrites every partition its staged units touch, and a batch of tickers touches
+# nearly all of a dataset's: each publish costs about a rewrite of every dataset downloaded since
+# the last one (at 120 s, a full-universe crawl wrote its income statements twice in its busiest
+# minute). Staged units are durable either way; this only sets how soon they show in the partitions.
+SCREENER_PUBLISH_INTERVAL = 300
 # The months of the grouped daily prices are published as soon as this many are staged (each
 # month is a whole partition, published once); 0 = only with the rest.
 SCREENER_PUBLISH_MONTHS = 20
@@ -134,7 +138,8 @@ PAGE_READS_AT_ONCE = 2
 # Scrapy starts this many asyncio tasks for every response however few items it has.
 CONCURRENT_ITEMS = 4
 # Bytes of responses whose items are still in the pipelines above which Scrapy stops
-# downloading: a statements page of 50 tickers is 3-5 MB and waits up to SCREENER_STAGING_DELAY.
+# downloading. A page read by the page reader middleware counts 1 KB (its body is dropped once
+# read); a page read by its callback, its body's size.
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 40_000_000
 # Validation and collection must stay synchronous so a unit's records reach the collector
 # before the UnitsComplete that names it (see UnitCollectorPipeline).
