@@ -41,8 +41,9 @@ PRICES_SOURCE = "auto"
 # last of them (see bench/README.md: 12 lanes against 6).
 PRICES_GROUPED_LANES = 12
 # A crawl's ratio inputs (statements, daily prices, splits) are requested first, each request
-# followed by this many requests of the other datasets (dividends, ticker events, related
-# tickers), which keep the rate cap busy while the inputs' large pages are read.
+# that lists many tickers at once (a market-wide day, a batch) followed by this many requests of
+# the other datasets (dividends, ticker events, related tickers), which keep the rate cap busy
+# while the inputs' large pages are read.
 SCREENER_REQUESTS_BESIDE_LEADING = 12
 # Without -a tickers=, the universe on disk is reused when younger than this many hours.
 SCREENER_UNIVERSE_MAX_AGE = 24

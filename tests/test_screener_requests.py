@@ -45,10 +45,11 @@ OTHER_REQUESTS = [
 ]
 
 
-def test_the_plan_asks_the_ratio_inputs_first_with_the_other_datasets_beside_them(tmp_path):
+def test_the_plan_asks_the_ratio_inputs_first_with_the_other_datasets_beside_their_batches(tmp_path):
     spider = screener(tmp_path, SCREENER_REQUESTS_BESIDE_LEADING=1)
-    assert planned(spider) == [request for pair in zip_longest(RATIO_INPUT_REQUESTS, OTHER_REQUESTS)
-                               for request in pair if request is not None]
+    prices, batches = RATIO_INPUT_REQUESTS[:2], RATIO_INPUT_REQUESTS[2:]
+    assert planned(spider) == [*prices, *(request for pair in zip_longest(batches, OTHER_REQUESTS)
+                                          for request in pair if request is not None)]
     stats = spider.crawler.stats.get_stats()
     assert stats["units/planned"] == len(TICKERS) * len(spider.datasets)
     assert "ticker_details" not in spider.datasets and "financial_ratios" in spider.datasets

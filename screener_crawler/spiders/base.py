@@ -53,13 +53,20 @@ def page_json(response):
     return decode_json(response.body)
 
 
-def interleaved(first, second, second_per_first: int):
-    """Each item of ``first`` followed by up to ``second_per_first`` of ``second``; then what is
-    left of ``second``."""
+def interleaved(first, second, second_per_first: int, followed=lambda item: True):
+    """Each item of ``first`` followed, when ``followed(item)``, by up to ``second_per_first``
+    of ``second``; then what is left of ``second``."""
     for item in first:
         yield item
-        yield from islice(second, second_per_first)
+        if followed(item):
+            yield from islice(second, second_per_first)
     yield from second
+
+
+def lists_many_tickers(request) -> bool:
+    """Whether ``request`` lists many tickers at once: a market-wide listing (no unit of its
+    own) or a batch of tickers."""
+    return len(request.meta.get("polygon_units", ())) != 1
 
 
 def batched(items, size):
@@ -75,12 +82,14 @@ class RepeatedCursorError(Exception):
 
 class PolygonSpider(UpdateListings, scrapy.Spider):
     families = ()
-    leading_datasets = ()
-    """Datasets whose requests go first, each followed by ``SCREENER_REQUESTS_BESIDE_LEADING``
-    requests of the other datasets."""
     """Family mixin classes; each has ``datasets`` and ``requests(spider, pending)``, and may
     have ``needs_market_today(spider)``, and, for ``-a update=1``, ``updated_datasets`` with
     ``update_requests(spider, since)`` (the market's rows of those datasets since a day)."""
+    leading_datasets = ()
+    """Datasets whose requests go first. Each of them that lists many tickers at once (a
+    market-wide day, a batch of tickers) is followed by ``SCREENER_REQUESTS_BESIDE_LEADING``
+    requests of the other datasets: its large page takes the CPU while it is read, staged and
+    published, and the requests beside it keep the rate cap busy meanwhile."""
     opt_in_datasets = ()
     """Datasets offered but left out unless asked for, by ``-a <dataset>=1`` or by name in
     ``-a datasets=``."""
@@ -198,7 +207,7 @@ class PolygonSpider(UpdateListings, scrapy.Spider):
                 if pending:
                     requests.append(family.requests(self, pending))
         yield from interleaved(chain.from_iterable(leading), chain.from_iterable(rest),
-                               self.settings.getint("SCREENER_REQUESTS_BESIDE_LEADING"))
+                               self.settings.getint("SCREENER_REQUESTS_BESIDE_LEADING"), lists_many_tickers)
 
     def shard_tickers(self, tickers):
         """``tickers`` (the universe's or ``-a tickers=``), or only those of ``-a shard=K/N``."""

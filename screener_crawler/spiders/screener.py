@@ -17,10 +17,10 @@ class ScreenerSpider(FundamentalsFamily, CorporateActionsFamily, RelatedTickersF
     families = (PricesFamily, FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily,
                 TickerDetailsFamily, FinancialRatiosFamily)
     """In the order their requests go to Scrapy, the ratio inputs first (daily prices, whose
-    grouped-daily lanes are the crawl's longest chain; statements; splits), each followed by
-    ``SCREENER_REQUESTS_BESIDE_LEADING`` requests of the other datasets (dividends, ticker events,
-    related companies). The inputs' large pages take most of the CPU while they are read, staged
-    and published, and the requests beside them keep the rate cap busy meanwhile; the inputs
-    are in long before the other requests end, so the ratio pass runs while those are made."""
+    grouped-daily lanes are the crawl's longest chain; statements; splits), each of those that
+    lists many tickers at once followed by ``SCREENER_REQUESTS_BESIDE_LEADING`` requests of the
+    other datasets (dividends, ticker events, related companies; ``leading_datasets``). The
+    inputs are in long before the other requests end, so the ratio pass runs while those are
+    made."""
     leading_datasets = RATIO_INPUTS
     opt_in_datasets = OPT_IN_DATASETS
