@@ -37,6 +37,7 @@ NUMERIC_SETTINGS = (
     ("SCREENER_PUBLISH_MONTHS", int, 0, "grouped daily months staged before they are published; 0 = with the rest"),
     ("SCREENER_RATIO_CHUNK_TICKERS", int, 1, "tickers whose financial ratios are computed together"),
     ("PRICES_GROUPED_LANES", int, 1, "grouped daily months listed at once"),
+    ("SCREENER_REQUESTS_BESIDE_LEADING", int, 0, "other requests after each of the ratio inputs' batches"),
     ("PAGE_READS_AT_ONCE", int, 1, "pages read at the same time"),
 )
 FRACTION_SETTINGS = (

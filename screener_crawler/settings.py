@@ -40,10 +40,10 @@ PRICES_SOURCE = "auto"
 # soon every ticker's prices are complete, grows with their number; the ratio pass waits for the
 # last of them (see bench/README.md: 12 lanes against 6).
 PRICES_GROUPED_LANES = 12
-# A crawl's ratio inputs (statements, daily prices, splits) are requested first, each request
+# The screener requests the ratio inputs (statements, daily prices, splits) first, each request
 # that lists many tickers at once (a market-wide day, a batch) followed by this many requests of
 # the other datasets (dividends, ticker events, related tickers), which keep the rate cap busy
-# while the inputs' large pages are read.
+# while the inputs' large pages are read; 0 = all the inputs' requests first.
 SCREENER_REQUESTS_BESIDE_LEADING = 12
 # Without -a tickers=, the universe on disk is reused when younger than this many hours.
 SCREENER_UNIVERSE_MAX_AGE = 24
@@ -66,8 +66,8 @@ SCREENER_STAGING_DELAY = 0.5
 # when it starts and when it stops, and a ratio input once all of it is staged); 0 = only then.
 # A publish rewrites every partition its staged units touch, and a batch of tickers touches
 # nearly all of a dataset's: each publish costs about a rewrite of every dataset downloaded since
-# the last one (at 120 s, a full-universe crawl wrote its income statements twice in its busiest
-# minute). Staged units are durable either way; this only sets how soon they show in the partitions.
+# the last one. Staged units are durable either way; this only sets how soon they show in the
+# partitions.
 SCREENER_PUBLISH_INTERVAL = 300
 # The months of the grouped daily prices are published as soon as this many are staged (each
 # month is a whole partition, published once); 0 = only with the rest.

@@ -31,6 +31,9 @@ BAD_INPUTS = [
      "CONCURRENT_ITEMS must be a whole number, 1 or more (items of one response in the pipelines at once), not '0'"),
     ("retries-negative", (), {"RETRY_TIMES": "-1"}, {},
      "RETRY_TIMES must be a whole number, 0 or more (retries of a failed request), not '-1'"),
+    ("beside-leading-negative", (), {"SCREENER_REQUESTS_BESIDE_LEADING": "-1"}, {},
+     "SCREENER_REQUESTS_BESIDE_LEADING must be a whole number, 0 or more "
+     "(other requests after each of the ratio inputs' batches), not '-1'"),
     ("jitter-above-one", (), {"BACKOFF_JITTER": "2"}, {},
      "BACKOFF_JITTER must be a number between 0 and 1 (the share of a wait that is random), not '2'"),
     ("arrow-pool-unknown", (), {"ARROW_MEMORY_POOL": "tcmalloc"}, {},

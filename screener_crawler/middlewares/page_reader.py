@@ -12,10 +12,11 @@ class PageReaderMiddleware:
     ``PolygonRetryMiddleware`` retries. Reading a 5-MB statements page takes tens of
     milliseconds even in Arrow: on the reactor's thread it would hold every other request.
 
-    A page read is passed on without its body, which nothing needs any more: Scrapy counts the
-    body of every response whose items are still in the pipelines against
+    A page read is passed on without its body, which its callback does not read: Scrapy counts
+    the body of every response whose items are still in the pipelines against
     ``SCRAPER_SLOT_MAX_ACTIVE_SIZE`` and sends no request while they exceed it, so the bodies of
-    large pages waiting to be staged would stop the small requests too, and hold their memory."""
+    large pages waiting to be staged would stop the small requests too; the body's memory is
+    freed as soon as the page is read."""
 
     def __init__(self, reads_at_once: int):
         self._reads_at_once = reads_at_once

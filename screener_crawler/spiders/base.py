@@ -10,6 +10,7 @@ universe and the ledger on disk, is ``planning``'s.
 """
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from itertools import chain, islice
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -53,9 +54,11 @@ def page_json(response):
     return decode_json(response.body)
 
 
-def interleaved(first, second, second_per_first: int, followed=lambda item: True):
+def interleaved(first: Iterable, second: Iterable, second_per_first: int,
+                followed: Callable[[object], bool] = lambda item: True) -> Iterator:
     """Each item of ``first`` followed, when ``followed(item)``, by up to ``second_per_first``
     of ``second``; then what is left of ``second``."""
+    second = iter(second)
     for item in first:
         yield item
         if followed(item):
@@ -63,7 +66,7 @@ def interleaved(first, second, second_per_first: int, followed=lambda item: True
     yield from second
 
 
-def lists_many_tickers(request) -> bool:
+def lists_many_tickers(request: scrapy.Request) -> bool:
     """Whether ``request`` lists many tickers at once: a market-wide listing (no unit of its
     own) or a batch of tickers."""
     return len(request.meta.get("polygon_units", ())) != 1
@@ -201,11 +204,11 @@ class PolygonSpider(UpdateListings, scrapy.Spider):
                 yield from family.update_requests(self, since)
         leading, rest = [], []
         for family in self.families:
-            for requests, datasets in ((leading, self.leading_datasets), (rest, None)):
+            for family_requests, leads in ((leading, True), (rest, False)):
                 pending = {d: list(self.pending[d]) for d in family.datasets if self.pending.get(d)
-                           and (d in self.leading_datasets) == (datasets is not None)}
+                           and (d in self.leading_datasets) == leads}
                 if pending:
-                    requests.append(family.requests(self, pending))
+                    family_requests.append(family.requests(self, pending))
         yield from interleaved(chain.from_iterable(leading), chain.from_iterable(rest),
                                self.settings.getint("SCREENER_REQUESTS_BESIDE_LEADING"), lists_many_tickers)
 

@@ -16,11 +16,11 @@ class ScreenerSpider(FundamentalsFamily, CorporateActionsFamily, RelatedTickersF
     name = "screener"
     families = (PricesFamily, FundamentalsFamily, CorporateActionsFamily, RelatedTickersFamily,
                 TickerDetailsFamily, FinancialRatiosFamily)
-    """In the order their requests go to Scrapy, the ratio inputs first (daily prices, whose
-    grouped-daily lanes are the crawl's longest chain; statements; splits), each of those that
-    lists many tickers at once followed by ``SCREENER_REQUESTS_BESIDE_LEADING`` requests of the
-    other datasets (dividends, ticker events, related companies; ``leading_datasets``). The
-    inputs are in long before the other requests end, so the ratio pass runs while those are
-    made."""
+    """In the order their requests go to Scrapy (after ``leading_datasets``' requests): daily
+    prices, whose grouped-daily lanes are the crawl's longest chain, statements, corporate
+    actions, related companies."""
     leading_datasets = RATIO_INPUTS
+    """The ratio inputs' requests go first, each that lists many tickers followed by requests of
+    the other datasets (dividends, ticker events, related companies): the inputs are in long
+    before the other requests end, so the ratio pass runs while those are made."""
     opt_in_datasets = OPT_IN_DATASETS
