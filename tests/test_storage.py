@@ -248,7 +248,8 @@ def test_a_crash_while_staged_files_are_deleted_leaves_the_newest_which_republis
     expected_area = tmp_path / "expected"
     units(expected_area)
     publish(expected_area)
-    publishing.publish_dataset(tmp_path, BALANCE, staged, publishing.PublishReport())
+    with publishing.PartitionWriter() as writer:
+        publishing.publish_dataset(tmp_path, BALANCE, staged, publishing.PublishReport(), writer)
     area.remove(staged[:2])
     publish(tmp_path)
     assert rows(tmp_path) == rows(expected_area)

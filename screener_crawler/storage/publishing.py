@@ -72,10 +72,11 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None,
         by_dataset = defaultdict(list)
         for one in staged:
             by_dataset[one.dataset].append(one)
-        for name, files in by_dataset.items():
-            if progress:
-                progress(f"publishing {name}: {len(files)} staged file(s)")
-            publish_dataset(root, STORED_DATASETS[name], files, report)
+        with PartitionWriter() as writer:
+            for name, files in by_dataset.items():
+                if progress:
+                    progress(f"publishing {name}: {len(files)} staged file(s)")
+                publish_dataset(root, STORED_DATASETS[name], files, report, writer)
         os.sync()
         area.remove(staged)
     pa.default_memory_pool().release_unused()
@@ -84,9 +85,9 @@ def publish(root: Path | str, progress: Callable[[str], None] | None = None,
     return report
 
 
-def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile], report: PublishReport) -> None:
-    """Merge and write each partition ``staged`` touches. A partition is written (encoded and
-    compressed, with the GIL released) by a second thread while the next one is merged."""
+def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile], report: PublishReport,
+                    writer: "PartitionWriter") -> None:
+    """Merge each partition ``staged`` touches, and hand it to ``writer``."""
     readers = {one.sequence: StagedReader(one) for one in staged}
     headers = {sequence: reader.header for sequence, reader in readers.items()}
     everywhere, by_month, whole_table = _replacements(headers)
@@ -101,45 +102,66 @@ def publish_dataset(root: Path | str, dataset: Dataset, staged: list[StagedFile]
                     if month not in touched and _holds_any(path, wanted)}
     upserts = {sequence for sequence, header in headers.items() if header.upsert}
     replaced_everywhere = pa.array(sorted(everywhere), pa.string())
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition-writer") as writer:
-        writing = None
-        for month in sorted(touched):
-            pieces = {}  # sequence (PUBLISHED: the file on disk) -> its rows no newer file replaces by ticker
-            current = None
-            if month in existing and (whole_table is None):
-                replaced = replaced_everywhere
-                if month in by_month:
-                    replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
-                current = read_published(existing[month], dataset)
-                pieces[PUBLISHED] = _without(current, replaced)
-            for sequence, reader in readers.items():
-                if whole_table is not None and sequence < whole_table:
-                    continue
-                rows = reader.month(month)
-                if rows is not None:
-                    pieces[sequence] = _without(rows, superseded[sequence].get(month) or superseded[sequence].get(None))
-            if upserts & pieces.keys():
-                merged = _without_upserted(pieces, upserts, dataset.natural_key)
-            else:
-                merged = pa.concat_tables([rows for rows in pieces.values() if rows.num_rows]
-                                          or [dataset.schema.empty_table()])
-            path = partition_path(root, dataset, month)
-            merged = merged.sort_by(sort_keys(dataset))
-            if current is not None and _same_rows(current, merged):
-                report.partitions_unchanged[dataset.name] += 1
+    for month in sorted(touched):
+        pieces = {}  # sequence (PUBLISHED: the file on disk) -> its rows no newer file replaces by ticker
+        current = None
+        if month in existing and (whole_table is None):
+            replaced = replaced_everywhere
+            if month in by_month:
+                replaced = pa.array(sorted(set(everywhere) | set(by_month[month])), pa.string())
+            current = read_published(existing[month], dataset)
+            pieces[PUBLISHED] = _without(current, replaced)
+        for sequence, reader in readers.items():
+            if whole_table is not None and sequence < whole_table:
                 continue
-            if merged.num_rows:
-                if writing is not None:
-                    writing.result()
-                writing = writer.submit(write_partition_file, path, merged, dataset.row_group_rows)
-            else:
-                remove_partition_file(path)
-            report.partitions_written[dataset.name] += 1
-        if writing is not None:
-            writing.result()
+            rows = reader.month(month)
+            if rows is not None:
+                pieces[sequence] = _without(rows, superseded[sequence].get(month) or superseded[sequence].get(None))
+        if upserts & pieces.keys():
+            merged = _without_upserted(pieces, upserts, dataset.natural_key)
+        else:
+            merged = pa.concat_tables([rows for rows in pieces.values() if rows.num_rows]
+                                      or [dataset.schema.empty_table()])
+        path = partition_path(root, dataset, month)
+        merged = merged.sort_by(sort_keys(dataset))
+        if current is not None and _same_rows(current, merged):
+            report.partitions_unchanged[dataset.name] += 1
+            continue
+        if merged.num_rows:
+            writer.write(path, merged, dataset.row_group_rows)
+        else:
+            remove_partition_file(path)
+        report.partitions_written[dataset.name] += 1
     for reader in readers.values():
         report.rows_published[dataset.name] += reader.rows
         report.tickers_replaced[dataset.name].update(reader.header.tickers or ())
+
+
+class PartitionWriter:
+    """Writes partition files in a second thread, one at a time, while the caller merges the
+    next (a write encodes and compresses with the GIL released). A write's error is raised by
+    the next ``write`` or on leaving the ``with`` block, which waits for the last write."""
+
+    def __init__(self):
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition-writer")
+        self._writing = None
+
+    def write(self, path: Path, table: pa.Table, row_group_rows: int) -> None:
+        self._wait()
+        self._writing = self._thread.submit(write_partition_file, path, table, row_group_rows)
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def __enter__(self) -> "PartitionWriter":
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        self._thread.shutdown(wait=True)
+        if error_type is None:
+            self._wait()
 
 
 class StagedReader:
