@@ -1,13 +1,11 @@
-import asyncio
-
-from scrapy.utils.asyncio import run_in_thread
-
 from screener_crawler.polygon.pages import PAGE_READ, PAGE_READER, read_page
+from screener_crawler.work_threads import PAGE_READS, run_on
 
 
 class PageReaderMiddleware:
     """Reads each API page whose request names a ``PageReader`` (decode, parse, coerce to the
-    datasets' schemas) in a thread as soon as it arrives, and leaves the ``ReadPage`` in the
+    datasets' schemas) on the page-read threads (``PAGE_READS_AT_ONCE`` of them,
+    ``work_threads``) as soon as it arrives, and leaves the ``ReadPage`` in the
     request's meta (``PAGE_READ``) for the spider; None there means the body is not JSON, which
     ``PolygonRetryMiddleware`` retries. Reading a 5-MB statements page takes tens of
     milliseconds even in Arrow: on the reactor's thread it would hold every other request.
@@ -20,7 +18,6 @@ class PageReaderMiddleware:
 
     def __init__(self, reads_at_once: int):
         self._reads_at_once = reads_at_once
-        self._reading = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -30,8 +27,6 @@ class PageReaderMiddleware:
         reader = request.meta.get(PAGE_READER)
         if reader is None or not 200 <= response.status < 300:
             return response
-        if self._reading is None:
-            self._reading = asyncio.Semaphore(self._reads_at_once)
-        async with self._reading:
-            request.meta[PAGE_READ] = await run_in_thread(read_page, reader, response.body)
+        request.meta[PAGE_READ] = await run_on(PAGE_READS, read_page, reader, response.body,
+                                               threads=self._reads_at_once)
         return response if request.meta[PAGE_READ] is None else response.replace(body=b"")

@@ -4,7 +4,6 @@ from collections import defaultdict
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
-from scrapy.utils.asyncio import run_in_thread
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import gatherResults
 
@@ -16,6 +15,7 @@ from screener_crawler.pipelines.unit_collector import UPSERT
 from screener_crawler.ratios.inputs import RATIO_INPUTS, UPDATED_RATIO_INPUTS
 from screener_crawler.ratios.ratio_pass import RatioPass
 from screener_crawler.pipelines.staging import publish_counted
+from screener_crawler.work_threads import RATIO_PASS, run_on
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class FinancialRatiosPipeline:
                 if self._stopping:
                     logger.info("Stopping: the ratios of %d ticker(s) are left for the next run", len(tickers) - done)
                     return
-                result = await run_in_thread(ratio_pass.stage_chunk, chunk)
+                result = await run_on(RATIO_PASS, ratio_pass.stage_chunk, chunk)
                 for ticker, error in result.failed.items():
                     logger.error("Could not compute the financial ratios of %s", ticker, exc_info=error)
                 await self._send([UnitsStaged([UnitStaged(RATIOS, ticker, rows) for ticker, rows in result.rows.items()])]
@@ -173,7 +173,7 @@ class FinancialRatiosPipeline:
                 self._stats.inc_value("financial_ratios/rows_with_share_counts_not_positive", result.shares_not_positive)
                 logger.info("Financial ratios: %d/%d tickers (%.0f s)", done, len(tickers), time.monotonic() - started)
         finally:
-            await run_in_thread(ratio_pass.close)
+            await run_on(RATIO_PASS, ratio_pass.close)
         self._stats.set_value("financial_ratios/seconds", round(time.monotonic() - started, 1))
 
     async def _send(self, items):

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from scrapy.utils.asyncio import run_in_thread
 from scrapy.utils.defer import deferred_from_coro
 
 from screener_crawler.connection import data_root
@@ -21,6 +20,7 @@ from screener_crawler.storage.layout import RUNNING_MARKER, published_partitions
 from screener_crawler.storage.publishing import publish, read_published
 from screener_crawler.storage.staging import WHOLE_TABLE, StagingArea
 from screener_crawler.storage.tables import deduplicate, stamped
+from screener_crawler.work_threads import PUBLISHING, STAGING, run_on
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class StagingPipeline:
         self._root.mkdir(parents=True, exist_ok=True)
         marker = self._root / RUNNING_MARKER
         if marker.exists():
-            removed = await run_in_thread(remove_temporaries, self._root)
+            removed = await run_on(PUBLISHING, remove_temporaries, self._root)
             logger.warning("The last crawl did not stop cleanly; removed %d temporary file(s) it left", removed)
         marker.touch()
         if self._area.files():
@@ -108,7 +108,7 @@ class StagingPipeline:
             if isinstance(item, UpsertUnit):
                 return await self._stage_upsert(item)
             if isinstance(item, TickersRenamed):
-                await run_in_thread(self._stage_renames, item.renames)
+                await run_on(STAGING, self._stage_renames, item.renames)
                 return item
         except OSError as error:
             if error.errno not in DISK_FULL:
@@ -147,7 +147,7 @@ class StagingPipeline:
         waiting, self._waiting, self._waiting_bytes = self._waiting, defaultdict(list), 0
         if not waiting:
             return
-        outcomes = await run_in_thread(self._stage_waiting, waiting)
+        outcomes = await run_on(STAGING, self._stage_waiting, waiting)
         for name, units in waiting.items():
             for ticker, _, staged in units:
                 if isinstance(outcomes[name], Exception):
@@ -180,7 +180,7 @@ class StagingPipeline:
 
     async def _stage_partition(self, item):
         year, month = item.partition
-        rows, rows_by_ticker = await run_in_thread(self._stage_month, DATASETS[item.dataset], item.table,
+        rows, rows_by_ticker = await run_on(STAGING, self._stage_month, DATASETS[item.dataset], item.table,
                                                    year * 100 + month)
         self._stats.inc_value(f"staging/partitions/{item.dataset}")
         self._stats.inc_value(f"staging/rows/{item.dataset}", rows)
@@ -195,7 +195,7 @@ class StagingPipeline:
         when there are none)."""
         dataset = DATASETS[item.dataset]
         if item.table.num_rows:
-            await run_in_thread(self._area.stage_upsert, dataset, stamped(dataset, item.table, datetime.now(UTC)))
+            await run_on(STAGING, self._area.stage_upsert, dataset, stamped(dataset, item.table, datetime.now(UTC)))
             self._stats.inc_value("staging/files")
         self._stats.inc_value(f"staging/upserted_rows/{item.dataset}", item.table.num_rows)
         tickers = frozenset(pc.unique(item.table.column("ticker")).to_pylist()) if item.table.num_rows else frozenset()
@@ -269,7 +269,7 @@ def _rows_by_ticker(table: pa.Table) -> dict:
 async def publish_counted(root, stats, datasets=None):
     """Publish everything staged so far under ``root``, or that of ``datasets`` (in a thread;
     one publish at a time), counted in the crawl's stats."""
-    report = await run_in_thread(publish, root, None, datasets)
+    report = await run_on(PUBLISHING, publish, root, None, datasets)
     for dataset, count in report.partitions_written.items():
         stats.inc_value(f"publish/partitions_written/{dataset}", count)
         stats.inc_value(f"publish/rows/{dataset}", report.rows_published[dataset])

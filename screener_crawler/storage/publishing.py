@@ -12,13 +12,13 @@ deleted only once all of them are published, so a publish killed at any point is
 again, with the same result.
 """
 
+import concurrent.futures
 import logging
 import os
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from screener_crawler.storage.layout import (
 )
 from screener_crawler.storage.staging import StagedFile, StagedHeader, StagingArea
 from screener_crawler.storage.tables import sort_keys
+from screener_crawler.work_threads import PARTITION_WRITES, executor
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class PartitionWriter:
     the next ``write`` or on leaving the ``with`` block, which waits for the last write."""
 
     def __init__(self):
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="partition-writer")
+        self._thread = executor(PARTITION_WRITES)
         self._writing = None
 
     def write(self, path: Path, table: pa.Table, row_group_rows: int) -> None:
@@ -159,9 +160,11 @@ class PartitionWriter:
         return self
 
     def __exit__(self, error_type, error, traceback) -> None:
-        self._thread.shutdown(wait=True)
-        if error_type is None:
-            self._wait()
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            concurrent.futures.wait([writing])
+            if error_type is None:
+                writing.result()
 
 
 class StagedReader:

@@ -1,0 +1,41 @@
+"""The threads a crawl's blocking work runs on, off the reactor's thread: each kind of work has
+threads of its own, kept for the life of the process.
+
+Each thread allocates from a malloc arena of its own, and an arena keeps most of what its
+thread frees for the next allocation. A shared pool lets every thread do every kind of work, so
+each of its arenas grows to the largest work's size (a statements page read, a publish, a ratio
+chunk); threads of one kind each keep only the memory that kind needs.
+"""
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+PAGE_READS = "page-read"
+"""Reading API pages into tables (``PAGE_READS_AT_ONCE`` threads)."""
+STAGING = "staging"
+"""Staging units and months."""
+PUBLISHING = "publishing"
+"""Publishing staged units into the partitions (one publish at a time)."""
+PARTITION_WRITES = "partition-write"
+"""Writing a publish's partition files while it merges the next (``publishing.PartitionWriter``)."""
+RATIO_PASS = "ratio-pass"
+"""The ratio pass's chunks (one at a time)."""
+
+_T = TypeVar("_T")
+_executors: dict[tuple[str, int], ThreadPoolExecutor] = {}
+
+
+def executor(kind: str, threads: int = 1) -> ThreadPoolExecutor:
+    """The ``threads`` threads of ``kind``, started on first use."""
+    key = (kind, max(1, threads))
+    if key not in _executors:
+        _executors[key] = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix=kind)
+    return _executors[key]
+
+
+async def run_on(kind: str, func: Callable[..., _T], *args, threads: int = 1) -> _T:
+    """``func(*args)`` on a thread of ``kind``; work beyond its ``threads`` waits its turn."""
+    return await asyncio.get_running_loop().run_in_executor(executor(kind, threads), functools.partial(func, *args))

@@ -1,0 +1,64 @@
+"""Each kind of blocking work runs on threads of its own, no more of them at once than asked."""
+
+import asyncio
+import threading
+import time
+
+from screener_crawler import work_threads
+from screener_crawler.work_threads import PAGE_READS, PUBLISHING, STAGING, run_on
+
+
+class Running:
+    """Records the threads that ran a call and the most calls running at once."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.threads = set()
+
+    def __call__(self, seconds):
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            self.threads.add(threading.get_ident())
+        time.sleep(seconds)
+        with self._lock:
+            self.now -= 1
+        return threading.get_ident()
+
+
+def test_a_kind_runs_at_most_its_threads_at_once_and_on_threads_no_other_kind_uses():
+    reads, staging, publishing = Running(), Running(), Running()
+
+    async def work():
+        await asyncio.gather(*[run_on(PAGE_READS, reads, 0.05, threads=2) for _ in range(8)],
+                             *[run_on(STAGING, staging, 0.05) for _ in range(4)],
+                             *[run_on(PUBLISHING, publishing, 0.05) for _ in range(2)])
+
+    asyncio.run(work())
+    assert reads.most == 2 and len(reads.threads) == 2
+    assert staging.most == 1 and len(staging.threads) == 1
+    assert publishing.most == 1 and len(publishing.threads) == 1
+    assert not reads.threads & staging.threads and not staging.threads & publishing.threads
+    assert threading.get_ident() not in reads.threads | staging.threads | publishing.threads
+
+
+def test_the_threads_of_a_kind_are_kept_from_one_event_loop_to_the_next():
+    first = asyncio.run(run_on(STAGING, threading.get_ident))
+    second = asyncio.run(run_on(STAGING, threading.get_ident))
+    assert first == second
+    assert work_threads.executor(STAGING) is work_threads.executor(STAGING)
+
+
+def test_an_error_in_the_work_is_raised_to_the_caller():
+    def fails():
+        raise ValueError("bad page")
+
+    async def work():
+        try:
+            await run_on(PAGE_READS, fails, threads=2)
+        except ValueError as error:
+            return str(error)
+
+    assert asyncio.run(work()) == "bad page"
