@@ -137,16 +137,26 @@ def _day_numbers(column) -> np.ndarray:
     return pc.cast(column, pa.int32()).to_numpy(zero_copy_only=False)
 
 
+def _filing_keys(root: Path | str, names: pa.Array) -> np.ndarray:
+    """The (ticker, filing day) keys of the statements of ``names`` (sorted), unique and sorted;
+    read a partition at a time, so that only the keys are held, never the rows of all of them."""
+    keys = [np.empty(0, np.int64)]
+    for dataset in STATEMENTS:
+        for partition in published_partitions(root, DATASETS[dataset]).values():
+            filings = pq.read_table(partition, columns=["ticker", "filing_date"], use_threads=False)
+            codes = pc.index_in(filings.column("ticker"), value_set=names)
+            filings = filings.filter(pc.is_valid(codes))
+            keys.append(np.unique(_keys(pc.drop_null(codes).to_numpy(), _day_numbers(filings.column("filing_date")))))
+    return np.unique(np.concatenate(keys))
+
+
 def first_bars_after_filings(root: Path | str, tickers: list[str]) -> pa.Table:
     """For every filing date of ``tickers`` in the statements, the ticker's first daily bar
     after it (``ticker``, ``date``, ``close``; one row per bar). One pass over the months of
     ``daily_prices`` in date order, each month read only while some filing still waits for a
     bar after it there, for the waiting tickers only."""
     names = pa.array(sorted(set(tickers)), pa.string())
-    filings = pa.concat_tables([read_rows(root, dataset, names.to_pylist(), ["ticker", "filing_date"])
-                                for dataset in STATEMENTS])
-    codes = pc.index_in(filings.column("ticker"), value_set=names).to_numpy(zero_copy_only=False)
-    waiting = np.unique(_keys(codes, _day_numbers(filings.column("filing_date"))))
+    waiting = _filing_keys(root, names)
     found = []
     for month, path in published_partitions(root, DATASETS["daily_prices"]).items():
         if not len(waiting):

@@ -92,7 +92,9 @@ class RatioPass:
             self._statements.remove()
 
     def _inputs_of(self, tickers: list[str]) -> RatioInputs:
-        """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``)."""
+        """The inputs of ``tickers``, read with those of the next chunks (``READ_CHUNKS``). What
+        reading them freed (the regrouping's partitions, the price months) goes back to the
+        system before the chunk is computed."""
         if self._first_bars is None:
             self._first_bars = first_bars_after_filings(self.root, self.tickers)
         if not set(tickers) <= self._inputs_for:
@@ -104,6 +106,7 @@ class RatioPass:
             self._inputs = RatioInputs(self._statements.rows_of(group), read_splits(self.root, group),
                                        rows_of(self._first_bars, group))
             self._inputs_for = set(group)
+            pa.default_memory_pool().release_unused()
         return self._inputs
 
     def stage_chunk(self, tickers: list[str]) -> ChunkResult:
