@@ -202,3 +202,33 @@ def test_a_grouped_daily_page_is_read_keeping_only_the_crawl_s_tickers():
     assert next_day.meta["polygon_day"] == date(2005, 4, 5)
     last_items = list(spider.parse_grouped_daily(respond(next_day, json.dumps({**recorded, "results": []}).encode())))
     assert last_items == [PartitionComplete("daily_prices", (2005, 4), 1)]
+
+
+def related_rows_out_of_ticker_order(payload):
+    """A page's related tickers listed as the API may list them: not in ticker order."""
+    return [ParsedRow("related_tickers", {"ticker": ticker, "related_ticker": related, "rank": rank})
+            for ticker, related, rank in [("MSFT", "GOOG", 1), ("AAPL", "MSFT", 1), ("MSFT", "AAPL", 2),
+                                          ("AAPL", "GOOG", 2)]]
+
+
+def test_a_page_whose_rows_are_held_per_ticker_is_read_into_ticker_order_keeping_each_tickers_order():
+    [batch] = read_page(PageReader(related_rows_out_of_ticker_order), b"{}").batches
+    assert batch.table.select(["ticker", "related_ticker"]).to_pylist() == [
+        {"ticker": "AAPL", "related_ticker": "MSFT"}, {"ticker": "AAPL", "related_ticker": "GOOG"},
+        {"ticker": "MSFT", "related_ticker": "GOOG"}, {"ticker": "MSFT", "related_ticker": "AAPL"}]
+
+
+def test_a_market_wide_pages_rows_keep_the_order_the_api_gave():
+    [batch] = read_page(PageReader(related_rows_out_of_ticker_order, rows_by_ticker=False), b"{}").batches
+    assert batch.table.column("ticker").to_pylist() == ["MSFT", "AAPL", "MSFT", "AAPL"]
+
+
+def test_the_grouped_daily_requests_read_their_pages_as_market_wide(crawler):
+    from datetime import date as day
+    settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
+    prices = get_crawler(PricesSpider, {**settings, "POLYGON_BASE_URL": BASE})
+    spider = prices._create_spider(tickers="AAPL,MSFT")
+    spider.grouped_tickers = frozenset({"AAPL", "MSFT"})
+    spider.grouped_days = type("Days", (), {"months_total": 1})()
+    assert spider.grouped_day_request(day(2024, 1, 2)).meta[PAGE_READER].rows_by_ticker is False
+    assert spider.grouped_update_request([day(2024, 1, 2)]).meta[PAGE_READER].rows_by_ticker is False

@@ -12,9 +12,11 @@ from itertools import islice
 import pyarrow as pa
 
 from screener_crawler.coercion import coerce_columns, coerce_records
+from screener_crawler.datasets import DATASETS
 from screener_crawler.polygon.parsers import ParsedColumns
 from screener_crawler.items import RecordBatch
 from screener_crawler.polygon.payload import decode_json
+from screener_crawler.storage.tables import in_ticker_order
 
 PAGE_READER = "polygon_page_reader"
 """Request meta: the ``PageReader`` of the request's pages."""
@@ -32,6 +34,10 @@ class PageReader:
     rows: Callable
     args: tuple = ()
     table: Callable | None = None
+    rows_by_ticker: bool = True
+    """The page's rows are held per ticker (``UnitCollectorPipeline``): they are put in ticker
+    order here, in the reading thread, so that cutting them per ticker on the reactor's thread
+    copies nothing. False for a market-wide listing's rows, held whole."""
 
 
 @dataclass
@@ -64,6 +70,15 @@ they take a small part of it."""
 
 def read_page(reader, body):
     """``body`` read by ``reader``, or None when the body is not JSON."""
+    page = _read_page(reader, body)
+    if page is not None and reader.rows_by_ticker:
+        for batch in page.batches:
+            if DATASETS[batch.dataset].per_ticker:
+                batch.table = in_ticker_order(batch.table)
+    return page
+
+
+def _read_page(reader, body):
     if reader.table is not None and (page := reader.table(body, *reader.args)) is not None:
         return page
     try:

@@ -70,7 +70,8 @@ class PricesFamily:
             ENDPOINTS["grouped_daily"], "daily_prices", {"adjusted": "false"},
             callback=self.parse_grouped_update, path_args={"date": days[0].isoformat()},
             meta={"polygon_days": days, PAGE_READER: PageReader(
-                grouped_daily_page_columns, (days[0].isoformat(), self.grouped_tickers), grouped_daily_page)})
+                grouped_daily_page_columns, (days[0].isoformat(), self.grouped_tickers), grouped_daily_page,
+                rows_by_ticker=False)})
 
     def parse_grouped_update(self, response):
         page = self.read_page(response)
@@ -104,7 +105,7 @@ class PricesFamily:
             callback=self.parse_grouped_daily, errback=self.grouped_daily_failed, dont_filter=True, priority=1,
             meta={"polygon_day": day, "polygon_months_total": self.grouped_days.months_total,
                   PAGE_READER: PageReader(grouped_daily_page_columns, (day.isoformat(), self.grouped_tickers),
-                                          grouped_daily_page)},
+                                          grouped_daily_page, rows_by_ticker=False)},
         )
 
     def parse_grouped_daily(self, response):

@@ -74,15 +74,21 @@ def deduplicate(dataset: Dataset, table: pa.Table) -> tuple[pa.Table, int]:
     return table.take(np.sort(rows)), table.num_rows - len(kept)
 
 
+def in_ticker_order(table: pa.Table) -> pa.Table:
+    """``table``'s rows in ticker order, each ticker's in the order they had: ``table`` itself
+    when they already are, else a sorted copy."""
+    tickers = table.column("ticker")
+    if table.num_rows < 2 or pc.all(pc.less_equal(tickers[:-1], tickers[1:])).as_py():
+        return table
+    return table.sort_by("ticker")
+
+
 def by_ticker(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
-    """(ticker, its rows) for each ticker of ``table``, in ticker order."""
+    """(ticker, its rows) for each ticker of ``table``, in ticker order; slices of ``table``
+    when it is in ticker order already."""
     if table.num_rows == 0:
         return
-    tickers = table.column("ticker")
-    if pc.count_distinct(tickers).as_py() == 1:
-        yield tickers[0].as_py(), table
-        return
-    table = table.sort_by("ticker")
+    table = in_ticker_order(table)
     start = 0
     for entry in pc.value_counts(table.column("ticker")).to_pylist():
         yield entry["values"], table.slice(start, entry["counts"])
