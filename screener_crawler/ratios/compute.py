@@ -270,8 +270,10 @@ def compute_many(statements: Statements, prices: pd.DataFrame | None = None,
     for name in PER_SHARE_RATIOS:
         ratios[name] = ratios[name] / to_latest_basis
     basis = {basis_column(view, alias): finite(views[view][alias]) for view, alias in VALUATION_READS}
+    shares_not_positive = int(rows[SHARES_NOT_POSITIVE].sum())
+    del context, views  # the period views are not held while the rows are put together
     frame = pd.concat([out, pd.DataFrame(ratios, index=index), pd.DataFrame(basis, index=index)], axis=1)[columns]
-    frame.attrs[SHARES_NOT_POSITIVE] = int(rows[SHARES_NOT_POSITIVE].sum())
+    frame.attrs[SHARES_NOT_POSITIVE] = shares_not_positive
     return frame
 
 
