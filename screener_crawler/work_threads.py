@@ -9,6 +9,8 @@ chunk); threads of one kind each keep only the memory that kind needs.
 
 import asyncio
 import functools
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -24,18 +26,33 @@ PARTITION_WRITES = "partition-write"
 RATIO_PASS = "ratio-pass"
 """The ratio pass's chunks (one at a time)."""
 
+VALIDATION = "validation"
+"""Coercing the records of a page not read whole (``ValidationPipeline``)."""
+LEDGER_WRITES = "ledger-write"
+"""Writing the download ledger (one write at a time)."""
+
 _T = TypeVar("_T")
-_executors: dict[tuple[str, int], ThreadPoolExecutor] = {}
+_executors: dict[str, ThreadPoolExecutor] = {}
+_starting = threading.Lock()
 
 
 def executor(kind: str, threads: int = 1) -> ThreadPoolExecutor:
-    """The ``threads`` threads of ``kind``, started on first use."""
-    key = (kind, max(1, threads))
-    if key not in _executors:
-        _executors[key] = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix=kind)
-    return _executors[key]
+    """The ``threads`` threads of ``kind``, started on first use. Asked for another number (a
+    later crawl in the process with other settings), the kind gets new threads, and the old
+    ones finish what they were given and end."""
+    threads = max(1, threads)
+    with _starting:
+        pool = _executors.get(kind)
+        if pool is None or pool._max_workers != threads:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = _executors[kind] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=kind)
+        return pool
 
 
 async def run_on(kind: str, func: Callable[..., _T], *args, threads: int = 1) -> _T:
     """``func(*args)`` on a thread of ``kind``; work beyond its ``threads`` waits its turn."""
     return await asyncio.get_running_loop().run_in_executor(executor(kind, threads), functools.partial(func, *args))
+
+
+os.register_at_fork(after_in_child=_executors.clear)

@@ -5,6 +5,7 @@ is retried, and a ticker's daily bars and a grouped daily page are read as colum
 import asyncio
 import json
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -223,12 +224,43 @@ def test_a_market_wide_pages_rows_keep_the_order_the_api_gave():
     assert batch.table.column("ticker").to_pylist() == ["MSFT", "AAPL", "MSFT", "AAPL"]
 
 
-def test_the_grouped_daily_requests_read_their_pages_as_market_wide(crawler):
-    from datetime import date as day
+def test_the_market_wide_listings_read_their_pages_as_market_wide(crawler):
     settings = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
-    prices = get_crawler(PricesSpider, {**settings, "POLYGON_BASE_URL": BASE})
-    spider = prices._create_spider(tickers="AAPL,MSFT")
-    spider.grouped_tickers = frozenset({"AAPL", "MSFT"})
-    spider.grouped_days = type("Days", (), {"months_total": 1})()
-    assert spider.grouped_day_request(day(2024, 1, 2)).meta[PAGE_READER].rows_by_ticker is False
-    assert spider.grouped_update_request([day(2024, 1, 2)]).meta[PAGE_READER].rows_by_ticker is False
+    prices = get_crawler(PricesSpider, {**settings, "POLYGON_BASE_URL": BASE})._create_spider(tickers="AAPL,MSFT")
+    prices.grouped_tickers = frozenset({"AAPL", "MSFT"})
+    prices.grouped_days = type("Days", (), {"months_total": 1})()
+    assert prices.grouped_day_request(date(2024, 1, 2)).meta[PAGE_READER].rows_by_ticker is False
+    assert prices.grouped_update_request([date(2024, 1, 2)]).meta[PAGE_READER].rows_by_ticker is False
+    [update] = crawler.spider.update_requests({"balance_sheets": date(2024, 1, 2)})
+    assert update.meta[PAGE_READER].rows_by_ticker is False
+    assert statements_request(crawler).meta[PAGE_READER].rows_by_ticker is True
+
+
+class ReadsAtOnce:
+    lock = threading.Lock()
+    now = most = 0
+
+
+def rows_counting_reads_at_once(payload):
+    """A page reader's rows, read slowly, counting the reads running at once."""
+    with ReadsAtOnce.lock:
+        ReadsAtOnce.now += 1
+        ReadsAtOnce.most = max(ReadsAtOnce.most, ReadsAtOnce.now)
+    time.sleep(0.05)
+    with ReadsAtOnce.lock:
+        ReadsAtOnce.now -= 1
+    return [ParsedRow("related_tickers", {"ticker": "AAPL", "related_ticker": "MSFT", "rank": 1})]
+
+
+def test_no_more_pages_are_read_at_once_than_the_setting_allows():
+    async def read_all():
+        middleware = PageReaderMiddleware(reads_at_once=2)
+        requests = [Request(f"{BASE}/v1/related-companies/T{n}", meta={PAGE_READER: PageReader(rows_counting_reads_at_once)})
+                    for n in range(6)]
+        await asyncio.gather(*[middleware.process_response(request, respond(request, b'{"results": []}'))
+                               for request in requests])
+        return [request.meta[PAGE_READ] for request in requests]
+
+    read = asyncio.run(read_all())
+    assert all(page is not None and page.batches for page in read)
+    assert ReadsAtOnce.most == 2

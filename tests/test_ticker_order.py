@@ -32,3 +32,8 @@ def test_a_table_in_ticker_order_is_cut_into_slices_of_its_own_memory():
 def test_a_table_out_of_order_is_cut_per_ticker_all_the_same():
     cut = dict(by_ticker(rows(["MSFT", "AAPL", "MSFT"])))
     assert {ticker: part.column("n").to_pylist() for ticker, part in cut.items()} == {"AAPL": [1], "MSFT": [0, 2]}
+
+
+def test_a_null_ticker_does_not_pass_for_order():
+    ordered = in_ticker_order(rows(["B", None, "A"]))
+    assert ordered.column("ticker").to_pylist() == ["A", "B", None]

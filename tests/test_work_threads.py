@@ -5,7 +5,7 @@ import threading
 import time
 
 from screener_crawler import work_threads
-from screener_crawler.work_threads import PAGE_READS, PUBLISHING, STAGING, run_on
+from screener_crawler.work_threads import PAGE_READS, PUBLISHING, STAGING, VALIDATION, run_on
 
 
 class Running:
@@ -51,9 +51,21 @@ def test_the_threads_of_a_kind_are_kept_from_one_event_loop_to_the_next():
     assert work_threads.executor(STAGING) is work_threads.executor(STAGING)
 
 
+def test_a_kind_asked_for_another_number_of_threads_runs_that_many_at_once():
+    first, second = Running(), Running()
+
+    async def work(running, threads):
+        await asyncio.gather(*[run_on(VALIDATION, running, 0.05, threads=threads) for _ in range(6)])
+
+    asyncio.run(work(first, 1))
+    asyncio.run(work(second, 3))
+    assert first.most == 1 and second.most == 3
+    assert work_threads.executor(VALIDATION, 3) is work_threads.executor(VALIDATION, 3)
+
+
 def test_an_error_in_the_work_is_raised_to_the_caller():
     def fails():
-        raise ValueError("bad page")
+        raise ValueError(f"bad page read on {threading.get_ident()}")
 
     async def work():
         try:
@@ -61,4 +73,5 @@ def test_an_error_in_the_work_is_raised_to_the_caller():
         except ValueError as error:
             return str(error)
 
-    assert asyncio.run(work()) == "bad page"
+    message = asyncio.run(work())
+    assert message.startswith("bad page read on ") and message != f"bad page read on {threading.get_ident()}"

@@ -3,7 +3,6 @@ import logging
 import time
 from collections import Counter, defaultdict
 
-from scrapy.utils.asyncio import run_in_thread
 
 from screener_crawler.connection import progress_file
 from screener_crawler.items import (
@@ -11,6 +10,7 @@ from screener_crawler.items import (
 )
 from screener_crawler.ledger import Ledger
 from screener_crawler.ratios.inputs import RATIO_INPUTS, UPDATED_RATIO_INPUTS
+from screener_crawler.work_threads import LEDGER_WRITES, run_on
 
 RATIOS = "financial_ratios"
 
@@ -156,7 +156,7 @@ class LedgerPipeline:
         wait on the disk."""
         self._summarise()
         self._last_save = time.monotonic()
-        self._writing = asyncio.ensure_future(run_in_thread(self.ledger.write, self.ledger.encoded()))
+        self._writing = asyncio.ensure_future(run_on(LEDGER_WRITES, self.ledger.write, self.ledger.encoded()))
         self._writing.add_done_callback(self._write_ended)
 
     def _write_ended(self, writing):

@@ -2,10 +2,9 @@ import asyncio
 import logging
 import math
 
-from scrapy.utils.asyncio import run_in_thread
-
 from screener_crawler.coercion import coerce_records
 from screener_crawler.items import RecordBatch
+from screener_crawler.work_threads import VALIDATION, run_on
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ class ValidationPipeline:
         async with self._in_order:
             if isinstance(item, RecordBatch):
                 if item.table is None:
-                    coerced = (await run_in_thread(coerce_records, item.dataset, item.records)
+                    coerced = (await run_on(VALIDATION, coerce_records, item.dataset, item.records)
                                if len(item.records) >= self._thread_rows
                                else coerce_records(item.dataset, item.records))
                     item.table, item.invalid_columns = coerced

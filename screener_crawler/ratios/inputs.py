@@ -141,9 +141,12 @@ def _filing_keys(root: Path | str, names: pa.Array) -> np.ndarray:
     """The (ticker, filing day) keys of the statements of ``names`` (sorted), unique and sorted;
     read a partition at a time, so that only the keys are held, never the rows of all of them."""
     keys = [np.empty(0, np.int64)]
+    if not len(names):
+        return keys[0]
+    in_range = [("ticker", ">=", names[0].as_py()), ("ticker", "<=", names[-1].as_py())]
     for dataset in STATEMENTS:
         for partition in published_partitions(root, DATASETS[dataset]).values():
-            filings = pq.read_table(partition, columns=["ticker", "filing_date"], use_threads=False)
+            filings = pq.read_table(partition, columns=["ticker", "filing_date"], filters=in_range, use_threads=False)
             codes = pc.index_in(filings.column("ticker"), value_set=names)
             filings = filings.filter(pc.is_valid(codes))
             keys.append(np.unique(_keys(pc.drop_null(codes).to_numpy(), _day_numbers(filings.column("filing_date")))))

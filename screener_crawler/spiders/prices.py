@@ -70,8 +70,7 @@ class PricesFamily:
             ENDPOINTS["grouped_daily"], "daily_prices", {"adjusted": "false"},
             callback=self.parse_grouped_update, path_args={"date": days[0].isoformat()},
             meta={"polygon_days": days, PAGE_READER: PageReader(
-                grouped_daily_page_columns, (days[0].isoformat(), self.grouped_tickers), grouped_daily_page,
-                rows_by_ticker=False)})
+                grouped_daily_page_columns, (days[0].isoformat(), self.grouped_tickers), grouped_daily_page)})
 
     def parse_grouped_update(self, response):
         page = self.read_page(response)

@@ -2,10 +2,12 @@
 and the requests and pages of those listings, whose rows are upserted by natural key (a mixin
 of ``PolygonSpider``; the families say what to list in their ``update_requests``)."""
 
+import dataclasses
 import logging
 
 from screener_crawler.items import UpsertComplete, UpsertFailed
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
+from screener_crawler.polygon.pages import PAGE_READER
 from screener_crawler.spiders.failures import failure_reason
 
 logger = logging.getLogger(__name__)
@@ -33,10 +35,14 @@ class UpdateListings:
 
     def update_request(self, endpoint, dataset, params, callback=None, errback=None, meta=None, **kwargs):
         """A request of an update's market-wide listing of ``dataset`` (its rows are upserted by
-        natural key once every page is read; ``callback`` defaults to ``parse_update_page``)."""
+        natural key once every page is read; ``callback`` defaults to ``parse_update_page``).
+        Its rows are held whole, so its page reader leaves them in the order the API gave."""
+        meta = {**(meta or {}), "polygon_update": dataset}
+        if meta.get(PAGE_READER) is not None:
+            meta[PAGE_READER] = dataclasses.replace(meta[PAGE_READER], rows_by_ticker=False)
         return self.api_request(endpoint, params, callback=callback or self.parse_update_page,
                                 errback=errback or self.update_failed, dont_filter=True, priority=1,
-                                meta={**(meta or {}), "polygon_update": dataset}, **kwargs)
+                                meta=meta, **kwargs)
 
     def parse_update_page(self, response):
         """A page of an update's listing read by its ``PageReader``: its batches marked as rows

@@ -78,7 +78,7 @@ def in_ticker_order(table: pa.Table) -> pa.Table:
     """``table``'s rows in ticker order, each ticker's in the order they had: ``table`` itself
     when they already are, else a sorted copy."""
     tickers = table.column("ticker")
-    if table.num_rows < 2 or pc.all(pc.less_equal(tickers[:-1], tickers[1:])).as_py():
+    if table.num_rows < 2 or pc.all(pc.less_equal(tickers[:-1], tickers[1:]), skip_nulls=False).as_py():
         return table
     return table.sort_by("ticker")
 
