@@ -144,3 +144,31 @@ def test_a_pass_closed_early_leaves_no_regrouped_files(published):
     ratio_pass.close()
     assert not list((published / "_staging").glob(".ratio-inputs.*"))
     StagingArea(published).remove(StagingArea(published).files())
+
+
+
+def test_the_filing_keys_of_some_tickers_are_read_from_the_row_groups_of_their_range(tmp_path, monkeypatch):
+    from screener_crawler.ratios.inputs import _day_numbers, _filing_keys, _keys
+    from screener_crawler.storage.layout import published_partitions
+
+    filings = in_schema("balance_sheets", pq.read_table(FIXTURE / "balance_sheets.parquet"))
+    tickers = sorted(set(filings.column("ticker").to_pylist()))
+    assert len(tickers) >= 6
+    StagingArea(tmp_path).stage(DATASETS["balance_sheets"], stamped(DATASETS["balance_sheets"], filings, NOW), tickers)
+    publish(tmp_path)
+    files = list(published_partitions(tmp_path, DATASETS["balance_sheets"]).values())
+    for path in files:
+        pq.write_table(pq.read_table(path), path, row_group_size=2)
+    all_groups = sum(pq.ParquetFile(path).metadata.num_row_groups for path in files)
+    groups_read = []
+    read_row_groups = pq.ParquetFile.read_row_groups
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
+                        lambda self, groups, **options: groups_read.append(len(groups)) or read_row_groups(self, groups, **options))
+    some = pa.array(tickers[2:4])
+
+    keys = _filing_keys(tmp_path, some)
+
+    assert 0 < sum(groups_read) < all_groups
+    theirs = filings.filter(pc.is_in(filings.column("ticker"), some))
+    expected = _keys(pc.index_in(theirs.column("ticker"), value_set=some).to_numpy(), _day_numbers(theirs.column("filing_date")))
+    assert keys.tolist() == sorted(set(expected.tolist()))
