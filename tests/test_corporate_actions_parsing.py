@@ -5,6 +5,7 @@ of tickers, their v3 per-ticker fallback when the plan lacks v1, and ticker even
 import pytest
 
 from screener_crawler.items import RecordBatch, UnitsComplete
+from screener_crawler.polygon.pages import PAGE_READER
 from screener_crawler.spiders.corporate_actions import CorporateActionsSpider
 from tests.recorded import feed, fixture_json, open_spider, path_and_query, records_of, served_records
 
@@ -38,9 +39,9 @@ def test_v1_listing_asks_for_a_batch_of_tickers_per_request(spider, dataset):
         (path, {"ticker.any_of": "NVDA", "limit": "5000", "sort": sort})]
     assert [request.meta["polygon_units"] for request in requests] == [
         ((dataset, "AAPL"), (dataset, "MSFT")), ((dataset, "NVDA"),)]
-    assert {(request.meta["polygon_source"], request.meta["polygon_endpoint"]) for request in requests} == {
+    assert {(request.meta[PAGE_READER].args[1], request.meta["polygon_endpoint"]) for request in requests} == {
         ("v1", f"{dataset}_v1")}
-    assert all(request.callback == spider.parse_corporate_actions and request.errback == spider.listing_failed
+    assert all(request.callback == spider.parse_read_page and PAGE_READER in request.meta and request.errback == spider.listing_failed
                for request in requests)
 
 
@@ -68,8 +69,8 @@ def test_without_v1_each_ticker_of_the_batch_is_listed_on_v3(spider, dataset):
     assert [path_and_query(request) for request in fallback] == [
         (path, {"ticker": ticker, "limit": "1000", "sort": sort, "order": "asc"}) for ticker in ("AAPL", "MSFT")]
     assert [request.meta["polygon_units"] for request in fallback] == [((dataset, "AAPL"),), ((dataset, "MSFT"),)]
-    assert {request.meta["polygon_source"] for request in fallback} == {"v3"}
-    assert all(request.dont_filter and request.callback == spider.parse_corporate_actions for request in fallback)
+    assert {request.meta[PAGE_READER].args[1] for request in fallback} == {"v3"}
+    assert all(request.dont_filter and request.callback == spider.parse_read_page and PAGE_READER in request.meta for request in fallback)
 
 
 @pytest.mark.parametrize("dataset", V3)
@@ -82,7 +83,7 @@ def test_v3_page_becomes_rows_marked_v3_then_its_next_url_is_followed_on_the_con
     path, query = path_and_query(next_page)
     assert served_next.startswith("https://api.massive.com" + path)
     assert query == {"cursor": served_next.split("cursor=")[1]}
-    assert next_page.meta["polygon_units"] == ((dataset, "AAPL"),) and next_page.meta["polygon_source"] == "v3"
+    assert next_page.meta["polygon_units"] == ((dataset, "AAPL"),) and next_page.meta[PAGE_READER].args[1] == "v3"
 
 
 def test_ticker_events_are_asked_per_ticker_for_ticker_changes(spider):

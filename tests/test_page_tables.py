@@ -6,9 +6,15 @@ import json
 
 import pytest
 
-from screener_crawler.polygon.page_tables import daily_bars_page, grouped_daily_page, v1_statement_page
+from screener_crawler.polygon.page_tables import (
+    corporate_action_page,
+    daily_bars_page,
+    grouped_daily_page,
+    v1_statement_page,
+)
 from screener_crawler.polygon.pages import PageReader, read_page
 from screener_crawler.polygon.parsers import (
+    corporate_action_page_rows,
     daily_bars_page_columns,
     grouped_daily_page_columns,
     v1_statement_page_rows,
@@ -17,6 +23,8 @@ from tests.recorded import FIXTURES
 
 INCOME = json.loads((FIXTURES / "income_statements_stocks_financials_v1__openapi_example.json").read_text())
 DAILY_BARS = json.loads((FIXTURES / "aggs_v2_range_1_day_AAPL_2005-04-01_2005-04-04__py_mock.json").read_text())
+DIVIDENDS = json.loads((FIXTURES.parent / "corporate_actions/dividends_stocks_v1__openapi_example.json").read_text())
+SPLITS = json.loads((FIXTURES.parent / "corporate_actions/splits_stocks_v1__openapi_example.json").read_text())
 GROUPED = json.loads((FIXTURES / "aggs_v2_grouped_daily_us_stocks_2005-04-04__py_mock.json").read_text())
 
 
@@ -118,3 +126,33 @@ def test_an_empty_grouped_daily_page_gives_no_rows():
     page = {key: value for key, value in GROUPED.items() if key != "results"}
     read = same_reading(grouped_daily_page_columns, grouped_daily_page, ("2005-04-04", frozenset({"AAPL"})), page)
     assert read is not None and read.batches == []
+
+
+def corporate_actions(page, *changes):
+    record = page["results"][0]
+    records = [{**record, "ticker": "AAPL"}, {**record, "ticker": "IBM", "id": "other"},
+               {**record, "ticker": "MSFT", "id": "third"}, {**record, "ticker": None}]
+    for position, change in changes:
+        records[position] = {**records[position], **change}
+    return {**page, "results": records, "next_url": "https://api.polygon.io/next?cursor=y"}
+
+
+@pytest.mark.parametrize("dataset, page", [("dividends", DIVIDENDS), ("splits", SPLITS)])
+@pytest.mark.parametrize("source", ["v1", "v3"])
+def test_a_valid_corporate_actions_page_is_read_by_arrow_keeping_the_batch_s_tickers(dataset, page, source):
+    read = same_reading(corporate_action_page_rows, corporate_action_page, (dataset, source, ("AAPL", "MSFT")),
+                        corporate_actions(page))
+    assert read is not None
+    assert read.batches[0].table.select(["ticker", "source"]).to_pylist() == [
+        {"ticker": "AAPL", "source": source}, {"ticker": "MSFT", "source": source}]
+    assert read.next_url == "https://api.polygon.io/next?cursor=y"
+
+
+@pytest.mark.parametrize("change", [(0, {"a_field_the_schema_does_not_know": 1}), (2, {"id": 7}),
+                                    (0, {"cash_amount": "much", "split_from": "many"}),
+                                    (1, {"ex_dividend_date": "2024-1-2", "execution_date": "2024-1-2"})],
+                         ids=["unknown-field", "number-id", "string-amount", "short-date"])
+@pytest.mark.parametrize("dataset, page", [("dividends", DIVIDENDS), ("splits", SPLITS)])
+def test_corporate_actions_not_plainly_valid_are_read_record_by_record(dataset, page, change):
+    assert same_reading(corporate_action_page_rows, corporate_action_page, (dataset, "v1", ("AAPL", "MSFT")),
+                        corporate_actions(page, change)) is None

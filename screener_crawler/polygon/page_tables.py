@@ -117,6 +117,21 @@ def v1_statement_page(body: bytes, dataset: str, tickers) -> ReadPage | None:
     return _page(dataset, columns, len(listed), header["next_url"])
 
 
+def corporate_action_page(body: bytes, dataset: str, source: str, tickers) -> ReadPage | None:
+    """``parsers.corporate_action_page_rows`` read by Arrow: the records of the ``tickers``
+    asked for; None for a page with a field the schema does not know."""
+    fields = _api_fields(dataset, left_out=("source",))
+    read = _read(body, fields, unexpected="infer")
+    if read is None or len(read[0]) != len(fields):
+        return None
+    records, header = read
+    wanted = pc.is_in(records["ticker"], value_set=_ticker_array(frozenset(tickers)))
+    columns = {name: values.filter(wanted) for name, values in records.items()}
+    length = len(columns["ticker"])
+    columns["source"] = pa.repeat(pa.scalar(source, pa.string()), length)
+    return _page(dataset, columns, length, header["next_url"])
+
+
 _BAR_FIELDS = [pa.field(key, DATASETS["daily_prices"].schema.field(name).type) for name, key in BAR_FIELDS.items()]
 """A bar's fields in the API's spelling, of their columns' types."""
 

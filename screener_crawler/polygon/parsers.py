@@ -221,6 +221,17 @@ def split_row(record, source):
     return ParsedRow("splits", row, unknown)
 
 
+CORPORATE_ACTION_ROWS = {"dividends": dividend_row, "splits": split_row}
+
+
+def corporate_action_page_rows(payload, dataset, source, tickers):
+    """The rows of a page of dividends or splits (v1 or v3: ``source``) for the ``tickers``
+    asked for, made as they are read."""
+    to_row, wanted = CORPORATE_ACTION_ROWS[dataset], set(tickers)
+    return (row for row in (to_row(record, source) for record in payload.get("results") or ())
+            if row.row.get("ticker") in wanted)
+
+
 def ticker_event_rows(results, ticker):
     """``/vX/reference/tickers/{id}/events``: ``results`` is an object holding ``events``."""
     results = results if isinstance(results, dict) else {}

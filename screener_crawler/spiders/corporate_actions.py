@@ -1,14 +1,16 @@
 from screener_crawler.items import UpsertComplete, UpsertFailed
 from screener_crawler.middlewares.entitlement import PlanNotEntitled
 from screener_crawler.polygon.endpoints import ENDPOINTS, fallback_of
-from screener_crawler.polygon.parsers import dividend_row, split_row, ticker_event_rows
+from screener_crawler.polygon.page_tables import corporate_action_page
+from screener_crawler.polygon.pages import PAGE_READER, PageReader
+from screener_crawler.polygon.parsers import corporate_action_page_rows, ticker_event_rows
 from screener_crawler.spiders.base import PolygonSpider, batched, failure_reason, page_json
 from screener_crawler.spiders.update import upserted
 
 CORPORATE_ACTION_LISTINGS = {
-    # dataset: (v1 endpoint, v1 sort, sort on the v1 endpoint's fallback, row parser)
-    "dividends": (ENDPOINTS["dividends_v1"], "ex_dividend_date.asc", "ex_dividend_date", dividend_row),
-    "splits": (ENDPOINTS["splits_v1"], "execution_date.asc", "execution_date", split_row),
+    # dataset: (v1 endpoint, v1 sort, sort on the v1 endpoint's fallback)
+    "dividends": (ENDPOINTS["dividends_v1"], "ex_dividend_date.asc", "ex_dividend_date"),
+    "splits": (ENDPOINTS["splits_v1"], "execution_date.asc", "execution_date"),
 }
 NEW_SINCE = {"dividends": "ex_dividend_date.gt", "splits": "execution_date.gt"}
 """The v1 filter that lists a dataset's records dated after a day."""
@@ -18,10 +20,16 @@ tickers' whole histories again (each new dividend or split changes the adjustmen
 the ticker's earlier ones; a split, its dividends' split-adjusted amounts)."""
 
 
+def corporate_action_reader(dataset: str, source: str, tickers: tuple) -> PageReader:
+    """How a page of ``dataset`` from ``source`` (v1 or v3) becomes the rows of ``tickers``."""
+    return PageReader(corporate_action_page_rows, (dataset, source, tickers), corporate_action_page)
+
+
 class CorporateActionsFamily:
     """Dividends and splits (v1 listings over batches of
     ``POLYGON_CORPORATE_ACTION_TICKERS_PER_REQUEST`` tickers, ``ticker.any_of``; the v3
-    endpoints per ticker when the plan lacks v1) and ticker events (per ticker, not paged)."""
+    endpoints per ticker when the plan lacks v1), their pages read off the reactor's thread
+    (``PageReader``), and ticker events (per ticker, not paged)."""
 
     datasets = ("dividends", "splits", "ticker_events")
     updated_datasets = ("dividends", "splits")
@@ -40,22 +48,12 @@ class CorporateActionsFamily:
                     endpoint,
                     {"ticker.any_of": ",".join(batch), "limit": self.page_size(endpoint),
                      "sort": sort},
-                    callback=self.parse_corporate_actions,
+                    callback=self.parse_read_page,
                     errback=self.listing_failed,
                     dont_filter=self.must_refetch(dataset, batch),
-                    meta={"polygon_units": tuple((dataset, t) for t in batch), "polygon_source": "v1"},
+                    meta={"polygon_units": tuple((dataset, t) for t in batch),
+                          PAGE_READER: corporate_action_reader(dataset, "v1", batch)},
                 )
-
-    def parse_corporate_actions(self, response):
-        payload = page_json(response)
-        units = response.meta["polygon_units"]
-        dataset = units[0][0]
-        wanted = {ticker for _, ticker in units}
-        to_row = CORPORATE_ACTION_LISTINGS[dataset][3]
-        source = response.meta["polygon_source"]
-        rows = (to_row(record, source) for record in payload.get("results") or ())
-        yield from self.record_batches(row for row in rows if row.row.get("ticker") in wanted)
-        yield from self.listing_continues(response, payload.get("next_url"))
 
     def plan_not_entitled(self, request):
         """Without v1 dividends or splits, each ticker is listed on the v1 endpoint's fallback (v3)."""
@@ -68,10 +66,11 @@ class CorporateActionsFamily:
             yield self.api_request(
                 fallback,
                 {"ticker": ticker, "limit": self.page_size(fallback), "sort": sort, "order": "asc"},
-                callback=self.parse_corporate_actions,
+                callback=self.parse_read_page,
                 errback=self.listing_failed,
                 dont_filter=True,
-                meta={"polygon_units": ((dataset, ticker),), "polygon_source": "v3"},
+                meta={"polygon_units": ((dataset, ticker),),
+                      PAGE_READER: corporate_action_reader(dataset, "v3", (ticker,))},
             )
 
     # --- -a update=1 -------------------------------------------------------------------------
@@ -146,10 +145,8 @@ class CorporateActionsFamily:
         payload = page_json(response)
         dataset = response.meta["polygon_update"]
         batches = response.meta["polygon_batches"]
-        wanted = set(batches[0])
-        to_row = CORPORATE_ACTION_LISTINGS[dataset][3]
-        rows = (to_row(record, self._update_source) for record in payload.get("results") or ())
-        yield from upserted(self.record_batches(row for row in rows if row.row.get("ticker") in wanted))
+        rows = corporate_action_page_rows(payload, dataset, self._update_source, batches[0])
+        yield from upserted(self.record_batches(rows))
         next_page = self.next_page_request(response, payload.get("next_url"))
         rest = response.meta["polygon_steps"][1:]
         if next_page:
