@@ -414,3 +414,23 @@ def test_every_partitioned_dataset_can_be_upserted_as_its_key_holds_its_partitio
     keyless = dataclasses.replace(PRICES, natural_key=("ticker", "close"))
     with pytest.raises(ValueError, match="partition date"):
         StagingArea("/nonexistent").stage_upsert(keyless, PRICES.schema.empty_table())
+
+
+@pytest.mark.parametrize("every_seconds, releases", [(0.0, 3 + 1), (3600.0, 1)])
+def test_a_publish_gives_freed_memory_back_after_a_write_at_most_so_often(tmp_path, monkeypatch, every_seconds,
+                                                                          releases):
+    stage(tmp_path, BALANCE, [balance("AAPL", date(2024, month, 20), date(2024, month, 28)) for month in (1, 2, 3)],
+          ["AAPL"])
+    released = []
+    pool = pa.default_memory_pool()
+
+    class CountingPool:
+        def release_unused(self):
+            released.append(True)
+            pool.release_unused()
+
+    monkeypatch.setattr(pa, "default_memory_pool", CountingPool)
+    monkeypatch.setattr(publishing, "RELEASE_EVERY_SECONDS", every_seconds)
+    report = publish(tmp_path)
+    assert report.partitions_written["balance_sheets"] == 3
+    assert len(released) == releases
