@@ -6,7 +6,7 @@ import pytest
 
 from screener_crawler.items import RecordBatch, UnitsComplete
 from screener_crawler.polygon.pages import PAGE_READER
-from screener_crawler.spiders.corporate_actions import CorporateActionsSpider
+from screener_crawler.spiders.corporate_actions import CorporateActionsSpider, corporate_action_reader
 from tests.recorded import feed, fixture_json, open_spider, path_and_query, records_of, served_records
 
 V1 = {"dividends": ("corporate_actions/dividends_stocks_v1__openapi_example.json",
@@ -39,9 +39,10 @@ def test_v1_listing_asks_for_a_batch_of_tickers_per_request(spider, dataset):
         (path, {"ticker.any_of": "NVDA", "limit": "5000", "sort": sort})]
     assert [request.meta["polygon_units"] for request in requests] == [
         ((dataset, "AAPL"), (dataset, "MSFT")), ((dataset, "NVDA"),)]
-    assert {(request.meta[PAGE_READER].args[1], request.meta["polygon_endpoint"]) for request in requests} == {
-        ("v1", f"{dataset}_v1")}
-    assert all(request.callback == spider.parse_read_page and PAGE_READER in request.meta and request.errback == spider.listing_failed
+    assert {request.meta["polygon_endpoint"] for request in requests} == {f"{dataset}_v1"}
+    assert [request.meta[PAGE_READER] for request in requests] == [
+        corporate_action_reader(dataset, "v1", ("AAPL", "MSFT")), corporate_action_reader(dataset, "v1", ("NVDA",))]
+    assert all(request.callback == spider.parse_read_page and request.errback == spider.listing_failed
                for request in requests)
 
 
@@ -69,8 +70,9 @@ def test_without_v1_each_ticker_of_the_batch_is_listed_on_v3(spider, dataset):
     assert [path_and_query(request) for request in fallback] == [
         (path, {"ticker": ticker, "limit": "1000", "sort": sort, "order": "asc"}) for ticker in ("AAPL", "MSFT")]
     assert [request.meta["polygon_units"] for request in fallback] == [((dataset, "AAPL"),), ((dataset, "MSFT"),)]
-    assert {request.meta[PAGE_READER].args[1] for request in fallback} == {"v3"}
-    assert all(request.dont_filter and request.callback == spider.parse_read_page and PAGE_READER in request.meta for request in fallback)
+    assert [request.meta[PAGE_READER] for request in fallback] == [
+        corporate_action_reader(dataset, "v3", (ticker,)) for ticker in ("AAPL", "MSFT")]
+    assert all(request.dont_filter and request.callback == spider.parse_read_page for request in fallback)
 
 
 @pytest.mark.parametrize("dataset", V3)
@@ -83,7 +85,8 @@ def test_v3_page_becomes_rows_marked_v3_then_its_next_url_is_followed_on_the_con
     path, query = path_and_query(next_page)
     assert served_next.startswith("https://api.massive.com" + path)
     assert query == {"cursor": served_next.split("cursor=")[1]}
-    assert next_page.meta["polygon_units"] == ((dataset, "AAPL"),) and next_page.meta[PAGE_READER].args[1] == "v3"
+    assert next_page.meta["polygon_units"] == ((dataset, "AAPL"),)
+    assert next_page.meta[PAGE_READER] == corporate_action_reader(dataset, "v3", ("AAPL",))
 
 
 def test_ticker_events_are_asked_per_ticker_for_ticker_changes(spider):

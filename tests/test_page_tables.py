@@ -25,6 +25,8 @@ INCOME = json.loads((FIXTURES / "income_statements_stocks_financials_v1__openapi
 DAILY_BARS = json.loads((FIXTURES / "aggs_v2_range_1_day_AAPL_2005-04-01_2005-04-04__py_mock.json").read_text())
 DIVIDENDS = json.loads((FIXTURES.parent / "corporate_actions/dividends_stocks_v1__openapi_example.json").read_text())
 SPLITS = json.loads((FIXTURES.parent / "corporate_actions/splits_stocks_v1__openapi_example.json").read_text())
+DIVIDENDS_V3 = json.loads((FIXTURES / "dividends_v3_reference_dividends__py_mock.json").read_text())
+SPLITS_V3 = json.loads((FIXTURES / "splits_v3_reference_splits__py_mock.json").read_text())
 GROUPED = json.loads((FIXTURES / "aggs_v2_grouped_daily_us_stocks_2005-04-04__py_mock.json").read_text())
 
 
@@ -137,7 +139,9 @@ def corporate_actions(page, *changes):
     return {**page, "results": records, "next_url": "https://api.polygon.io/next?cursor=y"}
 
 
-@pytest.mark.parametrize("dataset, page", [("dividends", DIVIDENDS), ("splits", SPLITS)])
+@pytest.mark.parametrize("dataset, page", [("dividends", DIVIDENDS), ("splits", SPLITS),
+                                           ("dividends", DIVIDENDS_V3), ("splits", SPLITS_V3)],
+                         ids=["dividends", "splits", "dividends-v3-shape", "splits-v3-shape"])
 @pytest.mark.parametrize("source", ["v1", "v3"])
 def test_a_valid_corporate_actions_page_is_read_by_arrow_keeping_the_batch_s_tickers(dataset, page, source):
     read = same_reading(corporate_action_page_rows, corporate_action_page, (dataset, source, ("AAPL", "MSFT")),
@@ -148,11 +152,17 @@ def test_a_valid_corporate_actions_page_is_read_by_arrow_keeping_the_batch_s_tic
     assert read.next_url == "https://api.polygon.io/next?cursor=y"
 
 
-@pytest.mark.parametrize("change", [(0, {"a_field_the_schema_does_not_know": 1}), (2, {"id": 7}),
-                                    (0, {"cash_amount": "much", "split_from": "many"}),
-                                    (1, {"ex_dividend_date": "2024-1-2", "execution_date": "2024-1-2"})],
-                         ids=["unknown-field", "number-id", "string-amount", "short-date"])
+NOT_PLAIN = {
+    "unknown-field": {"dividends": {"a_field_the_schema_does_not_know": 1},
+                      "splits": {"a_field_the_schema_does_not_know": 1}},
+    "number-id": {"dividends": {"id": 7}, "splits": {"id": 7}},
+    "string-amount": {"dividends": {"cash_amount": "much"}, "splits": {"split_from": "many"}},
+    "short-date": {"dividends": {"ex_dividend_date": "2024-1-2"}, "splits": {"execution_date": "2024-1-2"}},
+}
+
+
+@pytest.mark.parametrize("change", NOT_PLAIN)
 @pytest.mark.parametrize("dataset, page", [("dividends", DIVIDENDS), ("splits", SPLITS)])
 def test_corporate_actions_not_plainly_valid_are_read_record_by_record(dataset, page, change):
     assert same_reading(corporate_action_page_rows, corporate_action_page, (dataset, "v1", ("AAPL", "MSFT")),
-                        corporate_actions(page, change)) is None
+                        corporate_actions(page, (2, NOT_PLAIN[change][dataset]))) is None

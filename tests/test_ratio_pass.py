@@ -14,13 +14,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from screener_crawler.datasets import DATASETS
+from screener_crawler.ratios.inputs import _day_numbers, _filing_keys, _keys
 from screener_crawler.ratios.latest import read_latest
 from screener_crawler.ratios.ratio_pass import RatioPass
+from screener_crawler.storage.layout import published_partitions
 from screener_crawler.storage.publishing import publish
 from screener_crawler.storage.staging import StagingArea
 from screener_crawler.storage.tables import stamped
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ratio_equality"
+BALANCE = DATASETS["balance_sheets"]
 INPUTS = ("balance_sheets", "income_statements", "cash_flow", "daily_prices", "splits")
 NOW = datetime(2026, 12, 6, tzinfo=timezone.utc)
 KEY = [("ticker", "ascending"), ("timeframe", "ascending"), ("period_end", "ascending"),
@@ -146,29 +149,32 @@ def test_a_pass_closed_early_leaves_no_regrouped_files(published):
     StagingArea(published).remove(StagingArea(published).files())
 
 
-
-def test_the_filing_keys_of_some_tickers_are_read_from_the_row_groups_of_their_range(tmp_path, monkeypatch):
-    from screener_crawler.ratios.inputs import _day_numbers, _filing_keys, _keys
-    from screener_crawler.storage.layout import published_partitions
-
+@pytest.mark.parametrize("statistics", [True, False], ids=["with-statistics", "without-statistics"])
+def test_the_filing_keys_of_some_tickers_are_read_from_the_row_groups_of_their_range(tmp_path, monkeypatch,
+                                                                                     statistics):
     filings = in_schema("balance_sheets", pq.read_table(FIXTURE / "balance_sheets.parquet"))
     tickers = sorted(set(filings.column("ticker").to_pylist()))
     assert len(tickers) >= 6
-    StagingArea(tmp_path).stage(DATASETS["balance_sheets"], stamped(DATASETS["balance_sheets"], filings, NOW), tickers)
+    StagingArea(tmp_path).stage(BALANCE, stamped(BALANCE, filings, NOW), tickers)
     publish(tmp_path)
-    files = list(published_partitions(tmp_path, DATASETS["balance_sheets"]).values())
+    files = list(published_partitions(tmp_path, BALANCE).values())
     for path in files:
-        pq.write_table(pq.read_table(path), path, row_group_size=2)
+        pq.write_table(pq.read_table(path), path, row_group_size=2, write_statistics=statistics)
     all_groups = sum(pq.ParquetFile(path).metadata.num_row_groups for path in files)
     groups_read = []
     read_row_groups = pq.ParquetFile.read_row_groups
-    monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
-                        lambda self, groups, **options: groups_read.append(len(groups)) or read_row_groups(self, groups, **options))
+
+    def counted(self, groups, **options):
+        groups_read.append(len(groups))
+        return read_row_groups(self, groups, **options)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", counted)
     some = pa.array(tickers[2:4])
 
     keys = _filing_keys(tmp_path, some)
 
-    assert 0 < sum(groups_read) < all_groups
+    assert sum(groups_read) == all_groups if not statistics else 0 < sum(groups_read) < all_groups
     theirs = filings.filter(pc.is_in(filings.column("ticker"), some))
-    expected = _keys(pc.index_in(theirs.column("ticker"), value_set=some).to_numpy(), _day_numbers(theirs.column("filing_date")))
+    expected = _keys(pc.index_in(theirs.column("ticker"), value_set=some).to_numpy(),
+                     _day_numbers(theirs.column("filing_date")))
     assert keys.tolist() == sorted(set(expected.tolist()))

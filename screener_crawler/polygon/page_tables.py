@@ -119,7 +119,7 @@ def v1_statement_page(body: bytes, dataset: str, tickers) -> ReadPage | None:
 
 def corporate_action_page(body: bytes, dataset: str, source: str, tickers) -> ReadPage | None:
     """``parsers.corporate_action_page_rows`` read by Arrow: the records of the ``tickers``
-    asked for; None for a page with a field the schema does not know."""
+    asked for; None for a page not plainly valid, or with a field the schema does not know."""
     fields = _api_fields(dataset, left_out=("source",))
     read = _read(body, fields, unexpected="infer")
     if read is None or len(read[0]) != len(fields):

@@ -146,9 +146,9 @@ def _filing_keys(root: Path | str, names: pa.Array) -> np.ndarray:
     low, high = names[0].as_py(), names[-1].as_py()
     for dataset in STATEMENTS:
         for partition in published_partitions(root, DATASETS[dataset]).values():
-            file = pq.ParquetFile(partition)
-            filings = file.read_row_groups(_row_groups_between(file, low, high), columns=["ticker", "filing_date"],
-                                           use_threads=False)
+            with pq.ParquetFile(partition) as file:
+                filings = file.read_row_groups(_row_groups_between(file, low, high),
+                                               columns=["ticker", "filing_date"], use_threads=False)
             codes = pc.index_in(filings.column("ticker"), value_set=names)
             filings = filings.filter(pc.is_valid(codes))
             keys.append(np.unique(_keys(pc.drop_null(codes).to_numpy(), _day_numbers(filings.column("filing_date")))))
@@ -158,10 +158,11 @@ def _filing_keys(root: Path | str, names: pa.Array) -> np.ndarray:
 def _row_groups_between(file: pq.ParquetFile, low: str, high: str) -> list[int]:
     """The row groups of ``file`` whose ``ticker`` statistics overlap ``low``..``high`` (and
     those without statistics)."""
-    column = file.schema_arrow.get_field_index("ticker")
+    metadata = file.metadata
+    column = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)].index("ticker")
     groups = []
-    for group in range(file.metadata.num_row_groups):
-        statistics = file.metadata.row_group(group).column(column).statistics
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(column).statistics
         if statistics is None or not statistics.has_min_max or (statistics.min <= high and statistics.max >= low):
             groups.append(group)
     return groups

@@ -114,7 +114,7 @@ class CorporateActionsFamily:
     def update_listing(self, dataset):
         """(endpoint, base parameters) of a market-wide listing of ``dataset`` on the update's
         source (v1, or its v3 fallback)."""
-        endpoint, sort, fallback_sort = CORPORATE_ACTION_LISTINGS[dataset][:3]
+        endpoint, sort, fallback_sort = CORPORATE_ACTION_LISTINGS[dataset]
         if self._update_source == "v1":
             return endpoint, {"limit": self.page_size(endpoint), "sort": sort}
         fallback = fallback_of(endpoint.name)
