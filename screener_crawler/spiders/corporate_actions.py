@@ -125,7 +125,8 @@ class CorporateActionsFamily:
         params["ticker.any_of" if self._update_source == "v1" else "ticker"] = ",".join(batches[0])
         return self.update_request(
             endpoint, dataset, params, callback=self.parse_relisted, errback=self.update_steps_failed,
-            meta={"polygon_batches": batches, "polygon_steps": ((("relist", dataset),) + rest)})
+            meta={"polygon_batches": batches, "polygon_steps": ((("relist", dataset),) + rest),
+                  PAGE_READER: corporate_action_reader(dataset, self._update_source, batches[0])})
 
     def parse_new_since(self, response):
         """A page of records dated after the watermark: their tickers (of the universe) are
@@ -142,12 +143,11 @@ class CorporateActionsFamily:
             yield from self.update_steps(response.meta["polygon_steps"][1:])
 
     def parse_relisted(self, response):
-        payload = page_json(response)
+        page = self.read_page(response)
         dataset = response.meta["polygon_update"]
         batches = response.meta["polygon_batches"]
-        rows = corporate_action_page_rows(payload, dataset, self._update_source, batches[0])
-        yield from upserted(self.record_batches(rows))
-        next_page = self.next_page_request(response, payload.get("next_url"))
+        yield from upserted(page.batches)
+        next_page = self.next_page_request(response, page.next_url)
         rest = response.meta["polygon_steps"][1:]
         if next_page:
             yield next_page
