@@ -32,7 +32,8 @@ LEDGER_WRITES = "ledger-write"
 """Writing the download ledger (one write at a time)."""
 
 _T = TypeVar("_T")
-_executors: dict[str, ThreadPoolExecutor] = {}
+_executors: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+"""kind -> (its number of threads, its pool)."""
 _starting = threading.Lock()
 
 
@@ -42,11 +43,12 @@ def executor(kind: str, threads: int = 1) -> ThreadPoolExecutor:
     ones finish what they were given and end."""
     threads = max(1, threads)
     with _starting:
-        pool = _executors.get(kind)
-        if pool is None or pool._max_workers != threads:
+        started, pool = _executors.get(kind, (threads, None))
+        if pool is None or started != threads:
             if pool is not None:
                 pool.shutdown(wait=False)
-            pool = _executors[kind] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=kind)
+            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=kind)
+            _executors[kind] = (threads, pool)
         return pool
 
 

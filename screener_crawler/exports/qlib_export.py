@@ -73,7 +73,7 @@ from screener_crawler.exports.qlib_format import (
 from screener_crawler.exports.qlib_symbols import qlib_code, qlib_folder
 from screener_crawler.ratios.compute import available_dates
 from screener_crawler.storage.atomic import write_bytes_atomically
-from screener_crawler.storage.layout import published_partitions
+from screener_crawler.storage.layout import column_statistics, published_partitions
 from screener_crawler.trading_calendar import trading_days
 
 MANIFEST_FILE = "qlib_export_manifest.json"
@@ -195,9 +195,7 @@ def _calendar(root, start, end):
 
 
 def _date_statistic(path, which):
-    metadata = pq.ParquetFile(path).metadata
-    column = metadata.schema.to_arrow_schema().get_field_index("date")
-    values = [getattr(metadata.row_group(i).column(column).statistics, which) for i in range(metadata.num_row_groups)]
+    values = [getattr(statistics, which) for statistics in column_statistics(pq.ParquetFile(path).metadata, "date")]
     return min(values) if which == "min" else max(values)
 
 

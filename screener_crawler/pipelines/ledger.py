@@ -3,7 +3,6 @@ import logging
 import time
 from collections import Counter, defaultdict
 
-
 from screener_crawler.connection import progress_file
 from screener_crawler.items import (
     PartitionFailed, PartitionStaged, TickersRenamed, UnitsStaged, UpsertFailed, UpsertStaged, failures_of,

@@ -91,6 +91,11 @@ def _ticker_array(tickers: frozenset) -> pa.Array:
     return pa.array(sorted(tickers), pa.string())
 
 
+def _of_tickers(values: pa.Array, tickers) -> pa.Array:
+    """Whether each of ``values`` is one of ``tickers`` (null for a null value)."""
+    return pc.is_in(values, value_set=_ticker_array(frozenset(tickers)))
+
+
 def v1_statement_page(body: bytes, dataset: str, tickers) -> ReadPage | None:
     """``parsers.v1_statement_page_rows`` read by Arrow: one row per ticker a record lists,
     of the ``tickers`` asked for; None for a page with a field the schema does not know or a
@@ -102,7 +107,7 @@ def v1_statement_page(body: bytes, dataset: str, tickers) -> ReadPage | None:
     records, header = read
     parents = pc.list_parent_indices(records["tickers"])
     listed = pc.list_flatten(records["tickers"])
-    wanted = pc.is_in(listed, value_set=_ticker_array(frozenset(tickers)))
+    wanted = _of_tickers(listed, tickers)
     parents, listed = parents.filter(wanted), listed.filter(wanted)
     pairs = pa.table({"record": parents, "ticker": listed})
     if pairs.group_by(["record", "ticker"]).aggregate([]).num_rows != pairs.num_rows:
@@ -125,7 +130,7 @@ def corporate_action_page(body: bytes, dataset: str, source: str, tickers) -> Re
     if read is None or len(read[0]) != len(fields):
         return None
     records, header = read
-    wanted = pc.is_in(records["ticker"], value_set=_ticker_array(frozenset(tickers)))
+    wanted = _of_tickers(records["ticker"], tickers)
     columns = {name: values.filter(wanted) for name, values in records.items()}
     length = len(columns["ticker"])
     columns["source"] = pa.repeat(pa.scalar(source, pa.string()), length)
@@ -162,7 +167,7 @@ def grouped_daily_page(body: bytes, day: str, tickers) -> ReadPage | None:
     if read is None:
         return None
     records, header = read
-    wanted = pc.is_in(records["T"], value_set=_ticker_array(frozenset(tickers)))
+    wanted = _of_tickers(records["T"], tickers)
     unlisted = pc.unique(records["T"].filter(pc.invert(wanted))).drop_null().to_pylist()
     records = {name: values.filter(wanted) for name, values in records.items()}
     length = len(records["T"])

@@ -21,7 +21,7 @@ from screener_crawler.polygon.fields import STATEMENTS, statement_line_items
 from screener_crawler.ratios.catalogue import ALIASES
 from screener_crawler.ratios.periods import META
 from screener_crawler.storage.atomic import TEMPORARY_SUFFIX
-from screener_crawler.storage.layout import LOCAL_PARQUET, STAGING_DIR, published_partitions
+from screener_crawler.storage.layout import LOCAL_PARQUET, STAGING_DIR, column_statistics, published_partitions
 
 RATIO_INPUTS = (*STATEMENTS, "daily_prices", "splits")
 """Datasets a ticker's ratios are computed from."""
@@ -158,14 +158,8 @@ def _filing_keys(root: Path | str, names: pa.Array) -> np.ndarray:
 def _row_groups_between(file: pq.ParquetFile, low: str, high: str) -> list[int]:
     """The row groups of ``file`` whose ``ticker`` statistics overlap ``low``..``high`` (and
     those without statistics)."""
-    metadata = file.metadata
-    column = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)].index("ticker")
-    groups = []
-    for group in range(metadata.num_row_groups):
-        statistics = metadata.row_group(group).column(column).statistics
-        if statistics is None or not statistics.has_min_max or (statistics.min <= high and statistics.max >= low):
-            groups.append(group)
-    return groups
+    return [group for group, statistics in enumerate(column_statistics(file.metadata, "ticker"))
+            if statistics is None or not statistics.has_min_max or (statistics.min <= high and statistics.max >= low)]
 
 
 def first_bars_after_filings(root: Path | str, tickers: list[str]) -> pa.Table:

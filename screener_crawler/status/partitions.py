@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from screener_crawler.datasets import Dataset
-from screener_crawler.storage.layout import published_partitions
+from screener_crawler.storage.layout import column_statistics, published_partitions
 
 IGNORED_PREFIXES = (".", "_")
 """Names that dataset readers skip (pyarrow's default): temporaries, ``_SUCCESS`` and such."""
@@ -125,13 +125,11 @@ def _latest_partition_date(dataset: Dataset, metadata: pq.FileMetaData) -> date 
     statistics; None when the dataset has no partition date or a group has no statistics."""
     if dataset.partition_date is None:
         return None
-    names = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)]
-    if dataset.partition_date not in names:
+    groups = column_statistics(metadata, dataset.partition_date)
+    if groups is None:
         return None
-    leaf = names.index(dataset.partition_date)
     latest = None
-    for group in range(metadata.num_row_groups):
-        statistics = metadata.row_group(group).column(leaf).statistics
+    for statistics in groups:
         if statistics is None or not statistics.has_min_max:
             return None
         latest = statistics.max if latest is None else max(latest, statistics.max)

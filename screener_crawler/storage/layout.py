@@ -64,6 +64,16 @@ def _entries(directory, prefix) -> list:
         return []
 
 
+def column_statistics(metadata: pq.FileMetaData, column: str) -> list | None:
+    """Each row group's statistics of ``column`` (found by its Parquet path; None for a group
+    written without them), or None when the file has no such column."""
+    paths = [metadata.schema.column(leaf).path for leaf in range(metadata.num_columns)]
+    if column not in paths:
+        return None
+    leaf = paths.index(column)
+    return [metadata.row_group(group).column(leaf).statistics for group in range(metadata.num_row_groups)]
+
+
 def write_partition_file(path: Path, table: pa.Table, row_group_rows: int) -> None:
     """Replace ``path`` with ``table`` (already in stored order). Not flushed to the disk one
     by one: publishing flushes them all at once before it deletes what it published."""
