@@ -62,6 +62,9 @@ SCREENER_REACTOR_LAG_INTERVAL = 0.05
 # have passed since the first of them; then all of them go into one staged file per dataset.
 SCREENER_STAGING_BYTES = 32_000_000
 SCREENER_STAGING_DELAY = 0.5
+# Bytes of rows (Arrow) waiting to be staged above which the crawl sends no more requests until
+# staging catches up; 0 = no limit.
+SCREENER_STAGING_BACKLOG_BYTES = 64_000_000
 # Seconds between publishes of the staged units while a crawl runs (they are also published
 # when it starts and when it stops, and a ratio input once all of it is staged); 0 = only then.
 # A publish rewrites every partition its staged units touch, and a batch of tickers touches
@@ -111,6 +114,7 @@ TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "screener_crawler.middlewares.staging_backlog.StagingBacklogMiddleware": 50,
     "screener_crawler.middlewares.retry.PolygonRetryMiddleware": 550,
     "screener_crawler.middlewares.entitlement.PlanEntitlementMiddleware": 560,
     # Before the retry middleware sees a response, its page is read (in a thread).

@@ -268,12 +268,14 @@ def test_grouped_daily_gives_the_same_prices_as_per_ticker_listings(sandbox, ful
     assert sum(entry["rows"] for entry in done.values()) == read_dataset(tmp_path, "daily_prices").num_rows
 
 
-def test_grouped_daily_prices_publishing_at_an_interval_by_months_and_small_ratio_chunks_change_nothing(
+def test_grouped_daily_prices_publishing_at_an_interval_by_months_small_ratio_chunks_and_a_tiny_staging_backlog_change_nothing(
         sandbox, full_run, tmp_path):
     result = screener(sandbox, tmp_path, PRICES_SOURCE="grouped", PRICES_END="2025-11-21",
-                      SCREENER_RATIO_CHUNK_TICKERS=7, SCREENER_PUBLISH_INTERVAL=1, SCREENER_PUBLISH_MONTHS=2)
+                      SCREENER_RATIO_CHUNK_TICKERS=7, SCREENER_PUBLISH_INTERVAL=1, SCREENER_PUBLISH_MONTHS=2,
+                      SCREENER_STAGING_BACKLOG_BYTES=1)
     tickers = UNIVERSE["universe_size"] + UNIVERSE["delisted"]
     assert stat(result, "units/complete/financial_ratios") == tickers
+    assert stat(result, "staging/requests_held") > 0  # every unit waiting to be staged held the requests
     assert stat(result, "publish/periodic") >= 1
     assert stat(result, "publish/months/daily_prices") >= 1
     assert stat(result, "staging/partitions/daily_prices") > 0

@@ -39,6 +39,11 @@ class StagingPipeline:
     all of them are written in one thread call (a group commit). A month of a market-wide
     listing is staged at once, replacing the listing's tickers in that month only.
     Staging and publishing run in threads, off the reactor.
+
+    Rows wait here from the moment their units complete until they are staged. While they
+    exceed ``SCREENER_STAGING_BACKLOG_BYTES``, ``room_to_download`` holds the crawl's next
+    requests (``StagingBacklogMiddleware``): a machine too busy to stage as fast as pages
+    arrive then downloads more slowly instead of holding more pages.
     """
 
     def __init__(self, crawler):
@@ -58,6 +63,10 @@ class StagingPipeline:
         self._months_waiting = defaultdict(int)
         """dataset -> months of a market-wide listing staged since its last publish."""
         self._publishing_months = set()
+        self._backlog_limit = crawler.settings.getint("SCREENER_STAGING_BACKLOG_BYTES")
+        self._backlog_bytes = 0
+        self._room = asyncio.Event()
+        self._room.set()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -99,7 +108,27 @@ class StagingPipeline:
             except Exception:
                 logger.exception("Publishing the staged units failed; they stay staged for the next publish")
 
+    async def room_to_download(self) -> None:
+        """Returns once the rows waiting to be staged are within ``SCREENER_STAGING_BACKLOG_BYTES``."""
+        await self._room.wait()
+
+    def _count_backlog(self, change: int) -> None:
+        """Count ``change`` bytes more (or fewer) of rows waiting to be staged."""
+        self._backlog_bytes += change
+        if self._backlog_limit and self._backlog_bytes > self._backlog_limit:
+            self._room.clear()
+        elif not self._room.is_set():
+            self._room.set()
+
     async def process_item(self, item):
+        size = _rows_bytes(item)
+        self._count_backlog(size)
+        try:
+            return await self._process(item)
+        finally:
+            self._count_backlog(-size)
+
+    async def _process(self, item):
         try:
             if isinstance(item, PartitionUnit):
                 return await self._stage_partition(item)
@@ -259,6 +288,15 @@ class StagingPipeline:
         if isinstance(item, UpsertUnit):
             return UpsertFailed(item.dataset, "disk full")
         return UnitsFailed([UnitFailed(unit.dataset, unit.ticker, "disk full") for unit in item.units])
+
+
+def _rows_bytes(item) -> int:
+    """Bytes of the rows an item brings to be staged."""
+    if isinstance(item, DatasetUnits):
+        return sum(unit.table.nbytes for unit in item.units)
+    if isinstance(item, (PartitionUnit, UpsertUnit)):
+        return item.table.nbytes
+    return 0
 
 
 def _rows_by_ticker(table: pa.Table) -> dict:

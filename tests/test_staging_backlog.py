@@ -1,0 +1,68 @@
+"""Rows waiting to be staged hold the crawl's next requests once they pass
+``SCREENER_STAGING_BACKLOG_BYTES``, and let them go once staged."""
+
+import asyncio
+import threading
+from types import SimpleNamespace
+
+import pyarrow as pa
+from scrapy.http import Request
+from scrapy.utils.test import get_crawler
+
+from screener_crawler.datasets import DATASETS
+from screener_crawler.items import DatasetUnit, DatasetUnits, UnitsStaged
+from screener_crawler.middlewares.staging_backlog import StagingBacklogMiddleware
+from screener_crawler.pipelines.staging import StagingPipeline
+
+
+def related_rows(ticker, count):
+    schema = DATASETS["related_tickers"].schema
+    return pa.Table.from_pylist([{"ticker": ticker, "related_ticker": f"R{i}"} for i in range(count)], schema=schema)
+
+
+def staging_pipeline(tmp_path, backlog_bytes):
+    crawler = get_crawler(settings_dict={"SCREENER_DATA_DIR": str(tmp_path), "SCREENER_STAGING_DELAY": 0.01,
+                                         "SCREENER_STAGING_BACKLOG_BYTES": backlog_bytes})
+    crawler.stats.open_spider()
+    return crawler, StagingPipeline.from_crawler(crawler)
+
+
+def hold_the_staging_thread(pipeline):
+    """Staging waits for the returned event; it then stages as usual."""
+    release, stage = threading.Event(), pipeline._stage_waiting
+    pipeline._stage_waiting = lambda waiting: release.wait(10) and stage(waiting)
+    return release
+
+
+async def requests_wait_while_rows_wait_to_be_staged(tmp_path, backlog_bytes, rows):
+    crawler, pipeline = staging_pipeline(tmp_path, backlog_bytes)
+    crawler.engine = SimpleNamespace(scraper=SimpleNamespace(itemproc=SimpleNamespace(middlewares=(pipeline,))))
+    middleware = StagingBacklogMiddleware.from_crawler(crawler)
+    release = hold_the_staging_thread(pipeline)
+    staged = asyncio.ensure_future(pipeline.process_item(DatasetUnits([DatasetUnit("related_tickers", "AAA",
+                                                                                   related_rows("AAA", rows))])))
+    await asyncio.sleep(0.05)
+    request = asyncio.ensure_future(middleware.process_request(Request("http://127.0.0.1/x")))
+    await asyncio.sleep(0.2)
+    held = not request.done()
+    release.set()
+    result = await asyncio.wait_for(staged, 10)
+    assert await asyncio.wait_for(request, 10) is None
+    assert isinstance(result, UnitsStaged) and result.units[0].rows == rows
+    return held, crawler.stats.get_value("staging/requests_held", 0)
+
+
+def test_a_request_waits_while_more_rows_than_the_limit_wait_to_be_staged(tmp_path):
+    held, counted = asyncio.run(requests_wait_while_rows_wait_to_be_staged(tmp_path, backlog_bytes=100, rows=50))
+    assert held and counted == 1
+
+
+def test_a_request_goes_on_while_the_rows_waiting_are_within_the_limit(tmp_path):
+    held, counted = asyncio.run(requests_wait_while_rows_wait_to_be_staged(tmp_path, backlog_bytes=10_000_000,
+                                                                           rows=50))
+    assert not held and counted == 0
+
+
+def test_no_limit_holds_nothing(tmp_path):
+    held, _ = asyncio.run(requests_wait_while_rows_wait_to_be_staged(tmp_path, backlog_bytes=0, rows=50))
+    assert not held
