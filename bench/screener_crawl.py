@@ -9,6 +9,8 @@ over the crawl and anything it starts) and CPU seconds, rows per dataset, Parque
 on disk, the seconds of the ratio pass, whether ``scrapy status`` is clean, and how many requests
 a second run of the same command sends (it should be none). Beside the JSON: the crawl's log
 (``.log``) and its summed RSS twice a second (``.rss.tsv``: seconds since the start, MB).
+``--busy-cores N`` keeps N cores busy with spinning processes during the crawl, as on a
+machine shared with other work.
 Then the same figures for the baseline (the official client, 8 threads, pandas;
 ``--no-baseline`` skips it), run against a fresh sandbox
 with the same options, and the ratio of the two wall times. The baseline has no rate limiter
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -257,6 +260,19 @@ def measured_options(args):
             "prices_end": args.prices_end}
 
 
+@contextmanager
+def busy_cores(count):
+    """``count`` processes that each keep a core busy while the block runs: the crawl on a
+    machine shared with other work."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def crawl_figures(args, key, sandbox_options):
     """Run the crawl, a second crawl of the same command, ``scrapy status`` and the
     cross-section; the crawler's figures."""
@@ -267,7 +283,8 @@ def crawl_figures(args, key, sandbox_options):
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid)
         answers_kept = kept_answers(args.response_store)
-        wall, usage, log, stats = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
+        with busy_cores(args.busy_cores):
+            wall, usage, log, stats = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid) - sandbox_cpu
         stopped = stats.get("finish_reason") != "finished"
         second_stats = crawl(sandbox.url, key, data_dir, settings)[3] if not stopped else None
@@ -291,6 +308,7 @@ def crawl_figures(args, key, sandbox_options):
     return {
         **measured_options(args),
         "settings": args.set,
+        "busy_cores": args.busy_cores,
         **figures(wall, usage, requests, tickers, args.cap),
         **(stopped_figures(log, stats, wall, args.stop_after) if stopped else {}),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
@@ -303,6 +321,8 @@ def crawl_figures(args, key, sandbox_options):
         "parquet_gb": round(parquet_bytes / 1e9, 2),
         "ratio_pass_seconds": stats.get("financial_ratios/seconds"),
         "publishes": stats.get("publish/count", 0),
+        "requests_held_by_staging": stats.get("staging/requests_held", 0),
+        "requests_held_by_staging_seconds": round(stats.get("staging/requests_held_seconds", 0), 1),
         "reactor_max_lag_ms": stats.get("reactor/max_lag_ms", 0),
         "reactor_lags_over_100ms": stats.get("reactor/lags_over_100ms", 0),
         "reactor_max_lag_less_cpu_queue_ms": stats.get("reactor/max_lag_less_cpu_queue_ms", 0),
@@ -354,6 +374,8 @@ def main():
     parser.add_argument("--sandbox-rate-limit", type=float, default=0.0, help="sandbox answers 429 above this")
     parser.add_argument("--cap", type=float, default=100.0, help="POLYGON_RATE_LIMIT of the crawl (0 = none)")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--busy-cores", type=int, default=0, metavar="N",
+                        help="keep N cores busy with other processes during the (first) crawl")
     parser.add_argument("--plan", choices=("v1", "basic"), default="v1")
     parser.add_argument("--prices-start", default="2009-01-01")
     parser.add_argument("--prices-end", default=DEFAULT_AS_OF.isoformat(),
