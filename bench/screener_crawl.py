@@ -260,6 +260,16 @@ def measured_options(args):
             "prices_end": args.prices_end}
 
 
+def pressure_stalled_seconds(resource):
+    """Seconds so far in which some task of the machine waited for ``resource`` (``cpu`` or
+    ``io``; Linux's pressure stall information), or None where the kernel does not say."""
+    try:
+        some = open(f"/proc/pressure/{resource}").readline().split()
+    except OSError:
+        return None
+    return int(some[-1].split("=")[1]) / 1e6
+
+
 @contextmanager
 def busy_cores(count):
     """``count`` processes that each keep a core busy while the block runs: the crawl on a
@@ -283,8 +293,12 @@ def crawl_figures(args, key, sandbox_options):
     with SandboxProcess(**sandbox_options, rate_limit=args.sandbox_rate_limit) as sandbox:
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid)
         answers_kept = kept_answers(args.response_store)
+        stalled_before = {resource: pressure_stalled_seconds(resource) for resource in ("cpu", "io")}
         with busy_cores(args.busy_cores):
             wall, usage, log, stats = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
+        pressure = {f"{resource}_pressure_pct": None if before is None else
+                    round(100 * (pressure_stalled_seconds(resource) - before) / wall, 1)
+                    for resource, before in stalled_before.items()}
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid) - sandbox_cpu
         stopped = stats.get("finish_reason") != "finished"
         second_stats = crawl(sandbox.url, key, data_dir, settings)[3] if not stopped else None
@@ -313,6 +327,7 @@ def crawl_figures(args, key, sandbox_options):
         **(stopped_figures(log, stats, wall, args.stop_after) if stopped else {}),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
         "sandbox_cpu_seconds": round(sandbox_cpu, 1),
+        **pressure,
         "sandbox_answers_kept_before": answers_kept,
         "http_429": stats.get("downloader/response_status_count/429", 0),
         "retries": stats.get("retry/count", 0),
