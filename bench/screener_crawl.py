@@ -9,8 +9,9 @@ over the crawl and anything it starts) and CPU seconds, rows per dataset, Parque
 on disk, the seconds of the ratio pass, whether ``scrapy status`` is clean, and how many requests
 a second run of the same command sends (it should be none). Beside the JSON: the crawl's log
 (``.log``) and its summed RSS twice a second (``.rss.tsv``: seconds since the start, MB).
-``--busy-cores N`` keeps N cores busy with spinning processes during the crawl, as on a
-machine shared with other work.
+``--busy-cores N`` keeps N cores busy with spinning processes during the crawl, and
+``--busy-disk N`` keeps N processes writing to the data root's disk, as on a machine shared
+with other work.
 Then the same figures for the baseline (the official client, 8 threads, pandas;
 ``--no-baseline`` skips it), run against a fresh sandbox
 with the same options, and the ratio of the two wall times. The baseline has no rate limiter
@@ -270,17 +271,36 @@ def pressure_stalled_seconds(resource):
     return int(some[-1].split("=")[1]) / 1e6
 
 
+DISK_WRITER = """
+import os, sys
+block, path = b"\\0" * (1 << 20), os.path.join(sys.argv[1], f".busy-disk-{os.getpid()}")
+while True:
+    with open(path, "wb") as file:
+        for _ in range(64):
+            file.write(block)
+        file.flush()
+        os.fsync(file.fileno())
+    os.remove(path)
+"""
+"""Writes 64 MB and waits for the disk to hold it (``fsync``), again and again."""
+
+
 @contextmanager
-def busy_cores(count):
-    """``count`` processes that each keep a core busy while the block runs: the crawl on a
-    machine shared with other work."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+def busy_machine(cores, disk_writers, directory):
+    """While the block runs, ``cores`` processes that each keep a core busy and
+    ``disk_writers`` that keep writing to ``directory``'s disk: the crawl on a machine shared
+    with other work."""
+    commands = [[sys.executable, "-c", "while True: pass"]] * cores \
+        + [[sys.executable, "-c", DISK_WRITER, str(directory)]] * disk_writers
+    others = [subprocess.Popen(command) for command in commands]
     try:
         yield
     finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
+        for other in others:
+            other.kill()
+            other.wait()
+        for leftover in Path(directory).glob(".busy-disk-*"):
+            leftover.unlink()
 
 
 def crawl_figures(args, key, sandbox_options):
@@ -294,7 +314,7 @@ def crawl_figures(args, key, sandbox_options):
         sandbox_cpu = process_cpu_seconds(sandbox.proc.pid)
         answers_kept = kept_answers(args.response_store)
         stalled_before = {resource: pressure_stalled_seconds(resource) for resource in ("cpu", "io")}
-        with busy_cores(args.busy_cores):
+        with busy_machine(args.busy_cores, args.busy_disk, data_dir.parent):
             wall, usage, log, stats = crawl(sandbox.url, key, data_dir, settings, args.stop_after)
         pressure = {f"{resource}_pressure_pct": None if before is None else
                     round(100 * (pressure_stalled_seconds(resource) - before) / wall, 1)
@@ -323,6 +343,7 @@ def crawl_figures(args, key, sandbox_options):
         **measured_options(args),
         "settings": args.set,
         "busy_cores": args.busy_cores,
+        "busy_disk": args.busy_disk,
         **figures(wall, usage, requests, tickers, args.cap),
         **(stopped_figures(log, stats, wall, args.stop_after) if stopped else {}),
         "target_wall_seconds_at_cap": round(1.1 * requests / args.cap, 1) if args.cap else None,
@@ -391,6 +412,9 @@ def main():
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--busy-cores", type=int, default=0, metavar="N",
                         help="keep N cores busy with other processes during the (first) crawl")
+    parser.add_argument("--busy-disk", type=int, default=0, metavar="N",
+                        help="keep N other processes writing to the data root's disk (64 MB and fsync, again and "
+                             "again) during the (first) crawl")
     parser.add_argument("--plan", choices=("v1", "basic"), default="v1")
     parser.add_argument("--prices-start", default="2009-01-01")
     parser.add_argument("--prices-end", default=DEFAULT_AS_OF.isoformat(),
