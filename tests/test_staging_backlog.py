@@ -1,5 +1,6 @@
-"""Rows waiting to be staged hold the crawl's next requests once they pass
-``SCREENER_STAGING_BACKLOG_BYTES``, and let them go once staged."""
+"""The staging pipeline under load: rows waiting to be staged hold the crawl's next requests
+once they pass ``SCREENER_STAGING_BACKLOG_BYTES``, and let them go once staged; units that come
+while a group is being written go together into the next."""
 
 import asyncio
 import threading
@@ -66,3 +67,22 @@ def test_a_request_goes_on_while_the_rows_waiting_are_within_the_limit(tmp_path)
 def test_no_limit_holds_nothing(tmp_path):
     held, _ = asyncio.run(requests_wait_while_rows_wait_to_be_staged(tmp_path, backlog_bytes=0, rows=50))
     assert not held
+
+
+async def units_that_come_while_a_group_is_written(tmp_path):
+    _, pipeline = staging_pipeline(tmp_path, backlog_bytes=0)
+    release = hold_the_staging_thread(pipeline)
+    items = []
+    for ticker in ("AAA", "BBB", "CCC"):
+        items.append(asyncio.ensure_future(pipeline.process_item(
+            DatasetUnits([DatasetUnit("related_tickers", ticker, related_rows(ticker, 3))]))))
+        await asyncio.sleep(0.1)  # past SCREENER_STAGING_DELAY: each is flushed on its own
+    release.set()
+    results = await asyncio.wait_for(asyncio.gather(*items), 10)
+    return [result.units[0].rows for result in results], sorted(path.name for path in pipeline._area.directory.iterdir())
+
+
+def test_units_that_come_while_a_group_is_written_go_together_into_the_next(tmp_path):
+    rows, files = asyncio.run(units_that_come_while_a_group_is_written(tmp_path))
+    assert rows == [3, 3, 3]
+    assert len(files) == 2, files  # AAA alone, then BBB and CCC in one file

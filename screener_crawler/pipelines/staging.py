@@ -58,6 +58,8 @@ class StagingPipeline:
         """dataset -> [(ticker, rows, future)] waiting to be staged."""
         self._waiting_bytes = 0
         self._flush_timer = None
+        self._writing = None
+        """The group of waiting units being written, while it is."""
         self._periodic = None
         self._months_per_publish = crawler.settings.getint("SCREENER_PUBLISH_MONTHS")
         self._months_waiting = defaultdict(int)
@@ -169,20 +171,33 @@ class StagingPipeline:
         return UnitsStaged(staged)
 
     async def _flush(self):
-        """Stage every waiting unit, a file per dataset, and let their items go on."""
+        """Stage every waiting unit, a file per dataset, and let their items go on. Units that
+        come while a group is being written wait for it, and all of them go into the next
+        group: a slow disk gets fewer, larger files instead of a queue of small ones."""
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        waiting, self._waiting, self._waiting_bytes = self._waiting, defaultdict(list), 0
-        if not waiting:
-            return
-        outcomes = await run_on(STAGING, self._stage_waiting, waiting)
-        for name, units in waiting.items():
-            for ticker, _, staged in units:
-                if isinstance(outcomes[name], Exception):
-                    staged.set_exception(outcomes[name])
-                else:
-                    staged.set_result(outcomes[name].get(ticker, (0, 0)))
+        if self._writing is None and self._waiting:
+            self._writing = asyncio.ensure_future(self._write_waiting())
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
+
+    async def _write_waiting(self):
+        try:
+            while self._waiting:
+                waiting, self._waiting, self._waiting_bytes = self._waiting, defaultdict(list), 0
+                try:
+                    outcomes = await run_on(STAGING, self._stage_waiting, waiting)
+                except Exception as error:
+                    outcomes = dict.fromkeys(waiting, error)
+                for name, units in waiting.items():
+                    for ticker, _, staged in units:
+                        if isinstance(outcomes[name], Exception):
+                            staged.set_exception(outcomes[name])
+                        else:
+                            staged.set_result(outcomes[name].get(ticker, (0, 0)))
+        finally:
+            self._writing = None
 
     def _stage_waiting(self, waiting):
         """Stage the waiting units, a file per dataset, without natural-key duplicates; dataset ->

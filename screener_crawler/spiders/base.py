@@ -184,6 +184,7 @@ class PolygonSpider(UpdateListings, scrapy.Spider):
             self.crawler.stats.set_value("update/tickers_renamed", len(self.renamed_tickers))
             for old, new in sorted(self.renamed_tickers.items()):
                 logger.info("%s is now listed as %s: its rows move to %s's history", old, new, new)
+        self._universe_now, self._universe_before = {}, {}  # only the plan needs them
         plan = plan_units(self.settings, self.datasets, self.tickers, self.force, self.refill, self.update, changed)
         self.pending, self._refetch = plan.pending, plan.refetch
         self.update_since = {d: day for d, day in plan.watermarks.items() if d in self.updated_by_listing()}
