@@ -357,6 +357,7 @@ def crawl_figures(args, key, sandbox_options):
         "parquet_gb": round(parquet_bytes / 1e9, 2),
         "ratio_pass_seconds": stats.get("financial_ratios/seconds"),
         "publishes": stats.get("publish/count", 0),
+        "staged_files": stats.get("staging/files", 0),
         "requests_held_by_staging": stats.get("staging/requests_held", 0),
         "requests_held_by_staging_seconds": round(stats.get("staging/requests_held_seconds", 0), 1),
         "reactor_max_lag_ms": stats.get("reactor/max_lag_ms", 0),
