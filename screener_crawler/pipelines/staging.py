@@ -60,6 +60,9 @@ class StagingPipeline:
         self._flush_timer = None
         self._writing = None
         """The group of waiting units being written, while it is."""
+        self._flush_due = False
+        """Whether the waiting units are due to be written (their delay has passed, or their bytes
+        reached ``SCREENER_STAGING_BYTES``)."""
         self._periodic = None
         self._months_per_publish = crawler.settings.getint("SCREENER_PUBLISH_MONTHS")
         self._months_waiting = defaultdict(int)
@@ -171,20 +174,21 @@ class StagingPipeline:
         return UnitsStaged(staged)
 
     async def _flush(self):
-        """Stage every waiting unit, a file per dataset, and let their items go on. Units that
-        come while a group is being written wait for it, and all of them go into the next
+        """Stage every waiting unit, a file per dataset, and let their items go on. Units whose
+        group is due while another is being written wait for it, and go together into the next
         group: a slow disk gets fewer, larger files instead of a queue of small ones."""
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        if self._writing is None and self._waiting:
+        self._flush_due = True
+        if self._writing is None:
             self._writing = asyncio.ensure_future(self._write_waiting())
-        if self._writing is not None:
-            await asyncio.shield(self._writing)
+        await asyncio.shield(self._writing)
 
     async def _write_waiting(self):
         try:
-            while self._waiting:
+            while self._flush_due and self._waiting:
+                self._flush_due = False
                 waiting, self._waiting, self._waiting_bytes = self._waiting, defaultdict(list), 0
                 try:
                     outcomes = await run_on(STAGING, self._stage_waiting, waiting)
