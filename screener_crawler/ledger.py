@@ -6,6 +6,11 @@ The file keeps the older batch script's top-level keys (``completed``, ``failed`
 per-unit detail and ``watermarks``: per dataset, the market day (the server's, not the local
 clock's) a crawl that completed every unit of it was current to, from which ``-a update=1``
 brings it up to date. It is always replaced atomically.
+
+Per dataset, ``done`` maps a ticker to ``[rows, at]`` (a ``DoneUnit``: the rows staged and when,
+as ISO text) and ``failed`` maps a ticker to ``{error, timestamp}``. A full universe has about
+90,000 done units, held for the whole crawl, so each is a pair (a tuple in memory, half the
+size of a dict); ``load`` still reads the ``{rows, at}`` objects of older ledgers.
 """
 
 import json
@@ -13,6 +18,7 @@ import sys
 from datetime import date, datetime, timezone
 from functools import reduce
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -25,12 +31,29 @@ def utc_now():
     return sys.intern(datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
+class DoneUnit(NamedTuple):
+    """A unit done: the rows staged, and when (ISO text; None in a hand-written ledger)."""
+
+    rows: int
+    at: str | None = None
+
+    @classmethod
+    def read(cls, entry: list | dict) -> "DoneUnit":
+        """From the file's ``[rows, at]``, or the ``{rows, at}`` of ledgers written before."""
+        if isinstance(entry, dict):
+            return cls(entry.get("rows", 0), entry.get("at"))
+        return cls(*entry)
+
+
 class Ledger:
     def __init__(self, path, state=None):
         self.path = Path(path)
         self._state = state or {}
         self._state.setdefault("started_at", utc_now())
         self._state.setdefault("datasets", {})
+        for entry in self._state["datasets"].values():
+            entry["done"] = {ticker: DoneUnit.read(unit) for ticker, unit in (entry.get("done") or {}).items()}
+            entry.setdefault("failed", {})
         self._state.setdefault("completed", [])
         self._state.setdefault("failed", {})
         self._state.setdefault("watermarks", {})
@@ -45,7 +68,10 @@ class Ledger:
             state = json.load(handle)
         if not isinstance(state, dict):
             raise ValueError(f"{path} is not a download ledger")
-        return cls(path, state)
+        try:
+            return cls(path, state)
+        except (AttributeError, TypeError) as error:
+            raise ValueError(f"{path} is not a download ledger: {error}") from None
 
     def _dataset(self, dataset):
         return self._state["datasets"].setdefault(dataset, {"done": {}, "failed": {}})
@@ -55,8 +81,8 @@ class Ledger:
 
     def done_at(self, dataset: str, ticker: str) -> datetime | None:
         """When the unit was last done (this machine's clock), or None when it is not done."""
-        entry = self._dataset(dataset)["done"].get(ticker)
-        return datetime.fromisoformat(entry["at"]) if entry and entry.get("at") else None
+        unit = self._dataset(dataset)["done"].get(ticker)
+        return datetime.fromisoformat(unit.at) if unit and unit.at else None
 
     def done_tickers(self, dataset):
         return set(self._dataset(dataset)["done"])
@@ -67,7 +93,7 @@ class Ledger:
     def mark_done(self, dataset, ticker, rows):
         entry = self._dataset(dataset)
         entry["failed"].pop(ticker, None)
-        entry["done"][ticker] = {"rows": rows, "at": utc_now()}
+        entry["done"][ticker] = DoneUnit(rows, utc_now())
 
     def mark_failed(self, dataset, ticker, reason):
         entry = self._dataset(dataset)
@@ -112,9 +138,10 @@ class Ledger:
     def encoded(self):
         """The ledger as JSON bytes, stamped now. Encoded on the reactor thread every few
         seconds, so with orjson, ten times faster than the json module on a full universe's
-        ledger. Plain JSON either way: ``load`` reads it with ``json``."""
+        ledger. Plain JSON either way: ``load`` reads it with ``json``. A ``DoneUnit`` is a
+        tuple orjson does not take as one (it is a subclass): ``default`` makes it one."""
         self._state["last_updated"] = utc_now()
-        return orjson.dumps(self._state, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(self._state, default=tuple, option=orjson.OPT_SORT_KEYS)
 
     def write(self, encoded):
         """Replace the file with ``encoded`` (blocking: the disk may keep it waiting)."""

@@ -115,7 +115,7 @@ def test_written_rows_match_the_ledger(full_run):
     for dataset in TICKER_DATASETS:
         table = read_dataset(data_dir, dataset)
         rows = table.num_rows if table is not None else 0
-        assert rows == sum(entry["rows"] for entry in state["datasets"][dataset]["done"].values()), dataset
+        assert rows == sum(rows for rows, _ in state["datasets"][dataset]["done"].values()), dataset
         assert rows > 0, dataset
 
 
@@ -178,7 +178,7 @@ def test_the_log_ends_with_a_short_summary_not_the_stats(full_run):
     assert f"  API requests: {requests:,} ({requests / tickers:.2f} per ticker), 429s: 0, retries: 0" in summary
     state = ledger(data_dir)
     for dataset in TICKER_DATASETS:
-        rows = sum(unit["rows"] for unit in state["datasets"][dataset]["done"].values())
+        rows = sum(rows for rows, _ in state["datasets"][dataset]["done"].values())
         assert re.search(rf"^  {dataset} +{tickers} +{rows:,} +0$", "\n".join(summary), re.MULTILINE), dataset
     assert f"  data: {data_dir}" in summary
     assert f"  every stat and the field coverage: {data_dir / 'crawl_stats.json'}" in summary
@@ -265,7 +265,7 @@ def test_grouped_daily_gives_the_same_prices_as_per_ticker_listings(sandbox, ful
     assert snapshot(tmp_path)["daily_prices"] == snapshot(full_run[0])["daily_prices"]
     done = ledger(tmp_path)["datasets"]["daily_prices"]["done"]
     assert len(done) == tickers
-    assert sum(entry["rows"] for entry in done.values()) == read_dataset(tmp_path, "daily_prices").num_rows
+    assert sum(rows for rows, _ in done.values()) == read_dataset(tmp_path, "daily_prices").num_rows
 
 
 def test_grouped_daily_prices_publishing_at_an_interval_by_months_small_ratio_chunks_and_a_tiny_staging_backlog_change_nothing(

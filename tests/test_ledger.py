@@ -5,6 +5,7 @@ import json
 import threading
 from types import SimpleNamespace
 
+import pytest
 from scrapy.utils.test import get_crawler
 
 from screener_crawler.items import UnitsStaged, UnitStaged
@@ -20,12 +21,35 @@ def test_a_saved_ledger_is_plain_json_that_loads_back_unchanged(tmp_path):
     ledger.save()
 
     on_disk = json.loads((tmp_path / "download_progress.json").read_text())
-    assert on_disk == ledger.as_dict()
     assert list(on_disk) == sorted(on_disk)
+    assert on_disk["datasets"]["splits"]["done"] == {"AAPL": [3, ledger.as_dict()["datasets"]["splits"]["done"]["AAPL"].at]}
     reloaded = Ledger.load(tmp_path / "download_progress.json")
+    assert reloaded.as_dict() == ledger.as_dict()
     assert reloaded.is_done("splits", "AAPL") and not reloaded.is_done("dividends", "ZZZZ")
+    assert reloaded.done_at("splits", "AAPL") == ledger.done_at("splits", "AAPL") is not None
     assert reloaded.failures("dividends")["ZZZZ"]["error"] == "http_404"
     assert [p.name for p in tmp_path.iterdir()] == ["download_progress.json"]
+
+
+def test_a_ledger_written_with_a_rows_and_at_object_per_unit_still_loads(tmp_path):
+    path = tmp_path / "download_progress.json"
+    path.write_text(json.dumps({"datasets": {"splits": {
+        "done": {"AAPL": {"rows": 3, "at": "2026-12-01T10:00:00+00:00"}, "MSFT": {"rows": 0}}, "failed": {}}}}))
+    ledger = Ledger.load(path)
+    assert ledger.done_tickers("splits") == {"AAPL", "MSFT"}
+    assert ledger.done_at("splits", "AAPL").isoformat() == "2026-12-01T10:00:00+00:00"
+    assert ledger.done_at("splits", "MSFT") is None
+    ledger.save()
+    assert json.loads(path.read_text())["datasets"]["splits"]["done"] == {
+        "AAPL": [3, "2026-12-01T10:00:00+00:00"], "MSFT": [0, None]}
+
+
+def test_a_file_that_is_json_but_not_a_ledger_is_refused_with_its_path(tmp_path):
+    path = tmp_path / "download_progress.json"
+    for text in ("[1, 2]", '{"datasets": [1]}', '{"datasets": {"splits": {"done": {"AAPL": 3}}}}'):
+        path.write_text(text)
+        with pytest.raises(ValueError, match="is not a download ledger"):
+            Ledger.load(path)
 
 
 def test_a_ticker_is_completed_only_when_every_dataset_of_the_crawl_is_done(tmp_path):

@@ -45,7 +45,9 @@ class UnitCollectorPipeline:
         self._records = defaultdict(list)
         self._partitions = defaultdict(list)
         self._upserts = defaultdict(list)
-        self._settled = set()
+        # dataset -> the tickers (partitions, UPSERT) settled: a set per dataset, not a pair per
+        # unit, as a full universe has about 90,000 units
+        self._settled = defaultdict(set)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -58,7 +60,8 @@ class UnitCollectorPipeline:
             self._records.update(state["records"])
             self._partitions.update(state["partitions"])
             self._upserts.update(state.get("upserts", {}))
-            self._settled = state["settled"]
+            for dataset, key in state["settled"]:
+                self._settled[dataset].add(key)
             logger.info("Resuming %d open unit(s) from %s", len(self._records), self._state_file)
 
     def process_item(self, item):
@@ -76,7 +79,7 @@ class UnitCollectorPipeline:
         if isinstance(item, UnitsComplete):
             units = []
             for dataset, ticker in item.units:
-                if (dataset, ticker) in self._settled:
+                if self._is_settled((dataset, ticker)):
                     self._stats.inc_value("units/settled_twice")
                     continue
                 units.append(DatasetUnit(dataset, ticker, self._settle(self._records, (dataset, ticker))))
@@ -92,7 +95,7 @@ class UnitCollectorPipeline:
 
     def _hold(self, batch):
         if batch.upsert:
-            if (batch.dataset, UPSERT) not in self._settled:
+            if not self._is_settled((batch.dataset, UPSERT)):
                 self._upserts[(batch.dataset, UPSERT)].append(batch.table)
             return
         if batch.partition is not None:
@@ -103,18 +106,22 @@ class UnitCollectorPipeline:
             pieces = [((batch.dataset, None), batch.table)]
         for key, table in pieces:
             held = self._partitions if batch.partition is not None else self._records
-            if key not in self._settled:
+            if not self._is_settled(key):
                 held[key].append(table)
 
     def _settle(self, held, key):
         """The rows held for ``key`` as one table, and ``key`` settled from now on; a second
         settlement is dropped."""
         tables = held.pop(key, [])
-        if key in self._settled:
+        if self._is_settled(key):
             self._stats.inc_value("units/settled_twice")
             raise DropItem(f"{key} already settled in this crawl", log_level="DEBUG")
-        self._settled.add(key)
+        self._settled[key[0]].add(key[1])
         return pa.concat_tables(tables) if tables else empty_table(DATASETS[key[0]])
+
+    def _is_settled(self, key: tuple) -> bool:
+        dataset, unit = key
+        return dataset in self._settled and unit in self._settled[dataset]
 
     def close_spider(self):
         if self._state_file:
@@ -127,5 +134,5 @@ class UnitCollectorPipeline:
 
     def _save_state(self):
         state = {"records": dict(self._records), "partitions": dict(self._partitions), "upserts": dict(self._upserts),
-                 "settled": self._settled}
+                 "settled": [(dataset, key) for dataset, keys in self._settled.items() for key in keys]}
         replace_atomically(self._state_file, lambda temporary: temporary.write_bytes(pickle.dumps(state)))

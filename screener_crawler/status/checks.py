@@ -88,7 +88,7 @@ def check_dataset(tally: PartitionTally, staged: StagedUnits, ledger: LedgerView
     missing = []
     if not tally.unreadable and not staged.unreadable and not staged.whole_table:
         missing = sorted(ticker for ticker, unit in done.items()
-                         if (unit or {}).get("rows", 0) > 0
+                         if unit.rows > 0
                          and ticker not in tally.tickers and ticker not in staged.tickers
                          and ticker not in staged.upserted_tickers)
     problems = []

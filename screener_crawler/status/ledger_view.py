@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from screener_crawler.ledger import Ledger
+from screener_crawler.ledger import DoneUnit, Ledger
 
 
 @dataclass
@@ -30,8 +30,8 @@ class LedgerView:
         where ``-a update=1`` starts from."""
         return (self.state.get("watermarks") or {}).get(dataset)
 
-    def done(self, dataset: str) -> dict[str, dict]:
-        """Ticker -> ``{rows, at}`` of the units done."""
+    def done(self, dataset: str) -> dict[str, DoneUnit]:
+        """Ticker -> rows and time of the units done."""
         return self._entry(dataset).get("done") or {}
 
     def failed(self, dataset: str) -> dict[str, str]:
