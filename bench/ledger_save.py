@@ -1,6 +1,8 @@
 """Reactor time of one download-ledger save at full size: ``Ledger.summarise`` and
 ``Ledger.save`` for a ledger of every dataset of 10,070 tickers (the pipeline saves it on the
-reactor thread every ``SCREENER_LEDGER_SAVE_INTERVAL`` seconds).
+reactor thread every ``SCREENER_LEDGER_SAVE_INTERVAL`` seconds), and the memory the ledger's
+units take (Python's allocations while they are marked done, ``tracemalloc``; the crawl holds
+them to its end).
 
     python bench/ledger_save.py [--tickers 10070]
 """
@@ -9,6 +11,7 @@ import argparse
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,9 +28,13 @@ def main():
     datasets = [name for name, dataset in DATASETS.items() if dataset.per_ticker]
     with tempfile.TemporaryDirectory() as scratch:
         ledger = Ledger(Path(scratch, "download_progress.json"))
+        tracemalloc.start()
         for dataset in datasets:
             for number, ticker in enumerate(tickers):
                 ledger.mark_done(dataset, ticker, number % 5000)
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        print(f"units done: {len(tickers) * len(datasets):,}, held in memory {held / 1e6:.1f} MB")
         for round_ in range(3):
             started = time.perf_counter()
             ledger.summarise(tickers, datasets, workers=16)

@@ -38,11 +38,19 @@ class DoneUnit(NamedTuple):
     at: str | None = None
 
     @classmethod
-    def read(cls, entry: list | dict) -> "DoneUnit":
-        """From the file's ``[rows, at]``, or the ``{rows, at}`` of ledgers written before."""
+    def read(cls, entry: list | dict | None) -> "DoneUnit":
+        """From the file's ``[rows, at]``, the ``{rows, at}`` of ledgers written before, or a
+        hand-written ``null`` (no rows); TypeError for anything else."""
+        if entry is None:
+            return cls(0)
         if isinstance(entry, dict):
-            return cls(entry.get("rows", 0), entry.get("at"))
-        return cls(*entry)
+            entry = [entry.get("rows", 0), entry.get("at")]
+        if not isinstance(entry, list) or not 1 <= len(entry) <= 2:
+            raise TypeError(f"a done unit is [rows, at], not {entry!r}")
+        unit = cls(*entry)
+        if isinstance(unit.rows, bool) or not isinstance(unit.rows, int) or not isinstance(unit.at, str | None):
+            raise TypeError(f"a done unit is [rows, at], not {entry!r}")
+        return unit
 
 
 class Ledger:
@@ -53,7 +61,7 @@ class Ledger:
         self._state.setdefault("datasets", {})
         for entry in self._state["datasets"].values():
             entry["done"] = {ticker: DoneUnit.read(unit) for ticker, unit in (entry.get("done") or {}).items()}
-            entry.setdefault("failed", {})
+            entry["failed"] = entry.get("failed") or {}
         self._state.setdefault("completed", [])
         self._state.setdefault("failed", {})
         self._state.setdefault("watermarks", {})

@@ -34,19 +34,23 @@ def test_a_saved_ledger_is_plain_json_that_loads_back_unchanged(tmp_path):
 def test_a_ledger_written_with_a_rows_and_at_object_per_unit_still_loads(tmp_path):
     path = tmp_path / "download_progress.json"
     path.write_text(json.dumps({"datasets": {"splits": {
-        "done": {"AAPL": {"rows": 3, "at": "2026-12-01T10:00:00+00:00"}, "MSFT": {"rows": 0}}, "failed": {}}}}))
+        "done": {"AAPL": {"rows": 3, "at": "2026-12-01T10:00:00+00:00"}, "MSFT": {"rows": 0}, "NVDA": None},
+        "failed": None}}}))
     ledger = Ledger.load(path)
-    assert ledger.done_tickers("splits") == {"AAPL", "MSFT"}
+    assert ledger.done_tickers("splits") == {"AAPL", "MSFT", "NVDA"}
     assert ledger.done_at("splits", "AAPL").isoformat() == "2026-12-01T10:00:00+00:00"
     assert ledger.done_at("splits", "MSFT") is None
+    ledger.mark_failed("splits", "TSLA", "HTTP 500")
     ledger.save()
     assert json.loads(path.read_text())["datasets"]["splits"]["done"] == {
-        "AAPL": [3, "2026-12-01T10:00:00+00:00"], "MSFT": [0, None]}
+        "AAPL": [3, "2026-12-01T10:00:00+00:00"], "MSFT": [0, None], "NVDA": [0, None]}
 
 
 def test_a_file_that_is_json_but_not_a_ledger_is_refused_with_its_path(tmp_path):
     path = tmp_path / "download_progress.json"
-    for text in ("[1, 2]", '{"datasets": [1]}', '{"datasets": {"splits": {"done": {"AAPL": 3}}}}'):
+    for text in ("[1, 2]", '{"datasets": [1]}', '{"datasets": {"splits": {"done": {"AAPL": 3}}}}',
+                 '{"datasets": {"splits": {"done": {"AAPL": "ab"}}}}', '{"datasets": {"splits": {"done": {"AAPL": ["3", null]}}}}',
+                 '{"datasets": {"splits": {"done": {"AAPL": [1, 5]}}}}'):
         path.write_text(text)
         with pytest.raises(ValueError, match="is not a download ledger"):
             Ledger.load(path)

@@ -410,10 +410,11 @@ def test_staged_files_of_an_undeclared_dataset_break_the_status(tree):
 def test_an_unreadable_ledger_breaks_the_status(tree, tmp_path):
     root, _ = tree
     ledger = tmp_path / "broken.json"
-    ledger.write_text("{not json")
-    report = check(root, ledger)
-    assert report["ok"] is False and report["ledger"]["error"]
-    assert report["problems"][0].startswith("ledger unreadable")
+    for text in ("{not json", '{"datasets": {"balance_sheets": {"done": {"AAPL": ["2", null]}}}}'):
+        ledger.write_text(text)
+        report = check(root, ledger)
+        assert report["ok"] is False and report["ledger"]["error"]
+        assert report["problems"][0].startswith("ledger unreadable")
 
 
 def test_datasets_option_selects_and_rejects_unknown_names(tree, capsys):
