@@ -13,7 +13,8 @@ from scrapy.utils.test import get_crawler
 from screener_crawler.datasets import DATASETS
 from screener_crawler.items import DatasetUnit, DatasetUnits, UnitsStaged
 from screener_crawler.middlewares.staging_backlog import StagingBacklogMiddleware
-from screener_crawler.pipelines.staging import StagingPipeline
+from screener_crawler.pipelines.staging import StagingPipeline, _rows_bytes
+from screener_crawler.storage.tables import by_ticker
 
 
 def related_rows(ticker, count):
@@ -86,3 +87,16 @@ def test_units_that_come_while_a_group_is_written_go_together_into_the_next(tmp_
     rows, files = asyncio.run(units_that_come_while_a_group_is_written(tmp_path))
     assert rows == [3, 3, 3]
     assert len(files) == 2, files  # AAA alone, then BBB and CCC in one file
+
+
+def test_the_bytes_counted_for_units_cut_from_pages_are_their_rows_bytes():
+    """Units cut per ticker from two datasets' pages, as a response brings them, one of them
+    empty: the bytes counted are within 2 % of the sum of each unit's own."""
+    pages = {"related_tickers": pa.concat_tables([related_rows(ticker, count) for ticker, count
+                                                  in (("AAA", 3), ("BBB", 40), ("CCC", 7))]),
+             "dividends": DATASETS["dividends"].schema.empty_table()}
+    units = [DatasetUnit(dataset, ticker, rows) for dataset, page in pages.items() for ticker, rows in by_ticker(page)]
+    units.append(DatasetUnit("dividends", "AAA", pages["dividends"]))
+    counted = _rows_bytes(DatasetUnits(units))
+    exact = sum(unit.table.nbytes for unit in units)
+    assert exact > 0 and abs(counted - exact) <= 0.02 * exact, (counted, exact)
