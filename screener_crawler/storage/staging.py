@@ -63,10 +63,16 @@ class StagedHeader:
     upsert: bool = False
 
 
+WRITE_BUFFER_BYTES = 1 << 20
+"""What a staged file's writer gathers before each write to the disk: a record batch is two
+buffers a column, which Arrow's file sink would write with a system call each."""
+
+
 def write_staged_file(path: Path, schema: pa.Schema, pieces: list) -> None:
     """An Arrow IPC file of ``schema``, a record batch per (month, rows) of ``pieces`` (rows
     of ``schema``'s types)."""
-    with ipc.new_file(path, schema) as writer:
+    with pa.OSFile(str(path), "wb") as file, pa.BufferedOutputStream(file, WRITE_BUFFER_BYTES) as sink, \
+            ipc.new_file(sink, schema) as writer:
         for _, piece in pieces:
             writer.write_table(piece.combine_chunks())
 
