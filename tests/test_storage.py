@@ -3,6 +3,7 @@ published by replacing only their tickers' rows or upserting rows by natural key
 in staging and publishing."""
 
 import dataclasses
+import errno
 import signal
 import subprocess
 import sys
@@ -406,6 +407,17 @@ def test_a_file_staged_before_upserts_existed_reads_as_replacing_its_tickers(tmp
     write_staged_file(path, PRICES.schema.with_metadata(metadata), [(202405, table)])
     header = StagingArea.header(StagingArea(tmp_path).files()[0])
     assert (header.upsert, header.tickers, header.scope) == (False, ("AAPL",), None)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("bars", [1, 50_000])
+def test_a_full_disk_reaches_the_stager_as_enospc_however_small_the_file(bars):
+    """Staged files are written through a buffer: a file smaller than it only reaches the disk
+    when it closes, and the staging pipeline must still see ENOSPC (``DISK_FULL``)."""
+    table = stamped(PRICES, records_table(PRICES, [bar("AAPL", date(2024, 5, 2), float(i)) for i in range(bars)]), NOW)
+    with pytest.raises(OSError) as raised:
+        write_staged_file(Path("/dev/full"), PRICES.schema, [(202405, table)])
+    assert raised.value.errno == errno.ENOSPC
 
 
 def test_every_partitioned_dataset_can_be_upserted_as_its_key_holds_its_partition_date():
