@@ -89,14 +89,20 @@ def test_units_that_come_while_a_group_is_written_go_together_into_the_next(tmp_
     assert len(files) == 2, files  # AAA alone, then BBB and CCC in one file
 
 
+def dividend_rows(ticker, count):
+    return pa.Table.from_pylist([{"ticker": ticker, "source": "polygon"} for _ in range(count)],
+                                schema=DATASETS["dividends"].schema)
+
+
 def test_the_bytes_counted_for_units_cut_from_pages_are_their_rows_bytes():
-    """Units cut per ticker from two datasets' pages, as a response brings them, one of them
-    empty: the bytes counted are within 2 % of the sum of each unit's own."""
+    """Units cut per ticker from the pages of two datasets whose rows differ in width, as a
+    response brings them, and an empty unit: the bytes counted are within 2 % of the sum of
+    each unit's own."""
     pages = {"related_tickers": pa.concat_tables([related_rows(ticker, count) for ticker, count
                                                   in (("AAA", 3), ("BBB", 40), ("CCC", 7))]),
-             "dividends": DATASETS["dividends"].schema.empty_table()}
+             "dividends": pa.concat_tables([dividend_rows(ticker, count) for ticker, count in (("AAA", 2), ("CCC", 5))])}
     units = [DatasetUnit(dataset, ticker, rows) for dataset, page in pages.items() for ticker, rows in by_ticker(page)]
-    units.append(DatasetUnit("dividends", "AAA", pages["dividends"]))
+    units.append(DatasetUnit("dividends", "BBB", DATASETS["dividends"].schema.empty_table()))
     counted = _rows_bytes(DatasetUnits(units))
     exact = sum(unit.table.nbytes for unit in units)
     assert exact > 0 and abs(counted - exact) <= 0.02 * exact, (counted, exact)

@@ -411,7 +411,7 @@ def test_a_file_staged_before_upserts_existed_reads_as_replacing_its_tickers(tmp
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
 @pytest.mark.parametrize("bars", [1, 50_000])
-def test_a_full_disk_reaches_the_stager_as_enospc_however_small_the_file(bars):
+def test_writing_a_staged_file_on_a_full_disk_raises_enospc_however_small_the_file(bars):
     """Staged files are written through a buffer: a file smaller than it only reaches the disk
     when it closes, and the staging pipeline must still see ENOSPC (``DISK_FULL``)."""
     table = stamped(PRICES, records_table(PRICES, [bar("AAPL", date(2024, 5, 2), float(i)) for i in range(bars)]), NOW)

@@ -310,9 +310,10 @@ class StagingPipeline:
 
 
 def _rows_bytes(item) -> int:
-    """Bytes of the rows an item brings to be staged. The units of one dataset share its schema,
-    so one unit's bytes per row, times their rows, stands for theirs: ``Table.nbytes`` walks every
-    column of a table sliced from a page, too slow to call for each of ~50 units a page."""
+    """Bytes of the rows an item brings to be staged, estimated for a response's units: the
+    units of one dataset share its schema, so one unit's bytes per row, times their rows, stands
+    for theirs (``Table.nbytes`` walks every column of a table sliced from a page, too slow to
+    call for each of ~50 units a page)."""
     if isinstance(item, DatasetUnits):
         rows, sample = defaultdict(int), {}
         for unit in item.units:

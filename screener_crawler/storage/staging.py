@@ -64,8 +64,8 @@ class StagedHeader:
 
 
 WRITE_BUFFER_BYTES = 1 << 20
-"""What a staged file's writer gathers before each write to the disk: a record batch is two
-buffers a column, which Arrow's file sink would write with a system call each."""
+"""What a staged file's writer gathers before each write to the file: a record batch is two or
+three buffers a column, which Arrow's file sink would write with a system call each."""
 
 
 def write_staged_file(path: Path, schema: pa.Schema, pieces: list) -> None:
