@@ -9,7 +9,9 @@ chunk); threads of one kind each keep only the memory that kind needs.
 
 import asyncio
 import functools
+import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +33,16 @@ VALIDATION = "validation"
 LEDGER_WRITES = "ledger-write"
 """Writing the download ledger (one write at a time)."""
 
+BACKGROUND_KINDS = (PUBLISHING, PARTITION_WRITES, RATIO_PASS)
+"""Work that has slack: publishing is needed only before the ratio pass, and the pass only before
+the downloads end. Their threads run at a lower CPU priority (``BACKGROUND_NICENESS``), so that on a
+busy machine the reactor's thread, the page reads and staging, which every request waits for, get
+the CPU first."""
+BACKGROUND_NICENESS = 10
+"""How much nicer than the process the background threads are (Linux, where a thread has its own
+nice value; elsewhere they run at the process's priority)."""
+
+logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _executors: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 """kind -> (its number of threads, its pool)."""
@@ -47,9 +59,22 @@ def executor(kind: str, threads: int = 1) -> ThreadPoolExecutor:
         if pool is None or started != threads:
             if pool is not None:
                 pool.shutdown(wait=False)
-            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=kind)
+            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=kind,
+                                      initializer=_lower_priority if kind in BACKGROUND_KINDS else None)
             _executors[kind] = (threads, pool)
         return pool
+
+
+def _lower_priority() -> None:
+    """Make the calling thread ``BACKGROUND_NICENESS`` nicer than it is (Linux only: elsewhere
+    ``setpriority`` of a thread's id would reach the whole process, or another one)."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS))
+    except OSError as error:
+        logger.debug("Could not lower the priority of thread %s: %s", threading.current_thread().name, error)
 
 
 async def run_on(kind: str, func: Callable[..., _T], *args, threads: int = 1) -> _T:

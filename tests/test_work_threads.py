@@ -1,11 +1,18 @@
 """Each kind of blocking work runs on threads of its own, no more of them at once than asked."""
 
 import asyncio
+import os
+import sys
 import threading
 import time
 
+import pytest
+
 from screener_crawler import work_threads
-from screener_crawler.work_threads import PAGE_READS, PUBLISHING, STAGING, VALIDATION, run_on
+from screener_crawler.work_threads import (
+    BACKGROUND_KINDS, BACKGROUND_NICENESS, PAGE_READS, PARTITION_WRITES, PUBLISHING, RATIO_PASS, STAGING, VALIDATION,
+    run_on,
+)
 
 
 class Running:
@@ -75,3 +82,23 @@ def test_an_error_in_the_work_is_raised_to_the_caller():
 
     message = asyncio.run(work())
     assert message.startswith("bad page read on ") and message != f"bad page read on {threading.get_ident()}"
+
+
+def _thread_niceness():
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a nice value of its own on Linux only")
+def test_work_with_slack_runs_at_a_lower_cpu_priority_than_the_work_every_request_waits_for():
+    assert set(BACKGROUND_KINDS) == {PUBLISHING, PARTITION_WRITES, RATIO_PASS} and BACKGROUND_NICENESS > 0
+
+    async def work():
+        return ({kind: await run_on(kind, _thread_niceness) for kind in BACKGROUND_KINDS},
+                {kind: await run_on(kind, _thread_niceness) for kind in (PAGE_READS, STAGING, VALIDATION)})
+
+    process = _thread_niceness()
+    if process >= 19:
+        pytest.skip("the tests run at the lowest priority already")
+    background, foreground = asyncio.run(work())
+    assert set(background.values()) == {min(19, process + BACKGROUND_NICENESS)}
+    assert set(foreground.values()) == {process}
