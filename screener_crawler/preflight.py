@@ -60,6 +60,7 @@ def check_settings(settings):
         if number is None or not 0 <= number <= 1:
             raise PreflightError(f"{name} must be a number between 0 and 1 ({meaning}), not {value!r}")
     _check_arrow_memory_pool(settings.get("ARROW_MEMORY_POOL") or "")
+    _check_background_niceness(settings.get("SCREENER_BACKGROUND_NICENESS"))
     _check_writable(data_root(settings), "SCREENER_DATA_DIR", "the data directory")
     _check_writable(progress_file(settings).parent, "SCREENER_PROGRESS_FILE", "the ledger's folder")
     if progress_file(settings).is_dir():
@@ -69,6 +70,15 @@ def check_settings(settings):
         _check_writable(Path(settings["JOBDIR"]), "JOBDIR", "the job directory")
     if has_v1_layout(data_root(settings)):
         raise PreflightError(V1_LAYOUT_MESSAGE.format(root=data_root(settings)))
+
+
+def _check_background_niceness(value):
+    if value in (None, ""):
+        return
+    number = _number(value, int)
+    if number is None or not 0 <= number <= 19:
+        raise PreflightError(f"SCREENER_BACKGROUND_NICENESS must be a whole number from 0 to 19 (how much nicer "
+                             f"than the crawl publishing and the ratio pass run) or empty, not {value!r}")
 
 
 def _check_arrow_memory_pool(pool):

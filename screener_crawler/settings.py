@@ -157,6 +157,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "screener_crawler.extensions.arrow_memory_pool.ArrowMemoryPool": 0,
+    "screener_crawler.extensions.background_priority.BackgroundPriority": 0,
     "screener_crawler.extensions.jobdir_guard.JobdirCrashGuard": 0,
     "screener_crawler.extensions.field_stats.DatasetFieldStats": 500,
     "screener_crawler.extensions.progress.CrawlProgress": 500,
@@ -167,6 +168,9 @@ EXTENSIONS = {
 # Arrow's memory pool in the crawl's process: system (the C library's malloc), mimalloc,
 # jemalloc, or empty for Arrow's default (see extensions/arrow_memory_pool.py).
 ARROW_MEMORY_POOL = "system"
+# How much nicer (0-19) than the crawl the threads of publishing, partition writes and the ratio
+# pass run (Linux; extensions/background_priority.py). Empty: 10 under a rate cap, 0 without.
+SCREENER_BACKGROUND_NICENESS = ""
 # scrapy-fieldstats, per dataset (extensions/field_stats.py): the stats get fields_coverage/<dataset>,
 # each column's share of the dataset's rows with a value, or with COUNTS_ONLY how many rows have
 # one; SKIP_NONE off counts a null as a value.

@@ -34,45 +34,54 @@ LEDGER_WRITES = "ledger-write"
 """Writing the download ledger (one write at a time)."""
 
 BACKGROUND_KINDS = (PUBLISHING, PARTITION_WRITES, RATIO_PASS)
-"""Work that has slack: publishing is needed only before the ratio pass, and the pass only before
-the downloads end. Their threads run at a lower CPU priority (``BACKGROUND_NICENESS``), so that on a
-busy machine the reactor's thread, the page reads and staging, which every request waits for, get
-the CPU first."""
+"""Work that has slack under a rate cap: publishing is needed only before the ratio pass, and the
+pass only before the downloads end. Their threads can run at a lower CPU priority
+(``set_background_niceness``), so that on a busy machine the reactor's thread, the page reads
+and staging, which every request waits for, get the CPU first."""
 BACKGROUND_NICENESS = 10
-"""How much nicer than the process the background threads are (Linux, where a thread has its own
-nice value; elsewhere they run at the process's priority)."""
+"""The niceness ``SCREENER_BACKGROUND_NICENESS`` defaults to under a rate cap."""
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
-_executors: dict[str, tuple[int, ThreadPoolExecutor]] = {}
-"""kind -> (its number of threads, its pool)."""
+_executors: dict[str, tuple[tuple[int, int], ThreadPoolExecutor]] = {}
+"""kind -> ((its number of threads, how much nicer than the process they are), its pool)."""
+_background_niceness = 0
 _starting = threading.Lock()
+
+
+def set_background_niceness(niceness: int) -> None:
+    """Run the threads of ``BACKGROUND_KINDS`` started from now on ``niceness`` nicer than the
+    process (0-19; Linux, where a thread has a nice value of its own; elsewhere they run at the
+    process's priority). A kind whose threads run at another niceness gets new ones."""
+    global _background_niceness
+    _background_niceness = niceness
 
 
 def executor(kind: str, threads: int = 1) -> ThreadPoolExecutor:
     """The ``threads`` threads of ``kind``, started on first use. Asked for another number (a
     later crawl in the process with other settings), the kind gets new threads, and the old
     ones finish what they were given and end."""
-    threads = max(1, threads)
+    niceness = _background_niceness if kind in BACKGROUND_KINDS else 0
+    wanted = (max(1, threads), niceness)
     with _starting:
-        started, pool = _executors.get(kind, (threads, None))
-        if pool is None or started != threads:
+        started, pool = _executors.get(kind, (wanted, None))
+        if pool is None or started != wanted:
             if pool is not None:
                 pool.shutdown(wait=False)
-            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=kind,
-                                      initializer=_lower_priority if kind in BACKGROUND_KINDS else None)
-            _executors[kind] = (threads, pool)
+            pool = ThreadPoolExecutor(max_workers=wanted[0], thread_name_prefix=kind,
+                                      initializer=_lower_priority if niceness else None, initargs=(niceness,))
+            _executors[kind] = (wanted, pool)
         return pool
 
 
-def _lower_priority() -> None:
-    """Make the calling thread ``BACKGROUND_NICENESS`` nicer than it is (Linux only: elsewhere
+def _lower_priority(niceness: int) -> None:
+    """Make the calling thread ``niceness`` nicer than it is (Linux only: elsewhere
     ``setpriority`` of a thread's id would reach the whole process, or another one)."""
     if not sys.platform.startswith("linux"):
         return
     thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS))
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + niceness))
     except OSError as error:
         logger.debug("Could not lower the priority of thread %s: %s", threading.current_thread().name, error)
 

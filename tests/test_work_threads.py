@@ -8,10 +8,13 @@ import time
 
 import pytest
 
+from scrapy.settings import Settings
+
 from screener_crawler import work_threads
+from screener_crawler.extensions.background_priority import background_niceness
 from screener_crawler.work_threads import (
     BACKGROUND_KINDS, BACKGROUND_NICENESS, PAGE_READS, PARTITION_WRITES, PUBLISHING, RATIO_PASS, STAGING, VALIDATION,
-    run_on,
+    run_on, set_background_niceness,
 )
 
 
@@ -84,21 +87,37 @@ def test_an_error_in_the_work_is_raised_to_the_caller():
     assert message.startswith("bad page read on ") and message != f"bad page read on {threading.get_ident()}"
 
 
+
 def _thread_niceness():
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a nice value of its own on Linux only")
-def test_work_with_slack_runs_at_a_lower_cpu_priority_than_the_work_every_request_waits_for():
-    assert set(BACKGROUND_KINDS) == {PUBLISHING, PARTITION_WRITES, RATIO_PASS} and BACKGROUND_NICENESS > 0
-
+def _niceness_of_each_kind():
     async def work():
-        return ({kind: await run_on(kind, _thread_niceness) for kind in BACKGROUND_KINDS},
-                {kind: await run_on(kind, _thread_niceness) for kind in (PAGE_READS, STAGING, VALIDATION)})
+        return {kind: await run_on(kind, _thread_niceness)
+                for kind in (*BACKGROUND_KINDS, PAGE_READS, STAGING, VALIDATION)}
+    return asyncio.run(work())
 
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a nice value of its own on Linux only")
+def test_work_with_slack_runs_at_the_niceness_set_and_the_work_every_request_waits_for_at_the_process_s():
+    assert set(BACKGROUND_KINDS) == {PUBLISHING, PARTITION_WRITES, RATIO_PASS}
     process = _thread_niceness()
-    if process >= 19:
-        pytest.skip("the tests run at the lowest priority already")
-    background, foreground = asyncio.run(work())
-    assert set(background.values()) == {min(19, process + BACKGROUND_NICENESS)}
-    assert set(foreground.values()) == {process}
+    if process >= 15:
+        pytest.skip("the tests run at a low priority already")
+    try:
+        for niceness in (BACKGROUND_NICENESS, 3, 0):
+            set_background_niceness(niceness)
+            found = _niceness_of_each_kind()
+            assert {found[kind] for kind in BACKGROUND_KINDS} == {process + niceness}, niceness
+            assert {found[kind] for kind in (PAGE_READS, STAGING, VALIDATION)} == {process}
+    finally:
+        set_background_niceness(0)
+
+
+@pytest.mark.parametrize("rate, setting, expected", [
+    ("100", "", BACKGROUND_NICENESS), ("0.083", None, BACKGROUND_NICENESS), ("0", "", 0), ("0", "5", 5), ("100", "0", 0),
+])
+def test_the_background_niceness_is_the_setting_or_else_lower_only_under_a_rate_cap(rate, setting, expected):
+    settings = Settings({"POLYGON_RATE_LIMIT": rate, "SCREENER_BACKGROUND_NICENESS": setting})
+    assert background_niceness(settings) == expected
