@@ -75,13 +75,16 @@ def executor(kind: str, threads: int = 1) -> ThreadPoolExecutor:
 
 
 def _lower_priority(niceness: int) -> None:
-    """Make the calling thread ``niceness`` nicer than it is (Linux only: elsewhere
-    ``setpriority`` of a thread's id would reach the whole process, or another one)."""
+    """Make the calling thread ``niceness`` nicer than the process's main thread, whichever thread
+    started it (a thread inherits its starter's niceness). Linux only: elsewhere ``setpriority``
+    of a thread's id would reach the whole process, or another one."""
     if not sys.platform.startswith("linux"):
         return
     thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + niceness))
+        wanted = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + niceness)
+        if wanted > os.getpriority(os.PRIO_PROCESS, thread):
+            os.setpriority(os.PRIO_PROCESS, thread, wanted)
     except OSError as error:
         logger.debug("Could not lower the priority of thread %s: %s", threading.current_thread().name, error)
 

@@ -115,6 +115,22 @@ def test_work_with_slack_runs_at_the_niceness_set_and_the_work_every_request_wai
         set_background_niceness(0)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a nice value of its own on Linux only")
+def test_a_background_thread_started_by_another_one_is_as_nice_as_the_setting_not_nicer():
+    process = _thread_niceness()
+    if process >= 15:
+        pytest.skip("the tests run at a low priority already")
+
+    async def from_a_publishing_thread():
+        return await run_on(PUBLISHING, lambda: work_threads.executor(PARTITION_WRITES).submit(_thread_niceness).result())
+
+    try:
+        set_background_niceness(4)
+        assert asyncio.run(from_a_publishing_thread()) == process + 4
+    finally:
+        set_background_niceness(0)
+
+
 @pytest.mark.parametrize("rate, setting, expected", [
     ("100", "", BACKGROUND_NICENESS), ("0.083", None, BACKGROUND_NICENESS), ("0", "", 0), ("0", "5", 5), ("100", "0", 0),
 ])
