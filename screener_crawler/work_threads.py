@@ -52,15 +52,17 @@ _starting = threading.Lock()
 def set_background_niceness(niceness: int) -> None:
     """Run the threads of ``BACKGROUND_KINDS`` started from now on ``niceness`` nicer than the
     process (0-19; Linux, where a thread has a nice value of its own; elsewhere they run at the
-    process's priority). A kind whose threads run at another niceness gets new ones."""
+    process's priority). A kind whose threads run at another niceness gets new ones. One value
+    for the process: of several crawlers in it, the last one created sets it. Threads that Arrow
+    starts for its own pools keep the niceness of the thread that first used them."""
     global _background_niceness
     _background_niceness = niceness
 
 
 def executor(kind: str, threads: int = 1) -> ThreadPoolExecutor:
-    """The ``threads`` threads of ``kind``, started on first use. Asked for another number (a
-    later crawl in the process with other settings), the kind gets new threads, and the old
-    ones finish what they were given and end."""
+    """The ``threads`` threads of ``kind``, started on first use. Asked for another number, or
+    with another background niceness set (a later crawl in the process with other settings),
+    the kind gets new threads, and the old ones finish what they were given and end."""
     niceness = _background_niceness if kind in BACKGROUND_KINDS else 0
     wanted = (max(1, threads), niceness)
     with _starting:

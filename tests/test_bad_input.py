@@ -38,9 +38,10 @@ BAD_INPUTS = [
      "BACKOFF_JITTER must be a number between 0 and 1 (the share of a wait that is random), not '2'"),
     ("arrow-pool-unknown", (), {"ARROW_MEMORY_POOL": "tcmalloc"}, {},
      "ARROW_MEMORY_POOL must be one of system, mimalloc, jemalloc or empty (Arrow's default), not 'tcmalloc'"),
-    ("background-niceness-above-19", (), {"SCREENER_BACKGROUND_NICENESS": "20"}, {},
-     "SCREENER_BACKGROUND_NICENESS must be a whole number from 0 to 19 (how much nicer than the crawl "
-     "publishing and the ratio pass run) or empty, not '20'"),
+    *[(f"background-niceness-{name}", (), {"SCREENER_BACKGROUND_NICENESS": value}, {},
+       "SCREENER_BACKGROUND_NICENESS must be a whole number from 0 to 19 (how much nicer than the crawl "
+       f"publishing and the ratio pass run) or empty, not {value!r}")
+      for name, value in (("above-19", "20"), ("negative", "-1"), ("not-a-number", "ten"))],
     ("data-dir-is-a-file", (), {}, {"SCREENER_DATA_DIR": "{file}"},
      "the data directory {file} cannot be written (it is a file); " + WRITE_A_FOLDER),
     ("data-dir-under-a-file", (), {}, {"SCREENER_DATA_DIR": "{file}/data"},

@@ -17,7 +17,11 @@ def background_niceness(settings) -> int:
     cap (``POLYGON_RATE_LIMIT`` above 0) and 0 without one."""
     value = settings.get("SCREENER_BACKGROUND_NICENESS")
     if value not in (None, ""):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"SCREENER_BACKGROUND_NICENESS must be a whole number from 0 to 19 or empty, "
+                             f"not {value!r}") from None
     return BACKGROUND_NICENESS if settings.getfloat("POLYGON_RATE_LIMIT") > 0 else 0
 
 
