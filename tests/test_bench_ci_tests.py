@@ -2,14 +2,18 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import pytest
 
-import ci_tests  # noqa: E402
+from tests.bench_module import load_bench
 
 
-def test_the_summary_of_a_real_pytest_run_is_read(tmp_path):
+@pytest.fixture(scope="module")
+def ci_tests():
+    return load_bench("ci_tests")
+
+
+def test_the_summary_of_a_real_pytest_run_is_read(ci_tests, tmp_path):
     (tmp_path / "test_sample.py").write_text(
         "import pytest\n"
         "def test_passes(): pass\n"
@@ -23,5 +27,5 @@ def test_the_summary_of_a_real_pytest_run_is_read(tmp_path):
     assert 0 <= seconds < 600
 
 
-def test_output_without_a_summary_gives_none():
+def test_output_without_a_summary_gives_none(ci_tests):
     assert ci_tests.pytest_summary("collected 0 items\nerror: no such file\n") is None

@@ -1,21 +1,16 @@
 """The crawl benchmark's comparison with the baseline (``bench/screener_crawl.py``)."""
 
 import argparse
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "screener_crawl.py"
+from tests.bench_module import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_screener_crawl", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("screener_crawl")
 
 
 def options(crawl_result):

@@ -88,7 +88,6 @@ def test_an_error_in_the_work_is_raised_to_the_caller():
     assert message.startswith("bad page read on ") and message != f"bad page read on {threading.get_ident()}"
 
 
-
 def _thread_niceness():
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
